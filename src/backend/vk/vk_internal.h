@@ -1,0 +1,67 @@
+/* Vulkan backend internals shared by the runtime (vk_runtime.c, ...) and the
+ * op files (vk_ops_*.c). Only src/backend/vk includes vulkan.h.
+ *
+ * Dispatch contract (every op file uses only this):
+ *  - A shader is an embedded shaders/<name>.comp, local size chosen in the
+ *    shader (or via specialization constants).
+ *  - Storage buffers: set 0, bindings 0..nbufs-1, each bound WHOLE; the word
+ *    offsets of the views are passed by the op in its push constants
+ *    (so offsets need no alignment). A view with buf == NULL binds a 1-word
+ *    dummy buffer.
+ *  - Scalar slots: set 1, binding 0, `readonly buffer { uint scalars[]; }`,
+ *    always bound (shaders/common.glsl declares it); the runtime copies the
+ *    host array into it before each submission.
+ *  - Push constants: at most 128 bytes, one range for the compute stage.
+ *  - Specialization constants: constant_id 0..nspec-1, 32-bit each.
+ *  - Every dispatch is followed by a compute->compute memory barrier, so an
+ *    op always sees the previous op's writes (correct first; the graph is
+ *    mostly a chain anyway).
+ *  - Recording goes to the open immediate command buffer (submitted at
+ *    sync/read/write) or, while a program is being built, to that program's
+ *    command buffer. Op code does not need to know which.
+ */
+#ifndef SR_VK_INTERNAL_H
+#define SR_VK_INTERNAL_H
+
+#include "backend_impl.h"
+
+#define SR_VK_MAX_BINDINGS 8
+#define SR_VK_MAX_SPEC 8
+#define SR_VK_MAX_PUSH 128
+
+typedef struct sr_vk_dispatch {
+    const char *shader;                  /* embedded shader name */
+    uint32_t spec[SR_VK_MAX_SPEC];       /* specialization constants */
+    int nspec;
+    const void *push;                    /* push constant data */
+    uint32_t push_bytes;
+    sr_buf *bufs[SR_VK_MAX_BINDINGS];    /* bound whole at set 0 */
+    int nbufs;
+    uint32_t groups[3];                  /* workgroup counts, 0 means 1 */
+} sr_vk_dispatch;
+
+/* Record one compute dispatch (pipeline looked up in the cache keyed by
+ * shader + specialization constants, created on first use). */
+sr_status sr_vk_record(sr_backend *be, const sr_vk_dispatch *d);
+
+/* Scratch memory for an op's intermediate results (reduction partials,
+ * im2col columns). The returned buffer stays alive until the backend is
+ * freed, so programs that recorded it stay valid; consecutive ops may get
+ * the same buffer back (the per-dispatch barrier orders them). */
+sr_status sr_vk_scratch(sr_backend *be, size_t words, sr_buf **out);
+
+/* Device limits the op code needs. */
+uint32_t sr_vk_max_groups_x(const sr_backend *be);     /* maxComputeWorkGroupCount[0] */
+size_t sr_vk_max_buffer_words(const sr_backend *be);   /* maxStorageBufferRange / 4 */
+
+/* Ops implemented by the op files; each returns SR_E_UNSUPPORTED for kinds
+ * it does not handle, and exec tries them in turn. */
+sr_status sr_vk_exec_gemm_ops(sr_backend *be, const sr_op *op); /* conv, linear */
+sr_status sr_vk_exec_misc_ops(sr_backend *be, const sr_op *op); /* the rest */
+
+/* 1-D launch helper: groups for n items at `local` per group, folded into
+ * y when n / local exceeds the x limit (shaders use sr_global_index()). */
+void sr_vk_groups_1d(const sr_backend *be, size_t n, uint32_t local,
+                     uint32_t groups[3]);
+
+#endif

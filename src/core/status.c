@@ -1,0 +1,44 @@
+#include "sinreq/status.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Thread-local so concurrent threads (data loader, ranks' helper threads)
+ * never overwrite each other's message. */
+static _Thread_local char last_error[1024];
+
+sr_status sr_error_at(sr_status code, const char *file, int line,
+                      const char *fmt, ...)
+{
+    const char *base = strrchr(file, '/');
+    int n = snprintf(last_error, sizeof last_error, "%s:%d: ",
+                     base ? base + 1 : file, line);
+    if (n < 0 || (size_t)n >= sizeof last_error) n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error + n, sizeof last_error - (size_t)n, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *sr_last_error(void) { return last_error; }
+void sr_clear_error(void) { last_error[0] = '\0'; }
+
+const char *sr_status_name(sr_status code)
+{
+    switch (code) {
+    case SR_OK: return "ok";
+    case SR_E_ARG: return "invalid argument";
+    case SR_E_SHAPE: return "invalid shape";
+    case SR_E_BITS: return "bitwidth out of range";
+    case SR_E_NOMEM: return "out of memory";
+    case SR_E_IO: return "I/O error";
+    case SR_E_FORMAT: return "bad file format";
+    case SR_E_CONFIG: return "configuration error";
+    case SR_E_DEVICE: return "device error";
+    case SR_E_UNSUPPORTED: return "unsupported";
+    case SR_E_NUMERIC: return "non-finite value";
+    case SR_E_INTERNAL: return "internal error";
+    }
+    return "unknown status";
+}
