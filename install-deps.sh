@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages sinreq needs to build and test, if any is
+# missing. `install-deps.sh --bench` adds PyTorch for the side-by-side
+# benchmarks. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+pkgs=(cmake gcc make pkg-config
+      libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc spirv-tools
+      vulkan-validationlayers
+      libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
+      libopenblas-dev libyaml-dev python3)
+if [ "${1:-}" = "--bench" ]; then
+    pkgs+=(python3-torch python3-numpy)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+        || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null

@@ -1,0 +1,84 @@
+/* The `sinreq` command. Subcommands arrive with their modules; this file
+ * only parses the first word and dispatches. Exit codes (DESIGN.md):
+ * 0 done, 1 usage/config/input error, 2 runtime failure. */
+#include <stdio.h>
+#include <string.h>
+
+#include "sinreq/backend.h"
+
+#define SR_EXIT_OK 0
+#define SR_EXIT_USAGE 1
+#define SR_EXIT_RUNTIME 2
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sinreq <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  devices [--backend cpu|vulkan|all]   list compute devices and the one\n"
+            "                                       each backend would pick\n"
+            "  version                              print the version\n"
+            "  help                                 this text\n");
+}
+
+static int cmd_devices(int argc, char **argv)
+{
+    const char *which = "all";
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
+            which = argv[++i];
+        } else {
+            fprintf(stderr, "sinreq devices: unknown argument '%s'\n", argv[i]);
+            return SR_EXIT_USAGE;
+        }
+    }
+    int all = strcmp(which, "all") == 0;
+    if (!all && strcmp(which, "cpu") != 0 && strcmp(which, "vulkan") != 0) {
+        fprintf(stderr, "sinreq devices: unknown backend '%s' (cpu, vulkan, all)\n",
+                which);
+        return SR_EXIT_USAGE;
+    }
+    int rc = SR_EXIT_OK;
+    const char *names[] = {"cpu", "vulkan"};
+    for (int b = 0; b < 2; b++) {
+        if (!all && strcmp(which, names[b]) != 0) continue;
+        printf("[%s]\n", names[b]);
+        if (sr_backend_list_devices(names[b], stdout) != SR_OK) {
+            fprintf(stderr, "sinreq devices: %s\n", sr_last_error());
+            rc = SR_EXIT_RUNTIME;
+            continue;
+        }
+        sr_backend *be = NULL;
+        if (sr_backend_create(names[b], NULL, &be) != SR_OK) {
+            fprintf(stderr, "sinreq devices: %s\n", sr_last_error());
+            rc = SR_EXIT_RUNTIME;
+            continue;
+        }
+        printf("selected: %s\n", sr_backend_device_name(be));
+        sr_backend_free(be);
+    }
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return SR_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "devices") == 0) return cmd_devices(argc - 2, argv + 2);
+    if (strcmp(cmd, "version") == 0) {
+        printf("sinreq %s\n", SR_VERSION);
+        return SR_EXIT_OK;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||
+        strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return SR_EXIT_OK;
+    }
+    fprintf(stderr, "sinreq: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return SR_EXIT_USAGE;
+}

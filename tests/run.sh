@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The test command (README): install what is missing, build with warnings as
+# errors, run every ctest label, then rebuild the CPU paths with ASan + UBSan
+# and run the unit tests again under them.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
+bash "$root/install-deps.sh"
+
+cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release -DSR_WERROR=ON >/dev/null
+cmake --build "$root/build" -j"$jobs"
+export LP_NUM_THREADS=${LP_NUM_THREADS:-$jobs}
+ctest --test-dir "$root/build" --output-on-failure ${SR_CTEST_ARGS:-}
+
+# Sanitizers: CPU backend and everything that does not need a driver.
+cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug \
+      -DSR_SANITIZE=ON -DSR_WITH_VULKAN=OFF -DSR_WERROR=ON >/dev/null
+cmake --build "$root/build-asan" -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir "$root/build-asan" --output-on-failure -L unit
