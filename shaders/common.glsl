@@ -44,10 +44,11 @@ float sr_quantize01(float x, int bits)
 }
 
 // Global 1-D index for launches folded into x and y (sr_vk_groups_1d).
-uint sr_global_index()
-{
-    return gl_GlobalInvocationID.x
-         + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-}
+// A macro, not a function: glslang resolves gl_WorkGroupSize where a function
+// is compiled, and this file is included before the shader's local_size
+// layout line, which would silently make the size 1.
+#define sr_global_index() \
+    (gl_GlobalInvocationID.x + \
+     gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x)
 
 #endif

@@ -37,6 +37,7 @@ typedef struct sr_vk_buf {
     VkDeviceSize offset, size;   /* range taken in the block */
     uint8_t *map;                /* host pointer, NULL if not host-visible */
     uint64_t last_serial;        /* last submission that may touch it */
+    struct sr_vk_buf *prev, *next; /* all live buffers, freed at destroy */
 } sr_vk_buf;
 
 typedef struct sr_vk_range {
@@ -89,6 +90,7 @@ typedef struct sr_vk_program {
     sr_vk_dpools dpools;
     sr_vk_buf **bufs;            /* distinct buffers it touches */
     int nbufs, capbufs;
+    int stale;                   /* one of them was freed: cannot run */
     struct sr_vk_program *next;  /* the backend's list of live programs */
 } sr_vk_program;
 
@@ -120,6 +122,7 @@ typedef struct sr_vk_backend {
     uint32_t vmsg_count;
 
     sr_vk_mem_pool pools[SR_POOL_COUNT];
+    sr_vk_buf *bufs;             /* every live buffer */
 
     /* pipelines */
     VkDescriptorSetLayout set_layout[2];
@@ -193,6 +196,7 @@ sr_status sr_vk_flush(sr_vk_backend *vk);
 sr_status sr_vk_wait_serial(sr_vk_backend *vk, uint64_t serial);
 sr_status sr_vk_wait_all(sr_vk_backend *vk);
 sr_status sr_vk_defer_free(sr_vk_backend *vk, sr_vk_buf *b);
+void sr_vk_programs_forget(sr_vk_backend *vk, sr_vk_buf *b);
 sr_status sr_vk_exec(sr_backend *be, const sr_op *op);
 sr_status sr_vk_sync(sr_backend *be);
 sr_status sr_vk_scalars_will_change(sr_backend *be);

@@ -1,4 +1,4 @@
-/* The embedded SPIR-V blobs, generated at build time from shaders/*.comp
+/* The embedded SPIR-V blobs, generated at build time from shaders/<name>.comp
  * (shaders/embed.cmake). Looked up by file name without extension. */
 #ifndef SR_VK_SHADERS_H
 #define SR_VK_SHADERS_H
