@@ -8,9 +8,11 @@ pkgs=(cmake gcc make pkg-config
       libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc spirv-tools
       vulkan-validationlayers
       libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
-      libopenblas-dev libyaml-dev python3)
+      libopenblas-dev libyaml-dev python3
+      libmatio-dev libarchive-dev libjpeg62-turbo-dev libpng-dev libssl-dev
+      zlib1g-dev dataset-fashion-mnist python3-numpy python3-scipy python3-pil)
 if [ "${1:-}" = "--bench" ]; then
-    pkgs+=(python3-torch python3-numpy)
+    pkgs+=(python3-torch)
 fi
 
 missing=()

@@ -1,0 +1,1184 @@
+/* sinreq: image datasets in HDF5 (see include/sinreq/dataset.h and
+ * docs/data.md). The only file of the dataset API that includes hdf5.h.
+ *
+ * HDF5's automatic error printing is turned off; every failing HDF5 call is
+ * turned into an sr_status whose message names the file and the object and
+ * ends with the innermost HDF5 error description (e.g. "data error detected
+ * by Fletcher32 checksum"). */
+#include "sinreq/dataset.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+#define LABEL_CHUNK 16384
+#define IMAGE_CHUNK_BYTES (1u << 20)   /* ~1 MiB of images per chunk */
+#define IMAGE_CHUNK_MAX 512
+#define SPLIT_NAME_MAX 32
+
+/* ---- HDF5 error stack -> message ---- */
+
+struct h5_walk {
+    char inner[256];   /* innermost description */
+    int fletcher;      /* a Fletcher32 mismatch was reported */
+    int truncated;     /* the file is shorter than its superblock says */
+};
+
+static herr_t h5_walk_cb(unsigned n, const H5E_error2_t *e, void *data)
+{
+    struct h5_walk *w = data;
+    char minor[128] = "";
+
+    (void)n;
+    if (H5Eget_msg(e->min_num, NULL, minor, sizeof minor) < 0)
+        minor[0] = '\0';
+    if (e->desc && e->desc[0]) {
+        if (minor[0])
+            snprintf(w->inner, sizeof w->inner, "%s (%s)", e->desc, minor);
+        else
+            snprintf(w->inner, sizeof w->inner, "%s", e->desc);
+        if (strstr(e->desc, "Fletcher32") || strstr(e->desc, "fletcher32"))
+            w->fletcher = 1;
+        if (strstr(e->desc, "truncated"))
+            w->truncated = 1;
+    }
+    return 0;
+}
+
+/* Records `fmt...` followed by the HDF5 error stack's innermost message and
+ * a hint for the common corruptions, then clears the stack. */
+static sr_status h5_error_at(sr_status code, const char *file, int line,
+                             const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static sr_status h5_error_at(sr_status code, const char *file, int line,
+                             const char *fmt, ...)
+{
+    struct h5_walk w = { .inner = "" };
+    char msg[768];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, h5_walk_cb, &w);
+    H5Eclear2(H5E_DEFAULT);
+    if (w.fletcher)
+        return sr_error_at(code, file, line,
+                           "%s: data corrupted (Fletcher32 checksum mismatch; "
+                           "re-create the file with sinreq-prep)", msg);
+    if (w.truncated)
+        return sr_error_at(code, file, line,
+                           "%s: file is truncated (%s)", msg, w.inner);
+    if (w.inner[0])
+        return sr_error_at(code, file, line, "%s: %s", msg, w.inner);
+    return sr_error_at(code, file, line, "%s", msg);
+}
+#define h5_error(code, ...) h5_error_at((code), __FILE__, __LINE__, __VA_ARGS__)
+
+static void h5_quiet(void)
+{
+    /* Errors are reported through sr_status, never printed by HDF5. */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+static void h5_close_id(hid_t *id)
+{
+    if (*id >= 0)
+        H5Idec_ref(*id);
+    *id = H5I_INVALID_HID;
+}
+
+/* ---- attributes ---- */
+
+static int attr_str(hid_t loc, const char *name, const char *value)
+{
+    hid_t type = H5Tcopy(H5T_C_S1), space = H5I_INVALID_HID;
+    hid_t attr = H5I_INVALID_HID;
+    int ret = -1;
+
+    if (type < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 ||
+        H5Tset_cset(type, H5T_CSET_UTF8) < 0)
+        goto out;
+    space = H5Screate(H5S_SCALAR);
+    if (space < 0)
+        goto out;
+    attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (attr < 0 || H5Awrite(attr, type, &value) < 0)
+        goto out;
+    ret = 0;
+out:
+    h5_close_id(&attr);
+    h5_close_id(&space);
+    h5_close_id(&type);
+    return ret;
+}
+
+static int attr_num(hid_t loc, const char *name, hid_t file_type,
+                    hid_t mem_type, const void *values, hsize_t n, int scalar)
+{
+    hid_t space = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL);
+    hid_t attr = H5I_INVALID_HID;
+    int ret = -1;
+
+    if (space < 0)
+        goto out;
+    attr = H5Acreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (attr < 0 || H5Awrite(attr, mem_type, values) < 0)
+        goto out;
+    ret = 0;
+out:
+    h5_close_id(&attr);
+    h5_close_id(&space);
+    return ret;
+}
+
+static int attr_u64(hid_t loc, const char *name, uint64_t v)
+{
+    return attr_num(loc, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, &v, 1, 1);
+}
+
+static int attr_u32(hid_t loc, const char *name, uint32_t v)
+{
+    return attr_num(loc, name, H5T_STD_U32LE, H5T_NATIVE_UINT32, &v, 1, 1);
+}
+
+static int attr_f64(hid_t loc, const char *name, double v)
+{
+    return attr_num(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v, 1, 1);
+}
+
+/* ---- writer ---- */
+
+struct split_w {
+    char name[SPLIT_NAME_MAX];
+    hid_t group, images, labels;
+    uint64_t count;
+    uint64_t *class_counts;
+};
+
+struct sr_ds_writer {
+    char *path, *tmp_path;
+    unsigned flags;
+    hid_t file;
+    uint32_t c, h, w, num_classes;
+    int deflate_level;
+    size_t image_bytes;
+    hsize_t chunk_images;
+    int nsplits;
+    struct split_w splits[SR_DS_MAX_SPLITS];
+};
+
+static int split_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n >= SPLIT_NAME_MAX || strcmp(s, "classes") == 0)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return 0;
+    return 1;
+}
+
+static sr_status write_classes(sr_ds_writer *w, const char *const *names)
+{
+    hsize_t k = w->num_classes;
+    hid_t type = H5Tcopy(H5T_C_S1), space = H5I_INVALID_HID;
+    hid_t dset = H5I_INVALID_HID;
+    sr_status st = SR_OK;
+
+    if (type < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 ||
+        H5Tset_cset(type, H5T_CSET_UTF8) < 0 ||
+        (space = H5Screate_simple(1, &k, NULL)) < 0 ||
+        (dset = H5Dcreate2(w->file, "classes", type, space, H5P_DEFAULT,
+                           H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+        H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, names) < 0)
+        st = h5_error(SR_E_IO, "%s: cannot write /classes", w->tmp_path);
+    h5_close_id(&dset);
+    h5_close_id(&space);
+    h5_close_id(&type);
+    return st;
+}
+
+static sr_status write_root_attrs(sr_ds_writer *w, const struct sr_ds_meta *m)
+{
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    hid_t root = w->file;
+
+    if (!gmtime_r(&now, &tm) ||
+        !strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(when, sizeof when, "unknown");
+    if (attr_str(root, "format", SR_DS_FORMAT) < 0 ||
+        attr_u32(root, "format_version", SR_DS_FORMAT_VERSION) < 0 ||
+        attr_str(root, "source_kind", m->source_kind ? m->source_kind : "") < 0 ||
+        attr_str(root, "source", m->source ? m->source : "") < 0 ||
+        attr_str(root, "source_checksum",
+                 m->source_checksum ? m->source_checksum : "") < 0 ||
+        attr_str(root, "created_by", m->created_by ? m->created_by : "") < 0 ||
+        attr_str(root, "created_at", when) < 0 ||
+        attr_str(root, "conversion", m->conversion ? m->conversion : "") < 0 ||
+        attr_str(root, "layout", "NCHW uint8") < 0 ||
+        attr_u32(root, "num_classes", w->num_classes) < 0)
+        return h5_error(SR_E_IO, "%s: cannot write root attributes",
+                        w->tmp_path);
+    if (m->val_fraction >= 0 &&
+        (attr_f64(root, "val_fraction", m->val_fraction) < 0 ||
+         attr_u64(root, "val_seed", m->val_seed) < 0))
+        return h5_error(SR_E_IO, "%s: cannot write root attributes",
+                        w->tmp_path);
+    return SR_OK;
+}
+
+sr_status sr_ds_create(sr_ds_writer **out, const char *path,
+                       const struct sr_ds_meta *m, unsigned flags)
+{
+    sr_ds_writer *w;
+    hid_t fapl = H5I_INVALID_HID;
+    struct stat sb;
+    sr_status st;
+
+    *out = NULL;
+    h5_quiet();
+    SR_CHECK(path && path[0], SR_E_ARG, "output path is empty");
+    SR_CHECK(m->channels > 0 && m->height > 0 && m->width > 0 &&
+             m->channels <= 4 && m->height <= 65536 && m->width <= 65536,
+             SR_E_SHAPE, "%s: image shape %ux%ux%u is not supported",
+             path, m->channels, m->height, m->width);
+    SR_CHECK(m->num_classes > 0 && m->num_classes <= SR_DS_MAX_CLASSES,
+             SR_E_ARG, "%s: %u classes (need 1..%u)", path, m->num_classes,
+             SR_DS_MAX_CLASSES);
+    SR_CHECK(m->deflate_level >= 0 && m->deflate_level <= 9, SR_E_ARG,
+             "deflate level %d is not in 0..9", m->deflate_level);
+    for (uint32_t k = 0; k < m->num_classes; k++)
+        SR_CHECK(m->class_names && m->class_names[k] && m->class_names[k][0],
+                 SR_E_ARG, "%s: class %u has no name", path, k);
+    if (!(flags & SR_DS_OVERWRITE) && stat(path, &sb) == 0)
+        return sr_error(SR_E_ARG, "%s exists; not overwriting it "
+                        "(use --force to replace it)", path);
+
+    w = calloc(1, sizeof *w);
+    if (!w)
+        return sr_error(SR_E_NOMEM, "out of memory");
+    w->file = H5I_INVALID_HID;
+    w->path = strdup(path);
+    w->tmp_path = malloc(strlen(path) + 5);
+    if (!w->path || !w->tmp_path) {
+        st = sr_error(SR_E_NOMEM, "out of memory");
+        goto out_free;
+    }
+    sprintf(w->tmp_path, "%s.tmp", path);
+    w->flags = flags;
+    w->c = m->channels;
+    w->h = m->height;
+    w->w = m->width;
+    w->num_classes = m->num_classes;
+    w->deflate_level = m->deflate_level;
+    w->image_bytes = (size_t)m->channels * m->height * m->width;
+    w->chunk_images = IMAGE_CHUNK_BYTES / w->image_bytes;
+    if (w->chunk_images < 1)
+        w->chunk_images = 1;
+    if (w->chunk_images > IMAGE_CHUNK_MAX)
+        w->chunk_images = IMAGE_CHUNK_MAX;
+
+    fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
+        st = h5_error(SR_E_INTERNAL, "cannot set up HDF5 file access");
+        goto out_free;
+    }
+    w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    h5_close_id(&fapl);
+    if (w->file < 0) {
+        st = h5_error(SR_E_IO, "cannot create %s (is the directory "
+                      "writable?)", w->tmp_path);
+        goto out_free;
+    }
+    st = write_root_attrs(w, m);
+    if (st == SR_OK)
+        st = write_classes(w, m->class_names);
+    if (st != SR_OK)
+        goto out_abort;
+    *out = w;
+    return SR_OK;
+
+out_abort:
+    sr_ds_abort(w);
+    return st;
+out_free:
+    free(w->path);
+    free(w->tmp_path);
+    free(w);
+    return st;
+}
+
+static hid_t create_chunked(hid_t loc, const char *name, hid_t type, int rank,
+                            const hsize_t *dims, const hsize_t *chunk,
+                            int level, size_t cache_bytes)
+{
+    hsize_t zero[4] = { 0 }, maxd[4];
+    hid_t space, dcpl = H5I_INVALID_HID, dapl = H5I_INVALID_HID;
+    hid_t dset = H5I_INVALID_HID;
+
+    for (int i = 0; i < rank; i++) {
+        zero[i] = i ? dims[i] : 0;
+        maxd[i] = i ? dims[i] : H5S_UNLIMITED;
+    }
+    space = H5Screate_simple(rank, zero, maxd);
+    if (space < 0)
+        goto out;
+    dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    if (dcpl < 0 || dapl < 0 || H5Pset_chunk(dcpl, rank, chunk) < 0 ||
+        (level > 0 && H5Pset_deflate(dcpl, (unsigned)level) < 0) ||
+        H5Pset_fletcher32(dcpl) < 0 ||     /* after deflate: covers stored bytes */
+        H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0 ||
+        H5Pset_obj_track_times(dcpl, 0) < 0 ||
+        H5Pset_chunk_cache(dapl, 521, cache_bytes, 1.0) < 0)
+        goto out;
+    dset = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, dcpl, dapl);
+out:
+    h5_close_id(&dapl);
+    h5_close_id(&dcpl);
+    h5_close_id(&space);
+    return dset;
+}
+
+static sr_status open_split_w(sr_ds_writer *w, const char *name,
+                              struct split_w **out)
+{
+    struct split_w *s;
+    hsize_t idims[4] = { 0, w->c, w->h, w->w };
+    hsize_t ichunk[4] = { w->chunk_images, w->c, w->h, w->w };
+    hsize_t ldims[1] = { 0 }, lchunk[1] = { LABEL_CHUNK };
+    size_t cache = 4 * w->chunk_images * w->image_bytes;
+
+    for (int i = 0; i < w->nsplits; i++)
+        if (strcmp(w->splits[i].name, name) == 0) {
+            *out = &w->splits[i];
+            return SR_OK;
+        }
+    SR_CHECK(split_name_ok(name), SR_E_ARG, "split name \"%s\" is not "
+             "allowed (lower case letters, digits, _)", name);
+    SR_CHECK(w->nsplits < SR_DS_MAX_SPLITS, SR_E_ARG, "%s: more than %d "
+             "splits", w->path, SR_DS_MAX_SPLITS);
+    s = &w->splits[w->nsplits];
+    memset(s, 0, sizeof *s);
+    s->group = s->images = s->labels = H5I_INVALID_HID;
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->class_counts = calloc(w->num_classes, sizeof *s->class_counts);
+    if (!s->class_counts)
+        return sr_error(SR_E_NOMEM, "out of memory");
+    w->nsplits++;   /* from here on, sr_ds_abort frees it */
+    if (cache < (1u << 20))
+        cache = 1u << 20;
+    s->group = H5Gcreate2(w->file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (s->group < 0)
+        return h5_error(SR_E_IO, "%s: cannot create group /%s", w->tmp_path,
+                        name);
+    s->images = create_chunked(s->group, "images", H5T_STD_U8LE, 4, idims,
+                               ichunk, w->deflate_level, cache);
+    if (s->images < 0)
+        return h5_error(SR_E_IO, "%s: cannot create /%s/images", w->tmp_path,
+                        name);
+    if (attr_str(s->images, "dims", "N C H W") < 0 ||
+        attr_str(s->images, "channel_order", w->c == 3 ? "RGB" :
+                 w->c == 1 ? "gray" : "unspecified") < 0)
+        return h5_error(SR_E_IO, "%s: cannot write attributes of /%s/images",
+                        w->tmp_path, name);
+    s->labels = create_chunked(s->group, "labels", H5T_STD_U32LE, 1, ldims,
+                               lchunk, w->deflate_level, 1u << 20);
+    if (s->labels < 0)
+        return h5_error(SR_E_IO, "%s: cannot create /%s/labels", w->tmp_path,
+                        name);
+    *out = s;
+    return SR_OK;
+}
+
+static int extend_write(hid_t dset, int rank, uint64_t old_n, size_t count,
+                        hid_t mem_type, const void *buf)
+{
+    hsize_t dims[4], start[4] = { 0 }, cnt[4];
+    hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+    int ret = -1;
+
+    fspace = H5Dget_space(dset);
+    if (fspace < 0 || H5Sget_simple_extent_dims(fspace, dims, NULL) != rank)
+        goto out;
+    h5_close_id(&fspace);
+    dims[0] = old_n + count;
+    if (H5Dset_extent(dset, dims) < 0)
+        goto out;
+    fspace = H5Dget_space(dset);
+    start[0] = old_n;
+    memcpy(cnt, dims, sizeof cnt);
+    cnt[0] = count;
+    mspace = H5Screate_simple(rank, cnt, NULL);
+    if (fspace < 0 || mspace < 0 ||
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, cnt, NULL) < 0 ||
+        H5Dwrite(dset, mem_type, mspace, fspace, H5P_DEFAULT, buf) < 0)
+        goto out;
+    ret = 0;
+out:
+    h5_close_id(&mspace);
+    h5_close_id(&fspace);
+    return ret;
+}
+
+sr_status sr_ds_append(sr_ds_writer *w, const char *split,
+                       const uint8_t *images, const uint32_t *labels,
+                       size_t count)
+{
+    struct split_w *s = NULL;
+
+    SR_CHECK(w && split, SR_E_ARG, "sr_ds_append: no writer or split");
+    SR_TRY(open_split_w(w, split, &s));
+    if (count == 0)
+        return SR_OK;
+    for (size_t i = 0; i < count; i++)
+        SR_CHECK(labels[i] < w->num_classes, SR_E_ARG,
+                 "%s: label %u of image %llu of split %s is not below the "
+                 "number of classes (%u)", w->path, labels[i],
+                 (unsigned long long)(s->count + i), split, w->num_classes);
+    if (extend_write(s->images, 4, s->count, count, H5T_NATIVE_UINT8, images) < 0)
+        return h5_error(SR_E_IO, "%s: cannot write /%s/images [%llu, %llu)",
+                        w->tmp_path, split, (unsigned long long)s->count,
+                        (unsigned long long)(s->count + count));
+    if (extend_write(s->labels, 1, s->count, count, H5T_NATIVE_UINT32, labels) < 0)
+        return h5_error(SR_E_IO, "%s: cannot write /%s/labels", w->tmp_path,
+                        split);
+    for (size_t i = 0; i < count; i++)
+        s->class_counts[labels[i]]++;
+    s->count += count;
+    return SR_OK;
+}
+
+static void free_writer(sr_ds_writer *w)
+{
+    for (int i = 0; i < w->nsplits; i++) {
+        h5_close_id(&w->splits[i].labels);
+        h5_close_id(&w->splits[i].images);
+        h5_close_id(&w->splits[i].group);
+        free(w->splits[i].class_counts);
+    }
+    if (w->file >= 0)
+        H5Fclose(w->file);
+    H5Eclear2(H5E_DEFAULT);
+    free(w->path);
+    free(w->tmp_path);
+    free(w);
+}
+
+void sr_ds_abort(sr_ds_writer *w)
+{
+    if (!w)
+        return;
+    unlink(w->tmp_path);   /* HDF5 keeps its own descriptor until close */
+    free_writer(w);
+}
+
+static sr_status fsync_path(const char *path, int dir)
+{
+    int fd = open(path, (dir ? O_DIRECTORY : 0) | O_RDONLY);
+
+    if (fd < 0)
+        return sr_error(SR_E_IO, "%s: cannot open to fsync: %s", path,
+                        strerror(errno));
+    if (fsync(fd) != 0 && !(dir && (errno == EINVAL || errno == EBADF))) {
+        int e = errno;
+        close(fd);
+        return sr_error(SR_E_IO, "%s: fsync failed: %s", path, strerror(e));
+    }
+    close(fd);
+    return SR_OK;
+}
+
+sr_status sr_ds_commit(sr_ds_writer *w)
+{
+    sr_status st = SR_OK;
+    char *dir_copy = NULL;
+    herr_t closed;
+
+    SR_CHECK(w, SR_E_ARG, "sr_ds_commit: no writer");
+    for (int i = 0; i < w->nsplits; i++) {
+        struct split_w *s = &w->splits[i];
+
+        if (attr_u64(s->group, "count", s->count) < 0 ||
+            attr_num(s->group, "class_counts", H5T_STD_U64LE,
+                     H5T_NATIVE_UINT64, s->class_counts, w->num_classes, 0) < 0) {
+            st = h5_error(SR_E_IO, "%s: cannot write the counts of /%s",
+                          w->tmp_path, s->name);
+            goto out_abort;
+        }
+        h5_close_id(&s->labels);
+        h5_close_id(&s->images);
+        h5_close_id(&s->group);
+    }
+    if (H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0) {
+        st = h5_error(SR_E_IO, "%s: flush failed (disk full?)", w->tmp_path);
+        goto out_abort;
+    }
+    closed = H5Fclose(w->file);
+    w->file = H5I_INVALID_HID;
+    if (closed < 0) {
+        st = h5_error(SR_E_IO, "%s: close failed (disk full?)", w->tmp_path);
+        goto out_abort;
+    }
+    st = fsync_path(w->tmp_path, 0);
+    if (st != SR_OK)
+        goto out_abort;
+    if (w->flags & SR_DS_OVERWRITE) {
+        if (rename(w->tmp_path, w->path) != 0) {
+            st = sr_error(SR_E_IO, "cannot rename %s to %s: %s", w->tmp_path,
+                          w->path, strerror(errno));
+            goto out_abort;
+        }
+    } else {
+        /* link() fails if the target appeared meanwhile: never overwrite. */
+        if (link(w->tmp_path, w->path) != 0) {
+            st = sr_error(errno == EEXIST ? SR_E_ARG : SR_E_IO,
+                          "cannot create %s: %s%s", w->path, strerror(errno),
+                          errno == EEXIST ? " (use --force to replace it)" : "");
+            goto out_abort;
+        }
+        unlink(w->tmp_path);
+    }
+    dir_copy = strdup(w->path);
+    if (dir_copy)
+        st = fsync_path(dirname(dir_copy), 1);
+    free(dir_copy);
+    free_writer(w);
+    return st;
+
+out_abort:
+    sr_ds_abort(w);
+    return st;
+}
+
+/* ---- reader ---- */
+
+struct split_r {
+    char name[SPLIT_NAME_MAX];
+    hid_t images, labels;
+    uint64_t count;
+    uint32_t c, h, w;
+    uint64_t chunk_images;
+};
+
+struct sr_ds {
+    char *path;
+    hid_t file;
+    int nsplits;
+    struct split_r splits[SR_DS_MAX_SPLITS];
+    uint32_t num_classes;
+    char **class_names;
+    int nattrs;
+    char **attr_names, **attr_values;
+};
+
+const char *sr_ds_path(const sr_ds *ds) { return ds->path; }
+int sr_ds_num_splits(const sr_ds *ds) { return ds->nsplits; }
+uint32_t sr_ds_num_classes(const sr_ds *ds) { return ds->num_classes; }
+int sr_ds_num_attrs(const sr_ds *ds) { return ds->nattrs; }
+
+const char *sr_ds_class_name(const sr_ds *ds, uint32_t k)
+{
+    return k < ds->num_classes ? ds->class_names[k] : "";
+}
+
+void sr_ds_attr(const sr_ds *ds, int i, const char **name, const char **value)
+{
+    *name = ds->attr_names[i];
+    *value = ds->attr_values[i];
+}
+
+int sr_ds_find_split(const sr_ds *ds, const char *name)
+{
+    for (int i = 0; i < ds->nsplits; i++)
+        if (strcmp(ds->splits[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+void sr_ds_split_info(const sr_ds *ds, int split, struct sr_ds_split_info *info)
+{
+    const struct split_r *s = &ds->splits[split];
+
+    info->name = s->name;
+    info->count = s->count;
+    info->channels = s->c;
+    info->height = s->h;
+    info->width = s->w;
+    info->chunk_images = s->chunk_images;
+}
+
+void sr_ds_close(sr_ds *ds)
+{
+    if (!ds)
+        return;
+    for (int i = 0; i < ds->nsplits; i++) {
+        h5_close_id(&ds->splits[i].images);
+        h5_close_id(&ds->splits[i].labels);
+    }
+    if (ds->file >= 0)
+        H5Fclose(ds->file);
+    H5Eclear2(H5E_DEFAULT);
+    for (uint32_t k = 0; ds->class_names && k < ds->num_classes; k++)
+        free(ds->class_names[k]);
+    free(ds->class_names);
+    for (int i = 0; i < ds->nattrs; i++) {
+        free(ds->attr_names[i]);
+        free(ds->attr_values[i]);
+    }
+    free(ds->attr_names);
+    free(ds->attr_values);
+    free(ds->path);
+    free(ds);
+}
+
+/* Reads a scalar string attribute (fixed or variable length) into buf. */
+static sr_status read_attr_text(sr_ds *ds, const char *name, char *buf,
+                                size_t size)
+{
+    hid_t attr, type = H5I_INVALID_HID, mtype = H5I_INVALID_HID;
+    sr_status st = SR_OK;
+
+    buf[0] = '\0';
+    if (H5Aexists(ds->file, name) <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return sr_error(SR_E_FORMAT, "%s: root attribute \"%s\" is missing: "
+                        "not a sinreq dataset file (convert the data with "
+                        "sinreq-prep)", ds->path, name);
+    }
+    attr = H5Aopen(ds->file, name, H5P_DEFAULT);
+    type = attr >= 0 ? H5Aget_type(attr) : H5I_INVALID_HID;
+    if (type < 0 || H5Tget_class(type) != H5T_STRING) {
+        st = sr_error(SR_E_FORMAT, "%s: root attribute \"%s\" is not a "
+                      "string", ds->path, name);
+        goto out;
+    }
+    if (H5Tis_variable_str(type) > 0) {
+        char *s = NULL;
+
+        mtype = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mtype, H5T_VARIABLE);
+        H5Tset_cset(mtype, H5Tget_cset(type));
+        if (H5Aread(attr, mtype, &s) < 0) {
+            st = h5_error(SR_E_IO, "%s: cannot read attribute \"%s\"",
+                          ds->path, name);
+            goto out;
+        }
+        snprintf(buf, size, "%s", s ? s : "");
+        H5free_memory(s);
+    } else {
+        size_t n = H5Tget_size(type);
+        char *tmp = calloc(1, n + 1);
+
+        mtype = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mtype, n + 1);
+        H5Tset_cset(mtype, H5Tget_cset(type));
+        if (!tmp || H5Aread(attr, mtype, tmp) < 0) {
+            free(tmp);
+            st = h5_error(SR_E_IO, "%s: cannot read attribute \"%s\"",
+                          ds->path, name);
+            goto out;
+        }
+        snprintf(buf, size, "%s", tmp);
+        free(tmp);
+    }
+out:
+    h5_close_id(&mtype);
+    h5_close_id(&type);
+    h5_close_id(&attr);
+    return st;
+}
+
+static sr_status check_format(sr_ds *ds)
+{
+    char fmt[64];
+    uint32_t version = 0;
+    hid_t attr;
+
+    SR_TRY(read_attr_text(ds, "format", fmt, sizeof fmt));
+    SR_CHECK(strcmp(fmt, SR_DS_FORMAT) == 0, SR_E_FORMAT,
+             "%s: format is \"%s\", expected \"%s\"", ds->path, fmt,
+             SR_DS_FORMAT);
+    if (H5Aexists(ds->file, "format_version") <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return sr_error(SR_E_FORMAT, "%s: root attribute format_version is "
+                        "missing", ds->path);
+    }
+    attr = H5Aopen(ds->file, "format_version", H5P_DEFAULT);
+    if (attr < 0 || H5Aread(attr, H5T_NATIVE_UINT32, &version) < 0) {
+        h5_close_id(&attr);
+        return h5_error(SR_E_FORMAT, "%s: cannot read format_version",
+                        ds->path);
+    }
+    h5_close_id(&attr);
+    SR_CHECK(version == SR_DS_FORMAT_VERSION, SR_E_FORMAT,
+             "%s: format_version is %u; this build reads version %u "
+             "(re-create the file with this sinreq-prep)", ds->path, version,
+             SR_DS_FORMAT_VERSION);
+    return SR_OK;
+}
+
+static sr_status read_classes(sr_ds *ds)
+{
+    hid_t dset, type = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    hid_t mtype = H5I_INVALID_HID;
+    hsize_t k = 0;
+    sr_status st = SR_OK;
+    char **vl = NULL, *fixed = NULL;
+    size_t fsize = 0;
+
+    if (H5Lexists(ds->file, "classes", H5P_DEFAULT) <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return sr_error(SR_E_FORMAT, "%s: dataset /classes is missing",
+                        ds->path);
+    }
+    dset = H5Dopen2(ds->file, "classes", H5P_DEFAULT);
+    if (dset < 0)
+        return h5_error(SR_E_FORMAT, "%s: cannot open /classes", ds->path);
+    type = H5Dget_type(dset);
+    space = H5Dget_space(dset);
+    if (type < 0 || space < 0 || H5Tget_class(type) != H5T_STRING ||
+        H5Sget_simple_extent_ndims(space) != 1) {
+        st = sr_error(SR_E_FORMAT, "%s: /classes is not a 1-D string dataset",
+                      ds->path);
+        goto out;
+    }
+    H5Sget_simple_extent_dims(space, &k, NULL);
+    if (k == 0 || k > SR_DS_MAX_CLASSES) {
+        st = sr_error(SR_E_FORMAT, "%s: /classes has %llu entries (need "
+                      "1..%u)", ds->path, (unsigned long long)k,
+                      SR_DS_MAX_CLASSES);
+        goto out;
+    }
+    ds->class_names = calloc(k, sizeof *ds->class_names);
+    if (!ds->class_names) {
+        st = sr_error(SR_E_NOMEM, "out of memory");
+        goto out;
+    }
+    ds->num_classes = (uint32_t)k;
+    mtype = H5Tcopy(H5T_C_S1);
+    H5Tset_cset(mtype, H5Tget_cset(type));   /* no ASCII <-> UTF-8 conversion */
+    if (H5Tis_variable_str(type) > 0) {
+        vl = calloc(k, sizeof *vl);
+        H5Tset_size(mtype, H5T_VARIABLE);
+        if (!vl || H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, vl) < 0) {
+            st = vl ? h5_error(SR_E_IO, "%s: cannot read /classes", ds->path)
+                    : sr_error(SR_E_NOMEM, "out of memory");
+            free(vl);
+            vl = NULL;
+            goto out;
+        }
+        for (hsize_t i = 0; i < k; i++)
+            ds->class_names[i] = strdup(vl[i] ? vl[i] : "");
+        H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, vl);
+        free(vl);
+    } else {
+        fsize = H5Tget_size(type) + 1;
+        H5Tset_size(mtype, fsize);
+        fixed = calloc(k, fsize);
+        if (!fixed || H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, fixed) < 0) {
+            st = fixed ? h5_error(SR_E_IO, "%s: cannot read /classes", ds->path)
+                       : sr_error(SR_E_NOMEM, "out of memory");
+            goto out;
+        }
+        for (hsize_t i = 0; i < k; i++)
+            ds->class_names[i] = strndup(fixed + i * fsize, fsize);
+    }
+    for (hsize_t i = 0; i < k; i++)
+        if (!ds->class_names[i]) {
+            st = sr_error(SR_E_NOMEM, "out of memory");
+            goto out;
+        }
+out:
+    free(fixed);
+    h5_close_id(&mtype);
+    h5_close_id(&space);
+    h5_close_id(&type);
+    h5_close_id(&dset);
+    return st;
+}
+
+/* Opens /<name>/<what>, checks rank and integer type; returns dims. */
+static sr_status open_checked(sr_ds *ds, hid_t group, const char *split,
+                              const char *what, int rank, int exact_size,
+                              hid_t *out, hsize_t *dims)
+{
+    hid_t dset, type = H5I_INVALID_HID, space = H5I_INVALID_HID, dapl;
+    sr_status st = SR_OK;
+    int ok;
+
+    if (H5Lexists(group, what, H5P_DEFAULT) <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return sr_error(SR_E_FORMAT, "%s: dataset /%s/%s is missing",
+                        ds->path, split, what);
+    }
+    dapl = H5Pcreate(H5P_DATASET_ACCESS);
+    H5Pset_chunk_cache(dapl, 521, 32u << 20, 1.0);
+    dset = H5Dopen2(group, what, dapl);
+    h5_close_id(&dapl);
+    if (dset < 0)
+        return h5_error(SR_E_FORMAT, "%s: cannot open /%s/%s", ds->path,
+                        split, what);
+    type = H5Dget_type(dset);
+    space = H5Dget_space(dset);
+    ok = type >= 0 && space >= 0 && H5Tget_class(type) == H5T_INTEGER &&
+         H5Tget_sign(type) == H5T_SGN_NONE &&
+         (exact_size ? H5Tget_size(type) == (size_t)exact_size
+                     : H5Tget_size(type) <= 4);
+    if (!ok) {
+        st = sr_error(SR_E_FORMAT, "%s: /%s/%s has the wrong element type "
+                      "(expected %s)", ds->path, split, what,
+                      exact_size ? "uint8" : "uint8, uint16 or uint32");
+        goto out;
+    }
+    if (H5Sget_simple_extent_ndims(space) != rank) {
+        st = sr_error(SR_E_SHAPE, "%s: /%s/%s has %d dimensions, expected %d",
+                      ds->path, split, what, H5Sget_simple_extent_ndims(space),
+                      rank);
+        goto out;
+    }
+    H5Sget_simple_extent_dims(space, dims, NULL);
+out:
+    h5_close_id(&space);
+    h5_close_id(&type);
+    if (st != SR_OK)
+        h5_close_id(&dset);
+    *out = dset;
+    return st;
+}
+
+static sr_status open_split_r(sr_ds *ds, const char *name)
+{
+    struct split_r *s;
+    hid_t group, dcpl;
+    hsize_t idims[4], ldims[1], chunk[4];
+    sr_status st;
+
+    SR_CHECK(ds->nsplits < SR_DS_MAX_SPLITS, SR_E_FORMAT,
+             "%s: more than %d splits", ds->path, SR_DS_MAX_SPLITS);
+    SR_CHECK(strlen(name) < SPLIT_NAME_MAX, SR_E_FORMAT,
+             "%s: split name /%s is too long", ds->path, name);
+    s = &ds->splits[ds->nsplits++];
+    memset(s, 0, sizeof *s);
+    s->images = s->labels = H5I_INVALID_HID;
+    snprintf(s->name, sizeof s->name, "%s", name);
+    group = H5Gopen2(ds->file, name, H5P_DEFAULT);
+    if (group < 0)
+        return h5_error(SR_E_FORMAT, "%s: cannot open group /%s", ds->path,
+                        name);
+    st = open_checked(ds, group, name, "images", 4, 1, &s->images, idims);
+    if (st == SR_OK)
+        st = open_checked(ds, group, name, "labels", 1, 0, &s->labels, ldims);
+    if (st == SR_OK && H5Aexists(group, "count") > 0) {
+        uint64_t stored = 0;
+        hid_t attr = H5Aopen(group, "count", H5P_DEFAULT);
+
+        if (attr < 0 || H5Aread(attr, H5T_NATIVE_UINT64, &stored) < 0)
+            st = h5_error(SR_E_FORMAT, "%s: cannot read /%s@count", ds->path,
+                          name);
+        else if (stored != idims[0])
+            st = sr_error(SR_E_SHAPE, "%s: /%s@count is %llu but "
+                          "/%s/images has %llu images (incomplete file?)",
+                          ds->path, name, (unsigned long long)stored, name,
+                          (unsigned long long)idims[0]);
+        h5_close_id(&attr);
+    }
+    H5Eclear2(H5E_DEFAULT);
+    H5Gclose(group);
+    SR_TRY(st);
+    SR_CHECK(ldims[0] == idims[0], SR_E_SHAPE, "%s: /%s/labels has %llu "
+             "entries but /%s/images has %llu images", ds->path, name,
+             (unsigned long long)ldims[0], name,
+             (unsigned long long)idims[0]);
+    SR_CHECK(idims[1] >= 1 && idims[1] <= 4 && idims[2] > 0 && idims[3] > 0,
+             SR_E_SHAPE, "%s: /%s/images has shape [%llu][%llu][%llu][%llu], "
+             "expected [N][C][H][W] with C in 1..4", ds->path, name,
+             (unsigned long long)idims[0], (unsigned long long)idims[1],
+             (unsigned long long)idims[2], (unsigned long long)idims[3]);
+    s->count = idims[0];
+    s->c = (uint32_t)idims[1];
+    s->h = (uint32_t)idims[2];
+    s->w = (uint32_t)idims[3];
+    s->chunk_images = 1;
+    dcpl = H5Dget_create_plist(s->images);
+    if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED &&
+        H5Pget_chunk(dcpl, 4, chunk) == 4)
+        s->chunk_images = chunk[0];
+    h5_close_id(&dcpl);
+    H5Eclear2(H5E_DEFAULT);
+    if (ds->nsplits > 1) {
+        struct split_r *f = &ds->splits[0];
+
+        SR_CHECK(s->c == f->c && s->h == f->h && s->w == f->w, SR_E_SHAPE,
+                 "%s: /%s/images are %ux%ux%u but /%s/images are %ux%ux%u",
+                 ds->path, name, s->c, s->h, s->w, f->name, f->c, f->h, f->w);
+    }
+    return SR_OK;
+}
+
+struct link_list {
+    int n;
+    char names[SR_DS_MAX_SPLITS][SPLIT_NAME_MAX];
+    int too_many;
+};
+
+static herr_t list_groups_cb(hid_t loc, const char *name,
+                             const H5L_info_t *info, void *data)
+{
+    struct link_list *l = data;
+    hid_t obj;
+    int is_group;
+
+    (void)info;
+    obj = H5Oopen(loc, name, H5P_DEFAULT);
+    if (obj < 0)
+        return 0;   /* dangling link: ignored */
+    is_group = H5Iget_type(obj) == H5I_GROUP;
+    H5Oclose(obj);
+    if (!is_group)
+        return 0;
+    if (l->n >= SR_DS_MAX_SPLITS || strlen(name) >= SPLIT_NAME_MAX) {
+        l->too_many = 1;
+        return 0;
+    }
+    snprintf(l->names[l->n++], SPLIT_NAME_MAX, "%s", name);
+    return 0;
+}
+
+static int split_rank(const char *name)
+{
+    static const char *const order[] = { "train", "val", "test", "extra" };
+
+    for (int i = 0; i < 4; i++)
+        if (strcmp(name, order[i]) == 0)
+            return i;
+    return 4;
+}
+
+static int split_cmp(const void *a, const void *b)
+{
+    int ra = split_rank(a), rb = split_rank(b);
+
+    return ra != rb ? ra - rb : strcmp(a, b);
+}
+
+static herr_t attr_cb(hid_t loc, const char *name, const H5A_info_t *ainfo,
+                      void *data)
+{
+    sr_ds *ds = data;
+    char value[512] = "";
+    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t type = attr >= 0 ? H5Aget_type(attr) : H5I_INVALID_HID;
+    hid_t space = attr >= 0 ? H5Aget_space(attr) : H5I_INVALID_HID;
+    hssize_t n = space >= 0 ? H5Sget_simple_extent_npoints(space) : 0;
+    H5T_class_t cls = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
+    char **names, **values;
+
+    (void)ainfo;
+    if (cls == H5T_STRING && n == 1) {
+        h5_close_id(&type);
+        h5_close_id(&space);
+        h5_close_id(&attr);
+        if (read_attr_text(ds, name, value, sizeof value) != SR_OK)
+            snprintf(value, sizeof value, "(unreadable)");
+    } else if ((cls == H5T_INTEGER || cls == H5T_FLOAT) && n >= 1 && n <= 4096) {
+        /* Integers exactly (64-bit seeds), floats in their shortest form. */
+        int is_signed = cls == H5T_INTEGER && H5Tget_sign(type) != H5T_SGN_NONE;
+        hid_t mtype = cls == H5T_FLOAT ? H5T_NATIVE_DOUBLE
+                      : is_signed ? H5T_NATIVE_LLONG : H5T_NATIVE_ULLONG;
+        union { double d; long long s; unsigned long long u; } *v;
+        size_t len = 0;
+
+        v = malloc((size_t)n * sizeof *v);
+        if (v && H5Aread(attr, mtype, v) >= 0) {
+            for (hssize_t i = 0; i < n && len + 32 < sizeof value; i++) {
+                const char *sep = i ? ", " : "";
+                char num[40];
+
+                if (cls == H5T_FLOAT) {
+                    snprintf(num, sizeof num, "%.15g", v[i].d);
+                    if (strtod(num, NULL) != v[i].d)
+                        snprintf(num, sizeof num, "%.17g", v[i].d);
+                } else if (is_signed) {
+                    snprintf(num, sizeof num, "%lld", v[i].s);
+                } else {
+                    snprintf(num, sizeof num, "%llu", v[i].u);
+                }
+                len += (size_t)snprintf(value + len, sizeof value - len,
+                                        "%s%s", sep, num);
+            }
+            if (n > 1 && len + 32 >= sizeof value)
+                snprintf(value + len, sizeof value - len, ", ...");
+        } else {
+            snprintf(value, sizeof value, "(unreadable)");
+        }
+        free(v);
+    } else {
+        snprintf(value, sizeof value, "(%lld values)", (long long)n);
+    }
+    h5_close_id(&type);
+    h5_close_id(&space);
+    h5_close_id(&attr);
+    H5Eclear2(H5E_DEFAULT);
+    names = realloc(ds->attr_names, (size_t)(ds->nattrs + 1) * sizeof *names);
+    if (!names)
+        return -1;
+    ds->attr_names = names;
+    values = realloc(ds->attr_values, (size_t)(ds->nattrs + 1) * sizeof *values);
+    if (!values)
+        return -1;
+    ds->attr_values = values;
+    names[ds->nattrs] = strdup(name);
+    values[ds->nattrs] = strdup(value);
+    if (!names[ds->nattrs] || !values[ds->nattrs]) {
+        free(names[ds->nattrs]);
+        free(values[ds->nattrs]);
+        return -1;
+    }
+    ds->nattrs++;
+    return 0;
+}
+
+sr_status sr_ds_open(sr_ds **out, const char *path)
+{
+    sr_ds *ds;
+    struct stat sb;
+    struct link_list links = { 0 };
+    hsize_t idx = 0;
+    htri_t is_h5;
+    sr_status st;
+
+    *out = NULL;
+    h5_quiet();
+    if (stat(path, &sb) != 0)
+        return sr_error(SR_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return sr_error(SR_E_IO, "%s: not a regular file", path);
+    is_h5 = H5Fis_hdf5(path);
+    if (is_h5 <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return sr_error(SR_E_FORMAT, "%s: not an HDF5 file (%lld bytes; "
+                        "truncated or not converted with sinreq-prep?)", path,
+                        (long long)sb.st_size);
+    }
+    ds = calloc(1, sizeof *ds);
+    if (!ds)
+        return sr_error(SR_E_NOMEM, "out of memory");
+    ds->path = strdup(path);
+    ds->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (!ds->path) {
+        st = sr_error(SR_E_NOMEM, "out of memory");
+        goto out_close;
+    }
+    if (ds->file < 0) {
+        st = h5_error(SR_E_IO, "%s: cannot open", path);
+        goto out_close;
+    }
+    st = check_format(ds);
+    if (st == SR_OK)
+        st = read_classes(ds);
+    if (st != SR_OK)
+        goto out_close;
+    if (H5Aiterate2(ds->file, H5_INDEX_NAME, H5_ITER_INC, NULL, attr_cb, ds) < 0) {
+        st = h5_error(SR_E_IO, "%s: cannot read the root attributes", path);
+        goto out_close;
+    }
+    if (H5Literate(ds->file, H5_INDEX_NAME, H5_ITER_INC, &idx,
+                   list_groups_cb, &links) < 0) {
+        st = h5_error(SR_E_IO, "%s: cannot list the splits", path);
+        goto out_close;
+    }
+    if (links.too_many) {
+        st = sr_error(SR_E_FORMAT, "%s: more than %d groups (splits) or a "
+                      "name over %d characters", path, SR_DS_MAX_SPLITS,
+                      SPLIT_NAME_MAX - 1);
+        goto out_close;
+    }
+    if (links.n == 0) {
+        st = sr_error(SR_E_FORMAT, "%s: no splits (no /train, /test ... "
+                      "groups)", path);
+        goto out_close;
+    }
+    qsort(links.names, (size_t)links.n, SPLIT_NAME_MAX, split_cmp);
+    for (int i = 0; i < links.n; i++) {
+        st = open_split_r(ds, links.names[i]);
+        if (st != SR_OK)
+            goto out_close;
+    }
+    *out = ds;
+    return SR_OK;
+
+out_close:
+    sr_ds_close(ds);
+    return st;
+}
+
+sr_status sr_ds_read_images(sr_ds *ds, int split, uint64_t first,
+                            uint64_t count, uint8_t *buf)
+{
+    struct split_r *s;
+    hsize_t start[4] = { first, 0, 0, 0 }, cnt[4];
+    hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
+    sr_status st = SR_OK;
+
+    SR_CHECK(split >= 0 && split < ds->nsplits, SR_E_ARG,
+             "%s: no split number %d", ds->path, split);
+    s = &ds->splits[split];
+    SR_CHECK(first <= s->count && count <= s->count - first, SR_E_ARG,
+             "%s: images [%llu, %llu) are outside /%s/images (%llu images)",
+             ds->path, (unsigned long long)first,
+             (unsigned long long)(first + count), s->name,
+             (unsigned long long)s->count);
+    if (count == 0)
+        return SR_OK;
+    cnt[0] = count;
+    cnt[1] = s->c;
+    cnt[2] = s->h;
+    cnt[3] = s->w;
+    fspace = H5Dget_space(s->images);
+    mspace = H5Screate_simple(4, cnt, NULL);
+    if (fspace < 0 || mspace < 0 ||
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, cnt, NULL) < 0 ||
+        H5Dread(s->images, H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, buf) < 0)
+        st = h5_error(SR_E_IO, "%s: cannot read /%s/images [%llu, %llu)",
+                      ds->path, s->name, (unsigned long long)first,
+                      (unsigned long long)(first + count));
+    h5_close_id(&mspace);
+    h5_close_id(&fspace);
+    return st;
+}
+
+sr_status sr_ds_read_labels(sr_ds *ds, int split, uint32_t *labels)
+{
+    struct split_r *s;
+
+    SR_CHECK(split >= 0 && split < ds->nsplits, SR_E_ARG,
+             "%s: no split number %d", ds->path, split);
+    s = &ds->splits[split];
+    if (s->count == 0)
+        return SR_OK;
+    if (H5Dread(s->labels, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                labels) < 0)
+        return h5_error(SR_E_IO, "%s: cannot read /%s/labels", ds->path,
+                        s->name);
+    for (uint64_t i = 0; i < s->count; i++)
+        SR_CHECK(labels[i] < ds->num_classes, SR_E_FORMAT,
+                 "%s: /%s/labels[%llu] = %u is not below the number of "
+                 "classes (%u)", ds->path, s->name, (unsigned long long)i,
+                 labels[i], ds->num_classes);
+    return SR_OK;
+}
