@@ -394,7 +394,7 @@ static sr_status check_conv(const char *op, const sr_conv2d_desc *d,
     SR_CHECK(d, SR_E_ARG, "%s: descriptor is NULL", op);
     static const char *const names[] = {"n", "c", "h", "w", "k", "kh", "kw"};
     int dims[] = {d->n, d->c, d->h, d->w, d->k, d->kh, d->kw};
-    size_t tmp;
+    size_t tmp = 0;
     SR_TRY(count(op, &tmp, 7, dims, names));
     SR_CHECK(d->kh <= 11 && d->kw <= 11, SR_E_SHAPE,
              "%s: kernel %dx%d larger than the supported 11x11", op, d->kh,
@@ -439,7 +439,7 @@ sr_status sr_conv2d_fwd(sr_backend *be, const sr_conv2d_desc *d, sr_view x,
                         sr_view w, sr_view b, sr_view y)
 {
     const char *op = "conv2d_fwd";
-    size_t nx, nw, ny;
+    size_t nx = 0, nw = 0, ny = 0;
     SR_TRY(check_conv(op, d, &nx, &nw, &ny));
     SR_TRY(need(op, "x", x, nx));
     SR_TRY(need(op, "w", w, nw));
@@ -454,7 +454,7 @@ sr_status sr_conv2d_bwd_data(sr_backend *be, const sr_conv2d_desc *d,
                              sr_view dy, sr_view w, sr_view x, sr_view dx)
 {
     const char *op = "conv2d_bwd_data";
-    size_t nx, nw, ny;
+    size_t nx = 0, nw = 0, ny = 0;
     SR_TRY(check_conv(op, d, &nx, &nw, &ny));
     SR_TRY(need(op, "dy", dy, ny));
     SR_TRY(need(op, "w", w, nw));
@@ -469,7 +469,7 @@ sr_status sr_conv2d_bwd_weight(sr_backend *be, const sr_conv2d_desc *d,
                                sr_view x, sr_view dy, sr_view dw, sr_view db)
 {
     const char *op = "conv2d_bwd_weight";
-    size_t nx, nw, ny;
+    size_t nx = 0, nw = 0, ny = 0;
     SR_TRY(check_conv(op, d, &nx, &nw, &ny));
     SR_TRY(need(op, "x", x, nx));
     SR_TRY(need(op, "dy", dy, ny));
@@ -511,7 +511,7 @@ sr_status sr_linear_fwd(sr_backend *be, const sr_linear_desc *d, sr_view x,
                         sr_view w, sr_view b, sr_view y)
 {
     const char *op = "linear_fwd";
-    size_t nx, nw, ny;
+    size_t nx = 0, nw = 0, ny = 0;
     SR_TRY(check_linear(op, d, &nx, &nw, &ny));
     SR_TRY(need(op, "x", x, nx));
     SR_TRY(need(op, "w", w, nw));
@@ -526,7 +526,7 @@ sr_status sr_linear_bwd_data(sr_backend *be, const sr_linear_desc *d,
                              sr_view dy, sr_view w, sr_view x, sr_view dx)
 {
     const char *op = "linear_bwd_data";
-    size_t nx, nw, ny;
+    size_t nx = 0, nw = 0, ny = 0;
     SR_TRY(check_linear(op, d, &nx, &nw, &ny));
     SR_TRY(need(op, "dy", dy, ny));
     SR_TRY(need(op, "w", w, nw));
@@ -541,7 +541,7 @@ sr_status sr_linear_bwd_weight(sr_backend *be, const sr_linear_desc *d,
                                sr_view x, sr_view dy, sr_view dw, sr_view db)
 {
     const char *op = "linear_bwd_weight";
-    size_t nx, nw, ny;
+    size_t nx = 0, nw = 0, ny = 0;
     SR_TRY(check_linear(op, d, &nx, &nw, &ny));
     SR_TRY(need(op, "x", x, nx));
     SR_TRY(need(op, "dy", dy, ny));
@@ -582,7 +582,7 @@ sr_status sr_bn_fwd_train(sr_backend *be, const sr_bn_desc *d, sr_view x,
                           sr_view save_invstd, sr_view y)
 {
     const char *op = "bn_fwd_train";
-    size_t nx;
+    size_t nx = 0;
     SR_TRY(check_bn(op, d, &nx));
     SR_CHECK((size_t)d->n * (size_t)d->hw > 1, SR_E_SHAPE,
              "%s: batch statistics need more than one value per channel", op);
@@ -602,7 +602,7 @@ sr_status sr_bn_fwd_eval(sr_backend *be, const sr_bn_desc *d, sr_view x,
                          sr_view run_var, sr_view y)
 {
     const char *op = "bn_fwd_eval";
-    size_t nx;
+    size_t nx = 0;
     SR_TRY(check_bn(op, d, &nx));
     sr_view v[] = {x, gamma, beta, run_mean, run_var, y};
     static const char *const names[] = {"gamma", "beta", "run_mean", "run_var"};
@@ -620,7 +620,7 @@ sr_status sr_bn_bwd(sr_backend *be, const sr_bn_desc *d, sr_view x,
                     sr_view dbeta)
 {
     const char *op = "bn_bwd";
-    size_t nx;
+    size_t nx = 0;
     SR_TRY(check_bn(op, d, &nx));
     sr_view v[] = {x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta};
     SR_TRY(need(op, "x", x, nx));
@@ -689,7 +689,7 @@ static sr_status check_pool(const char *op, const sr_pool_desc *d, size_t *nx,
     SR_CHECK(d, SR_E_ARG, "%s: descriptor is NULL", op);
     static const char *const names[] = {"n", "c", "h", "w", "k", "stride"};
     int dims[] = {d->n, d->c, d->h, d->w, d->k, d->stride};
-    size_t tmp;
+    size_t tmp = 0;
     SR_TRY(count(op, &tmp, 6, dims, names));
     SR_CHECK(d->pad >= 0 && 2 * d->pad <= d->k, SR_E_SHAPE,
              "%s: padding %d must be in [0, k/2] for k = %d", op, d->pad, d->k);
@@ -710,7 +710,7 @@ static sr_status check_pool(const char *op, const sr_pool_desc *d, size_t *nx,
 sr_status sr_maxpool_fwd(sr_backend *be, const sr_pool_desc *d, sr_view x,
                          sr_view y, sr_view idx)
 {
-    size_t nx, ny;
+    size_t nx = 0, ny = 0;
     SR_TRY(check_pool("maxpool_fwd", d, &nx, &ny));
     SR_TRY(need("maxpool_fwd", "x", x, nx));
     SR_TRY(need("maxpool_fwd", "y", y, ny));
@@ -724,7 +724,7 @@ sr_status sr_maxpool_fwd(sr_backend *be, const sr_pool_desc *d, sr_view x,
 sr_status sr_maxpool_bwd(sr_backend *be, const sr_pool_desc *d, sr_view dy,
                          sr_view idx, sr_view dx)
 {
-    size_t nx, ny;
+    size_t nx = 0, ny = 0;
     SR_TRY(check_pool("maxpool_bwd", d, &nx, &ny));
     SR_TRY(need("maxpool_bwd", "dy", dy, ny));
     SR_TRY(need("maxpool_bwd", "idx", idx, ny));
@@ -752,7 +752,7 @@ static sr_status check_avgpool(const char *op, const sr_avgpool_desc *d,
 sr_status sr_avgpool_fwd(sr_backend *be, const sr_avgpool_desc *d, sr_view x,
                          sr_view y)
 {
-    size_t nx, ny;
+    size_t nx = 0, ny = 0;
     SR_TRY(check_avgpool("avgpool_fwd", d, &nx, &ny));
     SR_TRY(need("avgpool_fwd", "x", x, nx));
     SR_TRY(need("avgpool_fwd", "y", y, ny));
@@ -765,7 +765,7 @@ sr_status sr_avgpool_fwd(sr_backend *be, const sr_avgpool_desc *d, sr_view x,
 sr_status sr_avgpool_bwd(sr_backend *be, const sr_avgpool_desc *d,
                          sr_view dy, sr_view dx)
 {
-    size_t nx, ny;
+    size_t nx = 0, ny = 0;
     SR_TRY(check_avgpool("avgpool_bwd", d, &nx, &ny));
     SR_TRY(need("avgpool_bwd", "dy", dy, ny));
     SR_TRY(need("avgpool_bwd", "dx", dx, nx));
