@@ -1,0 +1,107 @@
+/* Elementwise ops: fill, copy, add, ReLU, dropout, SGD. Each element is
+ * computed independently, so any schedule gives the same bits. */
+#include "cpu_internal.h"
+
+#include <string.h>
+
+#include "sinreq/rng.h"
+
+/* Below this many elements a parallel region costs more than it saves. */
+#define EW_PAR_MIN 32768
+
+sr_status sr_cpu_fill(sr_cpu_backend *cb, const sr_op *op)
+{
+    size_t n = op->p.ew.n;
+    float v = op->p.ew.value;
+    float *dst = sr_cpu_f(op->v[0]);
+
+#pragma omp parallel for schedule(static) num_threads(cb->threads) \
+    if (n >= EW_PAR_MIN)
+    for (size_t i = 0; i < n; i++) dst[i] = v;
+    return SR_OK;
+}
+
+sr_status sr_cpu_copy(sr_cpu_backend *cb, const sr_op *op)
+{
+    /* memmove: views into one slab may overlap. */
+    memmove(sr_cpu_f(op->v[1]), sr_cpu_f(op->v[0]), op->p.ew.n * sizeof(float));
+    return SR_OK;
+}
+
+sr_status sr_cpu_add(sr_cpu_backend *cb, const sr_op *op)
+{
+    size_t n = op->p.ew.n;
+    const float *a = sr_cpu_f(op->v[0]), *b = sr_cpu_f(op->v[1]);
+    float *y = sr_cpu_f(op->v[2]); /* may alias a */
+
+#pragma omp parallel for schedule(static) num_threads(cb->threads) \
+    if (n >= EW_PAR_MIN)
+    for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+    return SR_OK;
+}
+
+sr_status sr_cpu_relu_fwd(sr_cpu_backend *cb, const sr_op *op)
+{
+    size_t n = op->p.ew.n;
+    const float *x = sr_cpu_f(op->v[0]);
+    float *y = sr_cpu_f(op->v[1]); /* may alias x */
+
+#pragma omp parallel for schedule(static) num_threads(cb->threads) \
+    if (n >= EW_PAR_MIN)
+    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    return SR_OK;
+}
+
+sr_status sr_cpu_relu_bwd(sr_cpu_backend *cb, const sr_op *op)
+{
+    size_t n = op->p.ew.n;
+    const float *y = sr_cpu_f(op->v[0]), *dy = sr_cpu_f(op->v[1]);
+    float *dx = sr_cpu_f(op->v[2]);
+
+#pragma omp parallel for schedule(static) num_threads(cb->threads) \
+    if (n >= EW_PAR_MIN)
+    for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    return SR_OK;
+}
+
+/* Forward and backward are the same map: out = keep(i) ? in * scale : 0,
+ * with the mask regenerated from (seed, stream, step, i). */
+sr_status sr_cpu_dropout(sr_cpu_backend *cb, const sr_op *op)
+{
+    const sr_dropout_desc *d = &op->p.dropout;
+    size_t n = d->n;
+    const float *in = sr_cpu_f(op->v[0]);
+    float *out = sr_cpu_f(op->v[1]);
+    uint32_t key = sr_rng_key(d->seed, d->stream,
+                              sr_scalar_u(&cb->base, d->step_slot));
+    float p = d->p;
+    float scale = 1.0f / (1.0f - p);
+
+#pragma omp parallel for schedule(static) num_threads(cb->threads) \
+    if (n >= EW_PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        int keep = sr_rng_uniform(key, (uint32_t)i) >= p;
+        out[i] = keep ? in[i] * scale : 0.0f;
+    }
+    return SR_OK;
+}
+
+/* PyTorch's SGD: v = momentum v + (g + wd w); w -= lr v. */
+sr_status sr_cpu_sgd(sr_cpu_backend *cb, const sr_op *op)
+{
+    const sr_sgd_desc *d = &op->p.sgd;
+    size_t n = d->n;
+    float *w = sr_cpu_f(op->v[0]), *v = sr_cpu_f(op->v[2]);
+    const float *g = sr_cpu_f(op->v[1]);
+    float mom = d->momentum, wd = d->weight_decay;
+    float lr = sr_scalar_f(&cb->base, d->lr_slot);
+
+#pragma omp parallel for schedule(static) num_threads(cb->threads) \
+    if (n >= EW_PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float vi = mom * v[i] + (g[i] + wd * w[i]);
+        v[i] = vi;
+        w[i] -= lr * vi;
+    }
+    return SR_OK;
+}

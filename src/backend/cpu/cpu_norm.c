@@ -1,0 +1,133 @@
+/* Batch norm over (n, hw) per channel. Statistics are float64 sums taken
+ * per channel in a fixed order (one channel per loop iteration), so they
+ * do not depend on the thread count. */
+#include "cpu_internal.h"
+
+#include <math.h>
+
+/* Sum of channel c over all n planes. */
+static double channel_sum(const sr_bn_desc *d, const float *x, int c)
+{
+    size_t hw = (size_t)d->hw, chw = (size_t)d->c * hw;
+    double acc = 0.0;
+    for (int b = 0; b < d->n; b++) {
+        const float *p = x + (size_t)b * chw + (size_t)c * hw;
+        for (size_t i = 0; i < hw; i++) acc += p[i];
+    }
+    return acc;
+}
+
+/* Sum of squared deviations from mean over channel c. */
+static double channel_sq(const sr_bn_desc *d, const float *x, int c,
+                         double mean)
+{
+    size_t hw = (size_t)d->hw, chw = (size_t)d->c * hw;
+    double acc = 0.0;
+    for (int b = 0; b < d->n; b++) {
+        const float *p = x + (size_t)b * chw + (size_t)c * hw;
+        for (size_t i = 0; i < hw; i++) {
+            double v = (double)p[i] - mean;
+            acc += v * v;
+        }
+    }
+    return acc;
+}
+
+/* y = (x - mean) * scale + shift over channel c. */
+static void channel_affine(const sr_bn_desc *d, const float *x, float *y,
+                           int c, float mean, float scale, float shift)
+{
+    size_t hw = (size_t)d->hw, chw = (size_t)d->c * hw;
+    for (int b = 0; b < d->n; b++) {
+        size_t o = (size_t)b * chw + (size_t)c * hw;
+        for (size_t i = 0; i < hw; i++)
+            y[o + i] = (x[o + i] - mean) * scale + shift;
+    }
+}
+
+sr_status sr_cpu_bn_fwd_train(sr_cpu_backend *cb, const sr_op *op)
+{
+    const sr_bn_desc *d = &op->p.bn;
+    const float *x = sr_cpu_f(op->v[0]), *gamma = sr_cpu_f(op->v[1]);
+    const float *beta = sr_cpu_f(op->v[2]);
+    float *run_mean = sr_cpu_f(op->v[3]), *run_var = sr_cpu_f(op->v[4]);
+    float *save_mean = sr_cpu_f(op->v[5]), *save_invstd = sr_cpu_f(op->v[6]);
+    float *y = sr_cpu_f(op->v[7]);
+    double cnt = (double)d->n * (double)d->hw;
+    double mom = d->momentum;
+
+#pragma omp parallel for schedule(static) num_threads(cb->threads)
+    for (int c = 0; c < d->c; c++) {
+        /* Two passes: the mean, then squared deviations from it (stable
+         * where sum x^2 - n mean^2 would cancel). */
+        double mean = channel_sum(d, x, c) / cnt;
+        double var = channel_sq(d, x, c, mean) / cnt;
+        double invstd = 1.0 / sqrt(var + (double)d->eps);
+        save_mean[c] = (float)mean;
+        save_invstd[c] = (float)invstd;
+        run_mean[c] = (float)((1.0 - mom) * run_mean[c] + mom * mean);
+        run_var[c] = (float)((1.0 - mom) * run_var[c] +
+                             mom * var * cnt / (cnt - 1.0));
+        channel_affine(d, x, y, c, (float)mean, gamma[c] * (float)invstd,
+                       beta[c]);
+    }
+    return SR_OK;
+}
+
+sr_status sr_cpu_bn_fwd_eval(sr_cpu_backend *cb, const sr_op *op)
+{
+    const sr_bn_desc *d = &op->p.bn;
+    const float *x = sr_cpu_f(op->v[0]), *gamma = sr_cpu_f(op->v[1]);
+    const float *beta = sr_cpu_f(op->v[2]), *run_mean = sr_cpu_f(op->v[3]);
+    const float *run_var = sr_cpu_f(op->v[4]);
+    float *y = sr_cpu_f(op->v[5]);
+
+#pragma omp parallel for schedule(static) num_threads(cb->threads)
+    for (int c = 0; c < d->c; c++) {
+        float invstd = (float)(1.0 / sqrt((double)run_var[c] + (double)d->eps));
+        channel_affine(d, x, y, c, run_mean[c], gamma[c] * invstd, beta[c]);
+    }
+    return SR_OK;
+}
+
+/* Training-mode backward with xhat = (x - mean) invstd:
+ *   dbeta = sum dy, dgamma = sum dy xhat,
+ *   dx = gamma invstd (dy - dbeta/N - xhat dgamma/N). */
+sr_status sr_cpu_bn_bwd(sr_cpu_backend *cb, const sr_op *op)
+{
+    const sr_bn_desc *d = &op->p.bn;
+    const float *x = sr_cpu_f(op->v[0]), *dy = sr_cpu_f(op->v[1]);
+    const float *gamma = sr_cpu_f(op->v[2]), *save_mean = sr_cpu_f(op->v[3]);
+    const float *save_invstd = sr_cpu_f(op->v[4]);
+    float *dx = sr_cpu_f(op->v[5]), *dgamma = sr_cpu_f(op->v[6]);
+    float *dbeta = sr_cpu_f(op->v[7]);
+    size_t hw = (size_t)d->hw, chw = (size_t)d->c * hw;
+    double cnt = (double)d->n * (double)d->hw;
+
+#pragma omp parallel for schedule(static) num_threads(cb->threads)
+    for (int c = 0; c < d->c; c++) {
+        double mean = save_mean[c], invstd = save_invstd[c];
+        double sdy = 0.0, sdyx = 0.0;
+        for (int b = 0; b < d->n; b++) {
+            size_t o = (size_t)b * chw + (size_t)c * hw;
+            for (size_t i = 0; i < hw; i++) {
+                sdy += dy[o + i];
+                sdyx += (double)dy[o + i] * ((double)x[o + i] - mean);
+            }
+        }
+        sdyx *= invstd;
+        dbeta[c] = (float)sdy;
+        dgamma[c] = (float)sdyx;
+        float k = (float)((double)gamma[c] * invstd);
+        float mdy = (float)(sdy / cnt), mdyx = (float)(sdyx / cnt);
+        float fm = (float)mean, fi = (float)invstd;
+        for (int b = 0; b < d->n; b++) {
+            size_t o = (size_t)b * chw + (size_t)c * hw;
+            for (size_t i = 0; i < hw; i++) {
+                float xh = (x[o + i] - fm) * fi;
+                dx[o + i] = k * (dy[o + i] - mdy - xh * mdyx);
+            }
+        }
+    }
+    return SR_OK;
+}
