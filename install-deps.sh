@@ -10,7 +10,8 @@ pkgs=(cmake gcc make pkg-config
       libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
       libopenblas-dev libyaml-dev python3
       libmatio-dev libarchive-dev libjpeg62-turbo-dev libpng-dev libssl-dev
-      zlib1g-dev dataset-fashion-mnist python3-numpy python3-scipy python3-pil)
+      zlib1g-dev dataset-fashion-mnist python3-numpy python3-scipy python3-pil
+      python3-h5py python3-matplotlib)
 if [ "${1:-}" = "--bench" ]; then
     pkgs+=(python3-torch)
 fi

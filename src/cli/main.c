@@ -1,14 +1,11 @@
 /* The `sinreq` command. Subcommands arrive with their modules; this file
- * only parses the first word and dispatches. Exit codes (DESIGN.md):
+ * parses the first word and dispatches to cmd_*.c. Exit codes (DESIGN.md):
  * 0 done, 1 usage/config/input error, 2 runtime failure. */
 #include <stdio.h>
 #include <string.h>
 
 #include "sinreq/backend.h"
-
-#define SR_EXIT_OK 0
-#define SR_EXIT_USAGE 1
-#define SR_EXIT_RUNTIME 2
+#include "cli.h"
 
 static void usage(FILE *f)
 {
@@ -16,13 +13,16 @@ static void usage(FILE *f)
             "usage: sinreq <command> [options]\n"
             "\n"
             "commands:\n"
+            "  train --data FILE.h5 --out DIR [...]  train a network (train --help)\n"
+            "  eval --model M.h5 --data FILE.h5     loss and top-1 of a model file\n"
+            "  info FILE.h5 | info --net NAME       describe a model, dataset or network\n"
             "  devices [--backend cpu|vulkan|all]   list compute devices and the one\n"
             "                                       each backend would pick\n"
             "  version                              print the version\n"
             "  help                                 this text\n");
 }
 
-static int cmd_devices(int argc, char **argv)
+int sr_cmd_devices(int argc, char **argv)
 {
     const char *which = "all";
     for (int i = 0; i < argc; i++) {
@@ -68,7 +68,10 @@ int main(int argc, char **argv)
         return SR_EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "devices") == 0) return cmd_devices(argc - 2, argv + 2);
+    if (strcmp(cmd, "devices") == 0) return sr_cmd_devices(argc - 2, argv + 2);
+    if (strcmp(cmd, "train") == 0) return sr_cmd_train(argc - 2, argv + 2);
+    if (strcmp(cmd, "eval") == 0) return sr_cmd_eval(argc - 2, argv + 2);
+    if (strcmp(cmd, "info") == 0) return sr_cmd_info(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0) {
         printf("sinreq %s\n", SR_VERSION);
         return SR_EXIT_OK;

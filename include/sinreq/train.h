@@ -1,0 +1,82 @@
+/* sinreq: the trainer (src/train): configuration, the training loop, the
+ * run directory. docs/usage.md documents every key.
+ *
+ * A configuration is a flat table of keys. Each key is both a YAML key
+ * (config file, snake_case) and a command-line flag (--kebab-case); the
+ * file is applied first, flags override it, and an unknown key or flag is an
+ * error naming where it came from. The resolved configuration, written as
+ * config.yaml in the run directory, loads back with --config. */
+#ifndef SINREQ_TRAIN_H
+#define SINREQ_TRAIN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sinreq/status.h"
+
+/* Exit codes (DESIGN.md). */
+#define SR_EXIT_OK 0
+#define SR_EXIT_USAGE 1
+#define SR_EXIT_RUNTIME 2
+
+typedef struct sr_train_config {
+    /* network and data */
+    char *net, *data, *augment;
+    int width_mult, classes;
+    /* quantization */
+    char *quantizer, *layer_bits, *quantize_layers, *fp_layers, *quantize_ends;
+    int bits, act_bits;
+    /* SinReQ */
+    double sinreq_lambda, lambda_start, lambda_end, lambda_width;
+    char *lambda_schedule, *sinreq_norm;
+    /* WaveQ */
+    int waveq;
+    double waveq_scale, waveq_c, waveq_start, waveq_stop, waveq_width,
+        waveq_beta_lr, waveq_beta_init;
+    /* optimisation */
+    int epochs, batch;
+    double lr, lr_gamma, momentum, weight_decay;
+    char *lr_schedule, *lr_milestones;
+    /* execution and output */
+    char *backend, *device, *out, *init, *hist_epochs;
+    int threads, val, force, quiet, capture, hist_bins;
+    long seed, max_steps;
+    /* where each key was last set ("default", "--bits", "FILE:LINE"),
+     * indexed like the key table; owned */
+    char **where;
+} sr_train_config;
+
+void sr_train_config_default(sr_train_config *c);
+void sr_train_config_free(sr_train_config *c);
+
+/* Set key (snake_case or kebab-case) from text; where names the source for
+ * messages. Unknown key or bad value: SR_E_CONFIG. */
+sr_status sr_train_config_set(sr_train_config *c, const char *key,
+                              const char *value, const char *where);
+/* Apply a YAML file (a mapping of keys; lists become comma lists,
+ * layer_bits may be a mapping NAME: K). */
+sr_status sr_train_config_load_yaml(sr_train_config *c, const char *path);
+/* Parse `sinreq train` arguments: --config FILE first, then every flag. */
+sr_status sr_train_config_from_args(sr_train_config *c, int argc, char **argv);
+/* Check every value (names, ranges, lists) before anything is created. */
+sr_status sr_train_config_check(const sr_train_config *c);
+/* Every key, YAML, loadable with --config. */
+sr_status sr_train_config_write_yaml(const sr_train_config *c, FILE *f);
+/* The flag list for --help. */
+void sr_train_config_help(FILE *f);
+
+/* Run a training as configured; cmdline is recorded in result.json. */
+sr_status sr_train_run(const sr_train_config *c, const char *cmdline);
+
+/* Evaluate a model file on a dataset split; prints nothing. */
+typedef struct sr_eval_opts {
+    const char *model, *data, *split, *backend, *device;
+    int batch, threads;
+} sr_eval_opts;
+sr_status sr_train_eval(const sr_eval_opts *o, double *loss, double *acc,
+                        long *n);
+
+/* Exit code for a status: 1 for the user's input, 2 for runtime failures. */
+int sr_train_exit_code(sr_status st);
+
+#endif

@@ -1,0 +1,62 @@
+/* sinreq eval --model M.h5 --data D.h5 [--split test] [--backend ...]. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sinreq eval --model MODEL.h5 --data FILE.h5 "
+               "[--split test] [--backend cpu|vulkan] [--device D] "
+               "[--batch N] [--threads N]\n");
+}
+
+int sr_cmd_eval(int argc, char **argv)
+{
+    sr_eval_opts o = {.split = "test", .backend = "cpu", .batch = 256};
+    double loss, acc;
+    long n;
+    sr_status st;
+
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return SR_EXIT_OK;
+        }
+        if (i + 1 >= argc || strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "sinreq eval: %s '%s'\n", strncmp(a, "--", 2) ?
+                    "unexpected argument" : "missing value for", a);
+            usage(stderr);
+            return SR_EXIT_USAGE;
+        }
+        const char *v = argv[++i];
+        if (strcmp(a, "--model") == 0) o.model = v;
+        else if (strcmp(a, "--data") == 0) o.data = v;
+        else if (strcmp(a, "--split") == 0) o.split = v;
+        else if (strcmp(a, "--backend") == 0) o.backend = v;
+        else if (strcmp(a, "--device") == 0) o.device = v;
+        else if (strcmp(a, "--batch") == 0) o.batch = atoi(v);
+        else if (strcmp(a, "--threads") == 0) o.threads = atoi(v);
+        else {
+            fprintf(stderr, "sinreq eval: unknown option %s\n", a);
+            usage(stderr);
+            return SR_EXIT_USAGE;
+        }
+    }
+    if (!o.model || !o.data || o.batch < 1) {
+        fprintf(stderr, "sinreq eval: --model and --data are required (and "
+                "--batch must be >= 1)\n");
+        usage(stderr);
+        return SR_EXIT_USAGE;
+    }
+    st = sr_train_eval(&o, &loss, &acc, &n);
+    if (st != SR_OK) {
+        fprintf(stderr, "sinreq eval: %s\n", sr_last_error());
+        return sr_train_exit_code(st);
+    }
+    printf("%s on %s /%s: %ld images, loss %.6f, top-1 %.4f\n", o.model,
+           o.data, o.split, n, loss, acc);
+    return SR_EXIT_OK;
+}

@@ -1,0 +1,175 @@
+/* sinreq info FILE.h5 (model or dataset) | info --net NAME [--width W]. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "sinreq/dataset.h"
+#include "sinreq/model_io.h"
+#include "sinreq/models.h"
+#include "sinreq/nn.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: sinreq info FILE.h5          a model or dataset file\n"
+               "       sinreq info --net NAME [--width W] [--quantizer Q "
+               "--bits K]   a network's layers\n");
+}
+
+static int info_net(const char *name, int width, const char *quant, int bits)
+{
+    sr_model_opts mo = {.name = name, .batch = 1, .width = width};
+    sr_nn *net = NULL;
+    sr_status st = sr_model_build(&mo, &net);
+
+    if (st == SR_OK && quant) {
+        sr_quant_opts q;
+        sr_quant_opts_default(&q);
+        q.bits = bits;
+        st = sr_quant_quantizer_parse(quant, &q.quantizer);
+        if (st == SR_OK)
+            st = sr_nn_set_quant(net, &q);
+    }
+    if (st != SR_OK) {
+        fprintf(stderr, "sinreq info: %s\n", sr_last_error());
+        sr_nn_free(net);
+        return sr_train_exit_code(st);
+    }
+    sr_nn_print(net, stdout);
+    printf("parameters: %zu (trainable)\n", sr_nn_param_count(net));
+    sr_nn_free(net);
+    return SR_EXIT_OK;
+}
+
+static int info_model(sr_model_file *f)
+{
+    const sr_model_meta *m = sr_model_file_meta(f);
+    size_t total = 0;
+
+    printf("%s: sinreq model (format %s version %d, written by %s)\n",
+           sr_model_file_path(f), SR_MODEL_FORMAT, SR_MODEL_FORMAT_VERSION,
+           m->program_version);
+    printf("network: %s, width x%d, %d classes, input %dx%dx%d\n", m->net,
+           m->width, m->classes, m->in_c, m->in_h, m->in_w);
+    printf("quantizer: %s, activation bits %d, regularizer %s\n", m->quantizer,
+           m->act_bits, m->regularizer);
+    printf("normalisation: mean %.4f %.4f %.4f, std %.4f %.4f %.4f\n",
+           m->norm_mean[0], m->norm_mean[1], m->norm_mean[2], m->norm_std[0],
+           m->norm_std[1], m->norm_std[2]);
+    printf("\nquantization plan:\n  %-28s %-9s %4s %8s %7s\n", "layer",
+           "quantized", "bits", "act_bits", "beta");
+    for (int i = 0; i < m->n_layers; i++)
+        printf("  %-28s %-9s %4d %8d %7.3f\n", m->layers[i].name,
+               m->layers[i].quantized ? "yes" : "no", m->layers[i].bits,
+               m->layers[i].act_bits, m->layers[i].beta);
+    printf("\ntensors:\n");
+    for (int i = 0; i < sr_model_file_tensor_count(f); i++) {
+        const char *name;
+        int nd, d[4];
+        size_t n = 1;
+        char shape[64] = "";
+        if (sr_model_file_tensor(f, i, &name, &nd, d) != SR_OK) {
+            fprintf(stderr, "sinreq info: %s\n", sr_last_error());
+            return SR_EXIT_USAGE;
+        }
+        for (int k = 0, o = 0; k < nd; k++) {
+            o += snprintf(shape + o, sizeof shape - (size_t)o, "%s%d",
+                          k ? "x" : "", d[k]);
+            n *= (size_t)d[k];
+        }
+        if (!strstr(name, "running_"))
+            total += n;
+        printf("  %-36s %-16s %zu\n", name, shape, n);
+    }
+    printf("\nparameters: %zu (trainable, running statistics excluded)\n",
+           total);
+    return SR_EXIT_OK;
+}
+
+static int info_dataset(sr_ds *ds)
+{
+    printf("%s: sinreq dataset, %u classes\n", sr_ds_path(ds),
+           sr_ds_num_classes(ds));
+    for (int i = 0; i < sr_ds_num_splits(ds); i++) {
+        struct sr_ds_split_info si;
+        sr_ds_split_info(ds, i, &si);
+        printf("  /%-6s %8llu images %ux%ux%u\n", si.name,
+               (unsigned long long)si.count, si.channels, si.height, si.width);
+    }
+    printf("classes:");
+    for (uint32_t k = 0; k < sr_ds_num_classes(ds) && k < 20; k++)
+        printf(" %s", sr_ds_class_name(ds, k));
+    printf("%s\nattributes:\n", sr_ds_num_classes(ds) > 20 ? " ..." : "");
+    for (int i = 0; i < sr_ds_num_attrs(ds); i++) {
+        const char *n, *v;
+        sr_ds_attr(ds, i, &n, &v);
+        printf("  %s = %s\n", n, v);
+    }
+    return SR_EXIT_OK;
+}
+
+int sr_cmd_info(int argc, char **argv)
+{
+    const char *net = NULL, *file = NULL, *quant = NULL;
+    int width = 1, bits = 4;
+
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return SR_EXIT_OK;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            if (file) {
+                fprintf(stderr, "sinreq info: one file at a time\n");
+                return SR_EXIT_USAGE;
+            }
+            file = a;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "sinreq info: %s needs a value\n", a);
+            return SR_EXIT_USAGE;
+        }
+        if (strcmp(a, "--net") == 0) net = argv[++i];
+        else if (strcmp(a, "--width") == 0) width = atoi(argv[++i]);
+        else if (strcmp(a, "--quantizer") == 0) quant = argv[++i];
+        else if (strcmp(a, "--bits") == 0) bits = atoi(argv[++i]);
+        else {
+            fprintf(stderr, "sinreq info: unknown option %s\n", a);
+            usage(stderr);
+            return SR_EXIT_USAGE;
+        }
+    }
+    if (!!net == !!file) {
+        usage(stderr);
+        return SR_EXIT_USAGE;
+    }
+    if (net)
+        return info_net(net, width, quant, bits);
+
+    sr_model_file *f = NULL;
+    sr_status st = sr_model_open(file, &f);
+    if (st == SR_OK) {
+        int rc = info_model(f);
+        sr_model_close(f);
+        return rc;
+    }
+    if (st != SR_E_FORMAT) {
+        fprintf(stderr, "sinreq info: %s\n", sr_last_error());
+        return sr_train_exit_code(st);
+    }
+    char model_err[1024];
+    snprintf(model_err, sizeof model_err, "%s", sr_last_error());
+    sr_ds *ds = NULL;
+    st = sr_ds_open(&ds, file);
+    if (st == SR_OK) {
+        int rc = info_dataset(ds);
+        sr_ds_close(ds);
+        return rc;
+    }
+    fprintf(stderr, "sinreq info: %s is neither a sinreq model nor a "
+            "dataset:\n  as a model: %s\n  as a dataset: %s\n", file,
+            model_err, sr_last_error());
+    return SR_EXIT_USAGE;
+}

@@ -1,0 +1,39 @@
+/* Helpers shared by the model and histogram files (src/io internal). */
+#ifndef SR_IO_H5UTIL_H
+#define SR_IO_H5UTIL_H
+
+#include <hdf5.h>
+
+#include "sinreq/status.h"
+
+sr_status sr_h5_error_at(sr_status code, const char *file, int line,
+                         const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define sr_h5_error(code, ...) sr_h5_error_at((code), __FILE__, __LINE__, __VA_ARGS__)
+
+void sr_h5_quiet(void);
+void sr_h5_close(hid_t *id);
+
+int sr_h5_attr_str(hid_t loc, const char *name, const char *value);
+int sr_h5_attr_strs(hid_t loc, const char *name, const char *const *v, int n);
+int sr_h5_attr_i32s(hid_t loc, const char *name, const int *v, int n);
+int sr_h5_attr_f32s(hid_t loc, const char *name, const float *v, int n);
+int sr_h5_attr_f64(hid_t loc, const char *name, double v);
+int sr_h5_attr_i32(hid_t loc, const char *name, int v);
+
+/* Readers: 0 on success, -1 when missing or of the wrong kind; n is the
+ * number of elements expected (checked). */
+int sr_h5_read_attr_str(hid_t loc, const char *name, char *buf, size_t size);
+int sr_h5_attr_len(hid_t loc, const char *name);   /* -1: missing */
+int sr_h5_read_attr_i32s(hid_t loc, const char *name, int *v, int n);
+int sr_h5_read_attr_f32s(hid_t loc, const char *name, float *v, int n);
+/* String array attribute: n strings, each copied into buf[i*size]. */
+int sr_h5_read_attr_strs(hid_t loc, const char *name, char *buf, size_t size,
+                         int n);
+
+/* fsync a file (dir = 0) or directory (dir = 1). */
+sr_status sr_h5_fsync_path(const char *path, int dir);
+/* fsync tmp, rename it to path, fsync the directory. */
+sr_status sr_h5_commit_tmp(const char *tmp, const char *path);
+
+#endif

@@ -1,0 +1,521 @@
+/* The training configuration: key table, YAML (libyaml), flags, checks. */
+#include "sinreq/train.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <yaml.h>
+
+#include "sinreq/backend.h"
+#include "sinreq/models.h"
+#include "sinreq/quant.h"
+#include "train_internal.h"
+
+enum key_type { K_STR, K_INT, K_LONG, K_DBL, K_BOOL };
+
+struct key {
+    const char *name;
+    enum key_type type;
+    size_t off;
+    const char *def;
+    const char *help;
+};
+
+#define F(f) offsetof(sr_train_config, f)
+static const struct key keys[] = {
+    {"net", K_STR, F(net), "cifar10net", "network: cifar10net svhnnet resnet20 vgg11 alexnet resnet18"},
+    {"data", K_STR, F(data), "", "dataset file (sinreq-prep HDF5)"},
+    {"width_mult", K_INT, F(width_mult), "1", "WRPN widening of hidden layers (1..8)"},
+    {"classes", K_INT, F(classes), "0", "class count; 0: the dataset's (must match it)"},
+    {"augment", K_STR, F(augment), "auto", "auto (by network family), none, cifar, imagenet"},
+    {"quantizer", K_STR, F(quantizer), "none", "none, dorefa, wrpn"},
+    {"bits", K_INT, F(bits), "4", "weight bits of quantized layers"},
+    {"layer_bits", K_STR, F(layer_bits), "", "per-layer bits NAME=K,... (quantizes NAME)"},
+    {"quantize_layers", K_STR, F(quantize_layers), "", "layers to quantize NAME,..."},
+    {"fp_layers", K_STR, F(fp_layers), "", "layers to keep in float32 NAME,..."},
+    {"quantize_ends", K_STR, F(quantize_ends), "auto", "first conv/last fc: auto (network rule), quantize, fp"},
+    {"act_bits", K_INT, F(act_bits), "0", "activation bits (0: float32)"},
+    {"sinreq_lambda", K_DBL, F(sinreq_lambda), "0", "SinReQ lambda_max (0: off)"},
+    {"lambda_schedule", K_STR, F(lambda_schedule), "constant", "constant, delayed-tanh, linear-ramp"},
+    {"lambda_start", K_DBL, F(lambda_start), "0.2", "tanh centre / ramp begin, fraction of training"},
+    {"lambda_end", K_DBL, F(lambda_end), "1", "ramp end, fraction of training"},
+    {"lambda_width", K_DBL, F(lambda_width), "0", "tanh width s in steps (0: 0.05 T)"},
+    {"sinreq_norm", K_STR, F(sinreq_norm), "layer-mean", "layer-mean (authors) or global"},
+    {"waveq", K_BOOL, F(waveq), "false", "WaveQ: learn each layer's bitwidth"},
+    {"waveq_scale", K_DBL, F(waveq_scale), "1", "WaveQ lambda_w maximum"},
+    {"waveq_c", K_DBL, F(waveq_c), "0.03", "WaveQ lambda_beta scale c"},
+    {"waveq_start", K_DBL, F(waveq_start), "0.2", "WaveQ phase 2 begins (fraction)"},
+    {"waveq_stop", K_DBL, F(waveq_stop), "0.8", "WaveQ bitwidths freeze (fraction)"},
+    {"waveq_width", K_DBL, F(waveq_width), "0", "WaveQ step width in steps (0: 0.05 T)"},
+    {"waveq_beta_lr", K_DBL, F(waveq_beta_lr), "0.01", "learning rate of the betas"},
+    {"waveq_beta_init", K_DBL, F(waveq_beta_init), "8", "initial beta"},
+    {"epochs", K_INT, F(epochs), "1", "epochs"},
+    {"batch", K_INT, F(batch), "256", "batch size"},
+    {"lr", K_DBL, F(lr), "0.1", "initial learning rate"},
+    {"lr_schedule", K_STR, F(lr_schedule), "multistep", "multistep, cosine, constant"},
+    {"lr_milestones", K_STR, F(lr_milestones), "60,75", "multistep epochs E,..."},
+    {"lr_gamma", K_DBL, F(lr_gamma), "0.2", "multistep factor"},
+    {"momentum", K_DBL, F(momentum), "0.9", "SGD momentum"},
+    {"weight_decay", K_DBL, F(weight_decay), "0.0001", "weight decay"},
+    {"backend", K_STR, F(backend), "cpu", "cpu or vulkan"},
+    {"device", K_STR, F(device), "", "Vulkan device index or name substring"},
+    {"threads", K_INT, F(threads), "0", "CPU threads (0: OpenMP default)"},
+    {"seed", K_LONG, F(seed), "0", "initialisation, shuffling, augmentation"},
+    {"out", K_STR, F(out), "", "run directory"},
+    {"init", K_STR, F(init), "", "model file to start from (fine-tuning)"},
+    {"val", K_BOOL, F(val), "false", "also evaluate on /val when the dataset has it"},
+    {"hist_epochs", K_STR, F(hist_epochs), "0,last", "epochs with weight histograms E,...,last (empty: none)"},
+    {"hist_bins", K_INT, F(hist_bins), "200", "histogram bins"},
+    {"capture", K_BOOL, F(capture), "true", "record the step once and replay it"},
+    {"force", K_BOOL, F(force), "false", "reuse a non-empty run directory"},
+    {"max_steps", K_LONG, F(max_steps), "0", "stop after this many steps (0: no limit)"},
+    {"quiet", K_BOOL, F(quiet), "false", "no progress output"},
+};
+#undef F
+#define NKEYS ((int)(sizeof keys / sizeof keys[0]))
+
+static int find_key(const char *name)
+{
+    char k[64];
+    size_t i;
+
+    for (i = 0; name[i] && i + 1 < sizeof k; i++)
+        k[i] = name[i] == '-' ? '_' : name[i];
+    k[i] = '\0';
+    for (int j = 0; j < NKEYS; j++)
+        if (strcmp(keys[j].name, k) == 0)
+            return j;
+    return -1;
+}
+
+static int parse_bool(const char *v, int *out)
+{
+    static const char *t[] = {"true", "yes", "on", "1"};
+    static const char *f[] = {"false", "no", "off", "0"};
+
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(v, t[i]) == 0) { *out = 1; return 0; }
+        if (strcasecmp(v, f[i]) == 0) { *out = 0; return 0; }
+    }
+    return -1;
+}
+
+static sr_status set_idx(sr_train_config *c, int k, const char *v,
+                         const char *where)
+{
+    void *p = (char *)c + keys[k].off;
+    char *end;
+
+    errno = 0;
+    switch (keys[k].type) {
+    case K_STR: {
+        char *s = strdup(v);
+        if (!s)
+            return sr_error(SR_E_NOMEM, "out of memory");
+        free(*(char **)p);
+        *(char **)p = s;
+        break;
+    }
+    case K_INT:
+    case K_LONG: {
+        long x = strtol(v, &end, 10);
+        if (!*v || *end || errno || (keys[k].type == K_INT &&
+                                     (x < -2147483647L || x > 2147483647L)))
+            return sr_error(SR_E_CONFIG, "%s: %s must be an integer, not '%s'",
+                            where, keys[k].name, v);
+        if (keys[k].type == K_INT)
+            *(int *)p = (int)x;
+        else
+            *(long *)p = x;
+        break;
+    }
+    case K_DBL: {
+        double x = strtod(v, &end);
+        if (!*v || *end || errno || !isfinite(x))
+            return sr_error(SR_E_CONFIG, "%s: %s must be a finite number, not '%s'",
+                            where, keys[k].name, v);
+        *(double *)p = x;
+        break;
+    }
+    case K_BOOL:
+        if (parse_bool(v, (int *)p))
+            return sr_error(SR_E_CONFIG, "%s: %s must be true or false, not '%s'",
+                            where, keys[k].name, v);
+        break;
+    }
+    if (c->where) {
+        char *w = strdup(where);
+        if (!w)
+            return sr_error(SR_E_NOMEM, "out of memory");
+        free(c->where[k]);
+        c->where[k] = w;
+    }
+    return SR_OK;
+}
+
+void sr_train_config_default(sr_train_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->where = calloc(NKEYS, sizeof *c->where);
+    for (int k = 0; k < NKEYS; k++)
+        set_idx(c, k, keys[k].def, "default");
+}
+
+void sr_train_config_free(sr_train_config *c)
+{
+    for (int k = 0; k < NKEYS; k++) {
+        if (keys[k].type == K_STR) {
+            char **p = (char **)((char *)c + keys[k].off);
+            free(*p);
+            *p = NULL;
+        }
+        if (c->where)
+            free(c->where[k]);
+    }
+    free(c->where);
+    c->where = NULL;
+}
+
+sr_status sr_train_config_set(sr_train_config *c, const char *key,
+                              const char *value, const char *where)
+{
+    int k = find_key(key);
+
+    if (k < 0)
+        return sr_error(SR_E_CONFIG, "%s: unknown key '%s' (sinreq train "
+                        "--help lists the keys)", where, key);
+    return set_idx(c, k, value, where);
+}
+
+const char *sr_train_where(const sr_train_config *c, const char *key)
+{
+    int k = find_key(key);
+
+    return k >= 0 && c->where && c->where[k] ? c->where[k] : key;
+}
+
+/* ---- YAML ---- */
+
+/* A scalar, a sequence of scalars (joined by ","), or for layer_bits a
+ * mapping NAME: K (joined as NAME=K,...). */
+static sr_status yaml_value(yaml_document_t *doc, yaml_node_t *n,
+                            const char *where, char *buf, size_t size)
+{
+    size_t o = 0;
+
+    buf[0] = '\0';
+    if (n->type == YAML_SCALAR_NODE) {
+        snprintf(buf, size, "%.*s", (int)n->data.scalar.length,
+                 (const char *)n->data.scalar.value);
+        return SR_OK;
+    }
+    if (n->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *it = n->data.sequence.items.start;
+             it < n->data.sequence.items.top; it++) {
+            yaml_node_t *e = yaml_document_get_node(doc, *it);
+            if (!e || e->type != YAML_SCALAR_NODE)
+                return sr_error(SR_E_CONFIG, "%s: list items must be plain values",
+                                where);
+            o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "%s%.*s",
+                                  o ? "," : "", (int)e->data.scalar.length,
+                                  (const char *)e->data.scalar.value);
+        }
+    } else if (n->type == YAML_MAPPING_NODE) {
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+             p < n->data.mapping.pairs.top; p++) {
+            yaml_node_t *k = yaml_document_get_node(doc, p->key);
+            yaml_node_t *v = yaml_document_get_node(doc, p->value);
+            if (!k || !v || k->type != YAML_SCALAR_NODE ||
+                v->type != YAML_SCALAR_NODE)
+                return sr_error(SR_E_CONFIG, "%s: mapping items must be NAME: value",
+                                where);
+            o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "%s%.*s=%.*s",
+                                  o ? "," : "", (int)k->data.scalar.length,
+                                  (const char *)k->data.scalar.value,
+                                  (int)v->data.scalar.length,
+                                  (const char *)v->data.scalar.value);
+        }
+    }
+    if (o >= size)
+        return sr_error(SR_E_CONFIG, "%s: value too long", where);
+    return SR_OK;
+}
+
+sr_status sr_train_config_load_yaml(sr_train_config *c, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    yaml_node_t *root;
+    char where[4200], kname[128];
+    char *val = NULL;
+    sr_status st = SR_OK;
+
+    if (!f)
+        return sr_error(SR_E_IO, "config file %s: %s", path, strerror(errno));
+    val = malloc(65536);
+    if (!val || !yaml_parser_initialize(&parser)) {
+        fclose(f);
+        free(val);
+        return sr_error(SR_E_NOMEM, "out of memory");
+    }
+    yaml_parser_set_input_file(&parser, f);
+    if (!yaml_parser_load(&parser, &doc)) {
+        st = sr_error(SR_E_CONFIG, "%s:%zu:%zu: YAML error: %s %s", path,
+                      parser.problem_mark.line + 1,
+                      parser.problem_mark.column + 1,
+                      parser.problem ? parser.problem : "",
+                      parser.context ? parser.context : "");
+        goto out_parser;
+    }
+    root = yaml_document_get_root_node(&doc);
+    if (!root)      /* an empty file sets nothing */
+        goto out_doc;
+    if (root->type != YAML_MAPPING_NODE) {
+        st = sr_error(SR_E_CONFIG, "%s:%zu: the config must be a mapping of "
+                      "key: value", path, root->start_mark.line + 1);
+        goto out_doc;
+    }
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+         st == SR_OK && p < root->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(&doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(&doc, p->value);
+        if (!k || !v || k->type != YAML_SCALAR_NODE) {
+            st = sr_error(SR_E_CONFIG, "%s: keys must be plain names", path);
+            break;
+        }
+        snprintf(kname, sizeof kname, "%.*s", (int)k->data.scalar.length,
+                 (const char *)k->data.scalar.value);
+        snprintf(where, sizeof where, "%s:%zu", path, k->start_mark.line + 1);
+        if (find_key(kname) < 0) {
+            st = sr_error(SR_E_CONFIG, "%s: unknown key '%s' (sinreq train "
+                          "--help lists the keys)", where, kname);
+            break;
+        }
+        st = yaml_value(&doc, v, where, val, 65536);
+        if (st == SR_OK)
+            st = sr_train_config_set(c, kname, val, where);
+    }
+out_doc:
+    yaml_document_delete(&doc);
+out_parser:
+    yaml_parser_delete(&parser);
+    fclose(f);
+    free(val);
+    return st;
+}
+
+/* ---- flags ---- */
+
+sr_status sr_train_config_from_args(sr_train_config *c, int argc, char **argv)
+{
+    char key[128], where[160];
+
+    /* The file first, wherever --config appears, so flags override it. */
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0) {
+            SR_CHECK(i + 1 < argc, SR_E_CONFIG, "--config needs a file name");
+            SR_TRY(sr_train_config_load_yaml(c, argv[i + 1]));
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            SR_TRY(sr_train_config_load_yaml(c, argv[i] + 9));
+        }
+    }
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *eq, *v;
+        int k;
+
+        if (strcmp(a, "--config") == 0) {
+            i++;
+            continue;
+        }
+        if (strncmp(a, "--config=", 9) == 0)
+            continue;
+        if (strncmp(a, "--", 2) != 0)
+            return sr_error(SR_E_CONFIG, "unexpected argument '%s' (options "
+                            "are --name value)", a);
+        eq = strchr(a, '=');
+        snprintf(key, sizeof key, "%.*s",
+                 (int)(eq ? (size_t)(eq - a - 2) : strlen(a + 2)), a + 2);
+        k = find_key(key);
+        if (k < 0 || strchr(key, '_'))
+            return sr_error(SR_E_CONFIG, "unknown option --%s (sinreq train "
+                            "--help lists them)", key);
+        snprintf(where, sizeof where, "--%s", key);
+        if (eq) {
+            v = eq + 1;
+        } else if (keys[k].type == K_BOOL) {
+            int b;
+            /* --val alone means true; --val false is accepted too */
+            if (i + 1 < argc && parse_bool(argv[i + 1], &b) == 0)
+                v = argv[++i];
+            else
+                v = "true";
+        } else {
+            SR_CHECK(i + 1 < argc, SR_E_CONFIG, "--%s needs a value", key);
+            v = argv[++i];
+        }
+        SR_TRY(set_idx(c, k, v, where));
+    }
+    return SR_OK;
+}
+
+/* ---- output ---- */
+
+static void yaml_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            fprintf(f, "\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            fprintf(f, "\\x%02x", (unsigned char)*s);
+        else
+            fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+sr_status sr_train_config_write_yaml(const sr_train_config *c, FILE *f)
+{
+    fprintf(f, "# sinreq train: resolved configuration (load with --config)\n");
+    for (int k = 0; k < NKEYS; k++) {
+        const void *p = (const char *)c + keys[k].off;
+        fprintf(f, "%s: ", keys[k].name);
+        switch (keys[k].type) {
+        case K_STR: yaml_str(f, *(char *const *)p ? *(char *const *)p : ""); break;
+        case K_INT: fprintf(f, "%d", *(const int *)p); break;
+        case K_LONG: fprintf(f, "%ld", *(const long *)p); break;
+        case K_DBL: {
+            /* shortest text that reads back to the same double */
+            char b[40];
+            for (int prec = 6; prec <= 17; prec++) {
+                snprintf(b, sizeof b, "%.*g", prec, *(const double *)p);
+                if (strtod(b, NULL) == *(const double *)p)
+                    break;
+            }
+            fputs(b, f);
+            break;
+        }
+        case K_BOOL: fprintf(f, "%s", *(const int *)p ? "true" : "false"); break;
+        }
+        fputc('\n', f);
+    }
+    return ferror(f) ? sr_error(SR_E_IO, "cannot write the config") : SR_OK;
+}
+
+void sr_train_config_help(FILE *f)
+{
+    fprintf(f, "usage: sinreq train --data FILE.h5 --out RUN_DIR [options]\n\n"
+               "  --config FILE   YAML file of the keys below (flags override it)\n");
+    for (int k = 0; k < NKEYS; k++) {
+        char flag[64];
+        size_t i;
+        for (i = 0; keys[k].name[i] && i + 1 < sizeof flag; i++)
+            flag[i] = keys[k].name[i] == '_' ? '-' : keys[k].name[i];
+        flag[i] = '\0';
+        fprintf(f, "  --%-16s %s [%s]\n", flag, keys[k].help,
+                keys[k].def[0] ? keys[k].def : "\"\"");
+    }
+}
+
+/* ---- checks ---- */
+
+sr_status sr_train_config_check(const sr_train_config *c)
+{
+    int cc, ch, cw, ncl;
+    sr_quantizer q;
+    sr_train_plan pt;
+
+    if (sr_model_defaults(c->net, &cc, &ch, &cw, &ncl) != SR_OK)
+        return sr_error(SR_E_CONFIG, "%s: unknown network '%s' (use %s)",
+                        sr_train_where(c, "net"), c->net, sr_model_names());
+    SR_CHECK(c->data && c->data[0], SR_E_CONFIG,
+             "no dataset: give --data FILE.h5 (or data: in the config)");
+    SR_CHECK(c->out && c->out[0], SR_E_CONFIG,
+             "no run directory: give --out DIR (or out: in the config)");
+    if (sr_quant_quantizer_parse(c->quantizer, &q) != SR_OK)
+        return sr_error(SR_E_CONFIG, "%s: unknown quantizer '%s' (use none, "
+                        "dorefa or wrpn)", sr_train_where(c, "quantizer"),
+                        c->quantizer);
+    if (q != SR_QUANT_NONE) {
+        int lo = q == SR_QUANT_WRPN ? 2 : SR_MIN_BITS;
+        if (c->bits < lo || c->bits > SR_MAX_BITS)
+            return sr_error(SR_E_BITS, "%s: bits %d is outside %d..%d for %s",
+                            sr_train_where(c, "bits"), c->bits, lo,
+                            SR_MAX_BITS, c->quantizer);
+    }
+    if (c->act_bits < 0 || c->act_bits > SR_MAX_BITS)
+        return sr_error(SR_E_BITS, "%s: act_bits %d is outside 0..%d",
+                        sr_train_where(c, "act_bits"), c->act_bits, SR_MAX_BITS);
+    SR_CHECK(c->width_mult >= 1 && c->width_mult <= 8, SR_E_CONFIG,
+             "%s: width_mult %d is outside 1..8",
+             sr_train_where(c, "width_mult"), c->width_mult);
+    SR_CHECK(c->classes >= 0, SR_E_CONFIG, "%s: classes must be >= 0",
+             sr_train_where(c, "classes"));
+    SR_CHECK(c->epochs >= 1, SR_E_CONFIG, "%s: epochs must be >= 1",
+             sr_train_where(c, "epochs"));
+    SR_CHECK(c->batch >= 1 && c->batch <= 65536, SR_E_CONFIG,
+             "%s: batch %d is outside 1..65536", sr_train_where(c, "batch"),
+             c->batch);
+    SR_CHECK(c->lr > 0, SR_E_CONFIG, "%s: lr must be > 0",
+             sr_train_where(c, "lr"));
+    SR_CHECK(c->momentum >= 0 && c->momentum < 1, SR_E_CONFIG,
+             "%s: momentum must be in [0, 1)", sr_train_where(c, "momentum"));
+    SR_CHECK(c->weight_decay >= 0, SR_E_CONFIG, "%s: weight_decay must be >= 0",
+             sr_train_where(c, "weight_decay"));
+    SR_CHECK(c->lr_gamma > 0, SR_E_CONFIG, "%s: lr_gamma must be > 0",
+             sr_train_where(c, "lr_gamma"));
+    SR_CHECK(c->sinreq_lambda >= 0, SR_E_CONFIG, "%s: sinreq_lambda must be >= 0",
+             sr_train_where(c, "sinreq_lambda"));
+    SR_CHECK(c->hist_bins >= 2 && c->hist_bins <= 100000, SR_E_CONFIG,
+             "%s: hist_bins must be in 2..100000", sr_train_where(c, "hist_bins"));
+    SR_CHECK(c->max_steps >= 0, SR_E_CONFIG, "%s: max_steps must be >= 0",
+             sr_train_where(c, "max_steps"));
+    SR_CHECK(c->threads >= 0, SR_E_CONFIG, "%s: threads must be >= 0",
+             sr_train_where(c, "threads"));
+    SR_CHECK(c->waveq_beta_init > 0 && c->waveq_beta_init <= SR_MAX_BITS,
+             SR_E_CONFIG, "%s: waveq_beta_init must be in (0, 16]",
+             sr_train_where(c, "waveq_beta_init"));
+    if ((c->sinreq_lambda > 0 || c->waveq) && q == SR_QUANT_NONE)
+        return sr_error(SR_E_CONFIG, "%s: the %s regularizer needs a quantizer "
+                        "(--quantizer dorefa or wrpn)",
+                        sr_train_where(c, c->waveq ? "waveq" : "sinreq_lambda"),
+                        c->waveq ? "WaveQ" : "SinReQ");
+    SR_CHECK(strcmp(c->backend, "cpu") == 0 || strcmp(c->backend, "vulkan") == 0,
+             SR_E_CONFIG, "%s: unknown backend '%s' (use cpu or vulkan)",
+             sr_train_where(c, "backend"), c->backend);
+    SR_TRY(sr_train_plan_parse(c, &pt));
+    sr_train_plan_free(&pt);
+    {
+        sr_train_sched s;
+        SR_TRY(sr_train_sched_parse(c, &s));
+    }
+    {
+        int e[SR_TRAIN_MAX_HIST];
+        int n, last;
+        SR_TRY(sr_train_hist_epochs(c, e, &n, &last));
+    }
+    {
+        sr_augment a;
+        SR_TRY(sr_train_augment(c, &a));
+    }
+    return SR_OK;
+}
+
+int sr_train_exit_code(sr_status st)
+{
+    switch (st) {
+    case SR_OK:
+        return SR_EXIT_OK;
+    case SR_E_ARG: case SR_E_SHAPE: case SR_E_BITS: case SR_E_IO:
+    case SR_E_FORMAT: case SR_E_CONFIG:
+        return SR_EXIT_USAGE;
+    default:
+        return SR_EXIT_RUNTIME;
+    }
+}

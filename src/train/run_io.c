@@ -1,0 +1,89 @@
+/* JSON values, time, and the run directory's existence rules. */
+#include "run_io.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+void sr_json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; s && *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch == '\n')
+            fputs("\\n", f);
+        else if (ch < 0x20)
+            fprintf(f, "\\u%04x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
+void sr_json_num(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.9g", v);
+    else
+        fputs("null", f);
+}
+
+double sr_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void sr_fmt_duration(char *buf, size_t n, double s)
+{
+    long t = s > 0 && s < 1e9 ? (long)(s + 0.5) : 0;
+
+    if (t >= 3600)
+        snprintf(buf, n, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else
+        snprintf(buf, n, "%ldm%02lds", t / 60, t % 60);
+}
+
+static int dir_empty(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int empty = 1;
+
+    if (!d)
+        return 0;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            empty = 0;
+            break;
+        }
+    closedir(d);
+    return empty;
+}
+
+sr_status sr_run_dir_prepare(const char *dir, int force, int create)
+{
+    struct stat sb;
+
+    if (stat(dir, &sb) == 0) {
+        SR_CHECK(S_ISDIR(sb.st_mode), SR_E_ARG, "run directory %s exists and "
+                 "is not a directory", dir);
+        SR_CHECK(force || dir_empty(dir), SR_E_ARG, "run directory %s exists "
+                 "and is not empty (use --force to reuse it; nothing was "
+                 "changed)", dir);
+        return SR_OK;
+    }
+    if (!create)
+        return SR_OK;
+    if (mkdir(dir, 0777) != 0)
+        return sr_error(SR_E_IO, "cannot create run directory %s: %s", dir,
+                        strerror(errno));
+    return SR_OK;
+}

@@ -1,0 +1,16 @@
+/* Small output helpers of src/train: JSON values, progress, run files. */
+#ifndef SR_TRAIN_RUN_IO_H
+#define SR_TRAIN_RUN_IO_H
+
+#include <stdio.h>
+
+#include "sinreq/status.h"
+
+void sr_json_str(FILE *f, const char *s);
+void sr_json_num(FILE *f, double v);     /* null when not finite */
+double sr_now(void);                     /* monotonic seconds */
+void sr_fmt_duration(char *buf, size_t n, double s);
+/* Run directory: SR_E_ARG when it exists, is not empty and !force. */
+sr_status sr_run_dir_prepare(const char *dir, int force, int create);
+
+#endif

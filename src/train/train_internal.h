@@ -1,0 +1,65 @@
+/* src/train internals shared by config.c, sched.c, trainer.c, eval.c. */
+#ifndef SR_TRAIN_INTERNAL_H
+#define SR_TRAIN_INTERNAL_H
+
+#include "sinreq/loader.h"
+#include "sinreq/quant.h"
+#include "sinreq/train.h"
+
+#define SR_TRAIN_MAX_HIST 64
+#define SR_TRAIN_MAX_MILESTONES 32
+
+/* Where a key was last set, for messages ("--bits", "cfg.yaml:3"). */
+const char *sr_train_where(const sr_train_config *c, const char *key);
+
+/* layer_bits / quantize_layers / fp_layers as quant.h overrides. */
+typedef struct sr_train_plan {
+    sr_quant_override *ov;
+    int n;
+    char *buf;      /* the names point into it */
+} sr_train_plan;
+sr_status sr_train_plan_parse(const sr_train_config *c, sr_train_plan *p);
+void sr_train_plan_free(sr_train_plan *p);
+
+enum { SR_LR_MULTISTEP = 0, SR_LR_COSINE, SR_LR_CONSTANT };
+
+/* Every enumerated setting, parsed. */
+typedef struct sr_train_sched {
+    sr_quantizer quantizer;
+    sr_quant_reg reg;
+    sr_quant_norm norm;
+    int quantize_ends;          /* -1 network rule, 0, 1 */
+    sr_quant_sched lambda;
+    sr_quant_waveq_sched waveq;
+    int lr_kind;
+    int milestones[SR_TRAIN_MAX_MILESTONES];
+    int n_milestones;
+} sr_train_sched;
+sr_status sr_train_sched_parse(const sr_train_config *c, sr_train_sched *s);
+
+/* Learning rate at step t (epoch = t / steps_per_epoch) out of T. */
+double sr_train_lr(const sr_train_config *c, const sr_train_sched *s, long t,
+                   long steps_per_epoch, long T);
+
+/* hist_epochs: explicit epochs (sorted, 0 = before training) and whether
+ * "last" was named. */
+sr_status sr_train_hist_epochs(const sr_train_config *c, int *epochs, int *n,
+                               int *last);
+
+/* The training augmentation for the network (augment: auto). */
+sr_status sr_train_augment(const sr_train_config *c, sr_augment *a);
+/* ImageNet-style networks crop to 224 and evaluate on a centre crop. */
+int sr_train_is_imagenet(const char *net);
+
+/* Model files <-> network (trainer.c). */
+#include "sinreq/model_io.h"
+#include "sinreq/nn.h"
+sr_status sr_train_load_tensors(sr_nn *net, sr_model_file *f);
+sr_status sr_train_save_model(sr_nn *net, const char *path,
+                              const sr_model_meta *m);
+/* Build and allocate the network a model file describes, with its weights
+ * (eval.c; also used by `sinreq info`). */
+sr_status sr_train_net_from_model(sr_model_file *f, int batch,
+                                  sr_backend *be, sr_nn **out);
+
+#endif

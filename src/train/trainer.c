@@ -1,0 +1,894 @@
+/* The training loop and the run directory (include/sinreq/train.h). */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sinreq/backend.h"
+#include "sinreq/dataset.h"
+#include "sinreq/hist_io.h"
+#include "sinreq/loader.h"
+#include "sinreq/model_io.h"
+#include "sinreq/models.h"
+#include "sinreq/nn.h"
+#include "run_io.h"
+#include "train_internal.h"
+
+#ifndef SR_VERSION
+#define SR_VERSION "0"
+#endif
+
+struct qlayer {
+    const char *name;
+    int layer;          /* index in the graph */
+    int bits;
+    float reg, qerr, beta;
+};
+
+struct trainer {
+    const sr_train_config *c;
+    sr_train_sched s;
+    sr_train_plan plan;
+    sr_augment aug;
+    sr_model_file *init;
+    sr_loader *train, *test, *val;
+    sr_backend *be;
+    sr_nn *net;
+    sr_program *prog;
+    int nq;
+    struct qlayer *q;
+    float *x;
+    uint32_t *y;
+    FILE *log, *metrics;
+    char path[4096 + 32];
+    int tty;
+    long steps_per_epoch, T, t;
+    double t0;
+    int hist[SR_TRAIN_MAX_HIST], n_hist, hist_last;
+};
+
+static const char *run_file(struct trainer *tr, const char *name)
+{
+    snprintf(tr->path, sizeof tr->path, "%s/%s", tr->c->out, name);
+    return tr->path;
+}
+
+/* A line for the human log, echoed to stderr unless quiet. */
+static void say(struct trainer *tr, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void say(struct trainer *tr, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (tr->log) {
+        fprintf(tr->log, "%s\n", line);
+        fflush(tr->log);
+    }
+    if (!tr->c->quiet)
+        fprintf(stderr, "%s%s\n", tr->tty ? "\r\033[K" : "", line);
+}
+
+/* ---- set-up ---- */
+
+static sr_status open_loaders(struct trainer *tr)
+{
+    const sr_train_config *c = tr->c;
+    sr_loader_opts o = {0};
+    sr_ds *ds = NULL;
+    int has_test, has_val;
+    uint32_t k;
+
+    /* The dataset's facts first, for messages that name the file. */
+    SR_TRY(sr_ds_open(&ds, c->data));
+    has_test = sr_ds_find_split(ds, "test") >= 0;
+    has_val = sr_ds_find_split(ds, "val") >= 0;
+    k = sr_ds_num_classes(ds);
+    int has_train = sr_ds_find_split(ds, "train") >= 0;
+    sr_ds_close(ds);
+    SR_CHECK(has_train, SR_E_FORMAT, "%s has no /train split", c->data);
+    SR_CHECK(has_test, SR_E_FORMAT, "%s has no /test split to evaluate on",
+             c->data);
+    SR_CHECK(!c->classes || (uint32_t)c->classes == k, SR_E_FORMAT,
+             "%s has %u classes but %s asks for %d", c->data, k,
+             sr_train_where(c, "classes"), c->classes);
+    if (tr->init) {
+        const sr_model_meta *m = sr_model_file_meta(tr->init);
+        SR_CHECK((uint32_t)m->classes == k, SR_E_FORMAT, "%s has %u classes "
+                 "but the --init model %s was trained on %d", c->data, k,
+                 c->init, m->classes);
+        memcpy(o.mean, m->norm_mean, sizeof o.mean);
+        memcpy(o.std, m->norm_std, sizeof o.std);
+    }
+
+    o.path = c->data;
+    o.split = "train";
+    o.batch = c->batch;
+    o.shuffle = 1;
+    o.drop_last = 1;   /* a step always sees a full batch */
+    o.augment = tr->aug;
+    o.crop = tr->aug == SR_AUG_IMAGENET ? 224 : 0;
+    o.seed = (uint32_t)c->seed;
+    o.rank = 0;
+    o.nranks = 1;
+    SR_TRY(sr_loader_open(&o, &tr->train));
+    SR_CHECK(sr_loader_batches_per_epoch(tr->train) > 0, SR_E_FORMAT,
+             "%s: /train has %llu images, fewer than one batch of %d",
+             c->data, (unsigned long long)sr_loader_samples(tr->train),
+             c->batch);
+    /* evaluation uses the training split's normalisation */
+    sr_loader_norm(tr->train, o.mean, o.std);
+    o.split = "test";
+    o.shuffle = 0;
+    o.drop_last = 0;
+    o.augment = tr->aug == SR_AUG_IMAGENET ? SR_AUG_CENTER : SR_AUG_NONE;
+    SR_TRY(sr_loader_open(&o, &tr->test));
+    if (c->val && has_val) {
+        o.split = "val";
+        SR_TRY(sr_loader_open(&o, &tr->val));
+    }
+    return SR_OK;
+}
+
+static sr_status build_net(struct trainer *tr)
+{
+    const sr_train_config *c = tr->c;
+    sr_model_opts mo = {0};
+    sr_quant_opts qo;
+    sr_nn_opts no;
+    int ch, h, w;
+    sr_status st;
+
+    sr_loader_shape(tr->train, &ch, &h, &w);
+    mo.name = c->net;
+    mo.batch = c->batch;
+    mo.num_classes = sr_loader_classes(tr->train);
+    mo.width = c->width_mult;
+    mo.in_c = ch;
+    mo.in_h = h;
+    mo.in_w = w;
+    st = sr_model_build(&mo, &tr->net);
+    if (st != SR_OK) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", sr_last_error());
+        return sr_error(st, "%s: images are %dx%dx%d, which %s cannot take: %s",
+                        c->data, ch, h, w, c->net, msg);
+    }
+    sr_quant_opts_default(&qo);
+    qo.quantizer = tr->s.quantizer;
+    qo.bits = c->bits;
+    qo.act_bits = c->act_bits;
+    qo.reg = tr->s.reg;
+    qo.norm = tr->s.norm;
+    qo.beta_init = (float)c->waveq_beta_init;
+    qo.quantize_ends = tr->s.quantize_ends;
+    qo.overrides = tr->plan.ov;
+    qo.n_overrides = tr->plan.n;
+    SR_TRY(sr_nn_set_quant(tr->net, &qo));
+
+    sr_backend_opts bo = {0};
+    bo.device = c->device[0] ? c->device : NULL;
+    bo.threads = c->threads;
+    SR_TRY(sr_backend_create(c->backend, &bo, &tr->be));
+    sr_nn_opts_default(&no);
+    no.seed = (uint32_t)c->seed;
+    no.momentum = (float)c->momentum;
+    no.weight_decay = (float)c->weight_decay;
+    SR_TRY(sr_nn_alloc(tr->net, tr->be, &no));
+
+    tr->nq = sr_nn_quant_count(tr->net);
+    tr->q = calloc((size_t)(tr->nq ? tr->nq : 1), sizeof *tr->q);
+    SR_CHECK(tr->q, SR_E_NOMEM, "out of memory");
+    for (int i = 0; i < sr_nn_layer_count(tr->net); i++) {
+        sr_nn_layer_info li;
+        SR_TRY(sr_nn_layer(tr->net, i, &li));
+        if (li.qidx < 0)
+            continue;
+        tr->q[li.qidx].name = li.name;
+        tr->q[li.qidx].layer = i;
+        tr->q[li.qidx].bits = li.quant.bits;
+        tr->q[li.qidx].beta = (float)c->waveq_beta_init;
+        /* unknown until the first training step */
+        tr->q[li.qidx].reg = NAN;
+        tr->q[li.qidx].qerr = NAN;
+    }
+    size_t xn = (size_t)c->batch * (size_t)ch * (size_t)h * (size_t)w;
+    tr->x = malloc(xn * sizeof *tr->x);
+    tr->y = malloc((size_t)c->batch * sizeof *tr->y);
+    SR_CHECK(tr->x && tr->y, SR_E_NOMEM, "out of memory for a batch");
+    return SR_OK;
+}
+
+/* Every tensor of the network from the --init file, by name and shape. */
+sr_status sr_train_load_tensors(sr_nn *net, sr_model_file *f)
+{
+    float *buf = NULL;
+    size_t cap = 0;
+    sr_status st = SR_OK;
+
+    for (int i = 0; st == SR_OK && i < sr_nn_tensor_count(net); i++) {
+        const sr_nn_tensor_info *ti = sr_nn_tensor(net, i);
+        if (ti->numel > cap) {
+            float *p = realloc(buf, ti->numel * sizeof *buf);
+            if (!p) {
+                st = sr_error(SR_E_NOMEM, "out of memory");
+                break;
+            }
+            buf = p;
+            cap = ti->numel;
+        }
+        st = sr_model_read(f, ti->name, ti->ndim, ti->dims, buf);
+        if (st == SR_OK)
+            st = sr_nn_write_tensor(net, i, buf);
+    }
+    free(buf);
+    return st;
+}
+
+/* ---- model file ---- */
+
+sr_status sr_train_save_model(sr_nn *net, const char *path,
+                              const sr_model_meta *base)
+{
+    int nt = sr_nn_tensor_count(net);
+    sr_model_tensor *t = calloc((size_t)nt, sizeof *t);
+    float **data = calloc((size_t)nt, sizeof *data);
+    sr_status st = SR_OK;
+
+    if (!t || !data) {
+        st = sr_error(SR_E_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < nt; i++) {
+        const sr_nn_tensor_info *ti = sr_nn_tensor(net, i);
+        data[i] = malloc(ti->numel * sizeof(float));
+        if (!data[i]) {
+            st = sr_error(SR_E_NOMEM, "out of memory");
+            goto out;
+        }
+        st = sr_nn_read_tensor(net, i, data[i]);
+        if (st != SR_OK)
+            goto out;
+        /* never save a broken network */
+        for (size_t j = 0; j < ti->numel; j++)
+            if (!isfinite(data[i][j])) {
+                st = sr_error(SR_E_NUMERIC, "%s has a non-finite value at "
+                              "element %zu; the model is not saved",
+                              ti->name, j);
+                goto out;
+            }
+        t[i].name = ti->name;
+        t[i].ndim = ti->ndim;
+        memcpy(t[i].dims, ti->dims, sizeof t[i].dims);
+        t[i].data = data[i];
+    }
+    st = sr_model_save(path, base, t, nt);
+out:
+    for (int i = 0; data && i < nt; i++)
+        free(data[i]);
+    free(data);
+    free(t);
+    return st;
+}
+
+static sr_status model_meta(struct trainer *tr, sr_model_meta *m)
+{
+    const sr_train_config *c = tr->c;
+    int L = 0, ch, h, w;
+
+    memset(m, 0, sizeof *m);
+    for (int i = 0; i < sr_nn_layer_count(tr->net); i++) {
+        sr_nn_layer_info li;
+        SR_TRY(sr_nn_layer(tr->net, i, &li));
+        L += li.kind == SR_NN_CONV2D || li.kind == SR_NN_LINEAR;
+    }
+    m->layers = calloc((size_t)(L ? L : 1), sizeof *m->layers);
+    SR_CHECK(m->layers, SR_E_NOMEM, "out of memory");
+    for (int i = 0; i < sr_nn_layer_count(tr->net); i++) {
+        sr_nn_layer_info li;
+        SR_TRY(sr_nn_layer(tr->net, i, &li));
+        if (li.kind != SR_NN_CONV2D && li.kind != SR_NN_LINEAR)
+            continue;
+        sr_model_layer_meta *lm = &m->layers[m->n_layers++];
+        snprintf(lm->name, sizeof lm->name, "%s", li.name);
+        lm->quantized = li.qidx >= 0;
+        lm->bits = li.qidx >= 0 ? tr->q[li.qidx].bits : 0;
+        lm->act_bits = li.quant.act_bits;
+        lm->beta = li.qidx >= 0 && c->waveq ? tr->q[li.qidx].beta : 0.0f;
+    }
+    sr_loader_shape(tr->train, &ch, &h, &w);
+    snprintf(m->net, sizeof m->net, "%s", c->net);
+    m->width = c->width_mult;
+    m->classes = sr_nn_classes(tr->net);
+    m->in_c = ch;
+    m->in_h = h;
+    m->in_w = w;
+    snprintf(m->quantizer, sizeof m->quantizer, "%s",
+             sr_quant_quantizer_name(tr->s.quantizer));
+    m->act_bits = c->act_bits;
+    snprintf(m->regularizer, sizeof m->regularizer, "%s",
+             sr_quant_reg_name(tr->s.reg));
+    sr_loader_norm(tr->train, m->norm_mean, m->norm_std);
+    snprintf(m->program_version, sizeof m->program_version, "sinreq %s",
+             SR_VERSION);
+    return SR_OK;
+}
+
+/* ---- histograms ---- */
+
+static sr_status write_hist(struct trainer *tr, int epoch)
+{
+    const sr_train_config *c = tr->c;
+    int nb = c->hist_bins, n = 0, cap = 0;
+    sr_hist_layer *hl = NULL;
+    float **bufs = NULL;
+    sr_status st = SR_OK;
+
+    for (int i = 0; i < sr_nn_layer_count(tr->net); i++) {
+        sr_nn_layer_info li;
+        SR_TRY(sr_nn_layer(tr->net, i, &li));
+        cap += li.kind == SR_NN_CONV2D || li.kind == SR_NN_LINEAR;
+    }
+    hl = calloc((size_t)(cap ? cap : 1), sizeof *hl);
+    bufs = calloc((size_t)(cap ? cap : 1) * 3, sizeof *bufs);
+    SR_CHECK(hl && bufs, SR_E_NOMEM, "out of memory");
+    for (int i = 0; st == SR_OK && i < sr_nn_layer_count(tr->net); i++) {
+        sr_nn_layer_info li;
+        char tname[256];
+        float *w, *counts, *lv, maxabs = 0, maxtanh = 0;
+        int ti, nl = 0, nm = 0;
+
+        sr_nn_layer(tr->net, i, &li);
+        if (li.kind != SR_NN_CONV2D && li.kind != SR_NN_LINEAR)
+            continue;
+        snprintf(tname, sizeof tname, "%s.weight", li.name);
+        ti = sr_nn_find_tensor(tr->net, tname);
+        if (ti < 0)
+            continue;
+        w = malloc(li.weight_numel * sizeof *w);
+        counts = calloc((size_t)nb, sizeof *counts);
+        lv = malloc(2 * 4096 * sizeof *lv);
+        bufs[3 * n] = w;
+        bufs[3 * n + 1] = counts;
+        bufs[3 * n + 2] = lv;
+        if (!w || !counts || !lv) {
+            st = sr_error(SR_E_NOMEM, "out of memory");
+            break;
+        }
+        st = sr_nn_read_tensor(tr->net, ti, w);
+        if (st != SR_OK)
+            break;
+        for (size_t j = 0; j < li.weight_numel; j++) {
+            maxabs = fmaxf(maxabs, fabsf(w[j]));
+            maxtanh = fmaxf(maxtanh, fabsf(tanhf(w[j])));
+        }
+        float lo = -fmaxf(maxabs, 1e-8f), hi = -lo;
+        for (size_t j = 0; j < li.weight_numel; j++) {
+            int b = (int)((w[j] - lo) / (hi - lo) * (float)nb);
+            counts[b < 0 ? 0 : b >= nb ? nb - 1 : b] += 1.0f;
+        }
+        sr_hist_layer *h = &hl[n++];
+        h->name = li.name;
+        h->bins = nb;
+        h->lo = lo;
+        h->hi = hi;
+        h->counts = counts;
+        h->quantizer = sr_quant_quantizer_name(li.qidx >= 0 ? tr->s.quantizer
+                                                            : SR_QUANT_NONE);
+        if (li.qidx < 0)
+            continue;
+        struct qlayer *q = &tr->q[li.qidx];
+        int k = q->bits;
+        h->bits = k;
+        h->reg = q->reg;
+        h->qerr = q->qerr;
+        /* levels: raw weights that land exactly on each quantized value */
+        if (tr->s.quantizer == SR_QUANT_WRPN) {
+            long m = (1L << (k - 1)) - 1;
+            for (long j = -m; j <= m && nl < 4096; j++)
+                if ((float)j / (float)m >= lo && (float)j / (float)m <= hi)
+                    lv[nl++] = (float)j / (float)m;
+        } else {
+            long m = (1L << k) - 1;
+            for (long j = 0; j <= m && nl < 4096; j++) {
+                double v = atanh((double)maxtanh *
+                                 (double)(2 * j - m) / (double)m);
+                if (v >= lo && v <= hi)
+                    lv[nl++] = (float)v;
+            }
+        }
+        /* the regularizer's minima: SinReQ at jD - s, WaveQ at j / m */
+        double D, s;
+        if (c->waveq) {
+            D = 1.0 / (exp2((double)q->beta) - 1.0);
+            s = 0;
+        } else if (tr->s.quantizer == SR_QUANT_WRPN) {
+            D = 1.0 / (double)((1L << (k - 1)) - 1);
+            s = 0;
+        } else {
+            D = 2.0 / (double)((1L << k) - 1);
+            s = D / 2;
+        }
+        if (tr->s.reg != SR_QUANT_REG_NONE && (hi - lo) / D < 4096) {
+            for (long j = (long)floor((lo + s) / D); nm < 4096; j++) {
+                double v = (double)j * D - s;
+                if (v > hi)
+                    break;
+                if (v >= lo)
+                    lv[4096 + nm++] = (float)v;
+            }
+        }
+        h->levels = nl ? lv : NULL;
+        h->n_levels = nl;
+        h->minima = nm ? lv + 4096 : NULL;
+        h->n_minima = nm;
+    }
+    if (st == SR_OK)
+        st = sr_hist_write(run_file(tr, "histograms.h5"), epoch, hl, n);
+    for (int i = 0; i < 3 * cap; i++)
+        free(bufs[i]);
+    free(bufs);
+    free(hl);
+    return st;
+}
+
+static int hist_wanted(struct trainer *tr, int epoch, int last)
+{
+    if (last && tr->hist_last)
+        return 1;
+    for (int i = 0; i < tr->n_hist; i++)
+        if (tr->hist[i] == epoch)
+            return 1;
+    return 0;
+}
+
+/* ---- steps ---- */
+
+static sr_status capture(struct trainer *tr)
+{
+    sr_status st, st2;
+
+    if (tr->prog) {
+        sr_program_free(tr->be, tr->prog);
+        tr->prog = NULL;
+    }
+    if (!tr->c->capture)
+        return SR_OK;
+    SR_TRY(sr_backend_begin_capture(tr->be));
+    st = sr_nn_train_step(tr->net);
+    st2 = sr_backend_end_capture(tr->be, &tr->prog);
+    if (st == SR_E_UNSUPPORTED || st2 == SR_E_UNSUPPORTED) {
+        /* the graph cannot be replayed here: run steps immediately */
+        if (tr->prog)
+            sr_program_free(tr->be, tr->prog);
+        tr->prog = NULL;
+        say(tr, "note: step capture unsupported (%s); running immediately",
+            sr_last_error());
+        return SR_OK;
+    }
+    SR_TRY(st);
+    return st2;
+}
+
+static sr_status evaluate(struct trainer *tr, sr_loader *ld, double *loss,
+                          double *acc)
+{
+    double sum = 0;
+    long n = 0, right = 0;
+
+    SR_TRY(sr_loader_seek(ld, 0, 0));
+    for (;;) {
+        int nv = 0;
+        float l;
+        uint32_t ok;
+        SR_TRY(sr_loader_next(ld, tr->x, tr->y, &nv));
+        if (nv == 0)
+            break;
+        SR_TRY(sr_nn_set_batch(tr->net, tr->x, tr->y));
+        SR_TRY(sr_nn_eval_step(tr->net, nv));
+        SR_TRY(sr_nn_read_stats(tr->net, &l, &ok));
+        sum += (double)l * nv;
+        right += ok;
+        n += nv;
+    }
+    *loss = n ? sum / (double)n : NAN;
+    *acc = n ? (double)right / (double)n : NAN;
+    return SR_OK;
+}
+
+/* WaveQ: each layer takes ceil(beta) bits (sr_quant_waveq_bits); a change
+ * invalidates the captured step. */
+static sr_status waveq_bits(struct trainer *tr)
+{
+    float *beta;
+    int changed = 0;
+    sr_status st = SR_OK;
+
+    if (!tr->c->waveq || !tr->nq)
+        return SR_OK;
+    beta = malloc((size_t)tr->nq * sizeof *beta);
+    SR_CHECK(beta, SR_E_NOMEM, "out of memory");
+    st = sr_nn_read_betas(tr->net, beta);
+    for (int i = 0; st == SR_OK && i < tr->nq; i++) {
+        int b = sr_quant_waveq_bits(beta[i], tr->s.quantizer);
+        tr->q[i].beta = beta[i];
+        if (b != tr->q[i].bits) {
+            st = sr_nn_set_layer_bits(tr->net, i, b);
+            tr->q[i].bits = b;
+            changed = 1;
+        }
+    }
+    free(beta);
+    if (st == SR_OK && changed)
+        st = capture(tr);
+    return st;
+}
+
+static void progress(struct trainer *tr, int epoch, long step, long nsteps,
+                     double loss, double acc, double ips, double *last)
+{
+    double now = sr_now();
+    const sr_train_config *c = tr->c;
+
+    if (c->quiet)
+        return;
+    if (tr->tty) {
+        if (now - *last < 0.1 && step != nsteps)
+            return;
+        double eta = ips > 0 ? (double)(tr->T - tr->t) * c->batch / ips : 0;
+        char e[32];
+        sr_fmt_duration(e, sizeof e, eta);
+        fprintf(stderr, "\r\033[Kepoch %d/%d step %ld/%ld loss %.4f acc %.3f "
+                "%.0f img/s ETA %s", epoch, c->epochs, step, nsteps, loss, acc,
+                ips, e);
+        fflush(stderr);
+    } else {
+        long every = nsteps / 10 > 0 ? nsteps / 10 : 1;
+        if (step % every && step != nsteps)
+            return;
+        fprintf(stderr, "epoch %d/%d step %ld/%ld loss %.4f acc %.3f %.0f "
+                "img/s\n", epoch, c->epochs, step, nsteps, loss, acc, ips);
+    }
+    *last = now;
+}
+
+static void metrics_line(struct trainer *tr, int epoch, double lr, double lam,
+                         double trl, double tra, double tel, double tea,
+                         double val_l, double val_a, double ips, long steps)
+{
+    FILE *f = tr->metrics;
+
+    fprintf(f, "{\"epoch\": %d, \"steps\": %ld, \"lr\": ", epoch, steps);
+    sr_json_num(f, lr);
+    fputs(", \"lambda\": ", f);
+    sr_json_num(f, lam);
+    fputs(", \"train_loss\": ", f);
+    sr_json_num(f, trl);
+    fputs(", \"train_acc\": ", f);
+    sr_json_num(f, tra);
+    fputs(", \"test_loss\": ", f);
+    sr_json_num(f, tel);
+    fputs(", \"test_acc\": ", f);
+    sr_json_num(f, tea);
+    if (tr->val) {
+        fputs(", \"val_loss\": ", f);
+        sr_json_num(f, val_l);
+        fputs(", \"val_acc\": ", f);
+        sr_json_num(f, val_a);
+    }
+    fputs(", \"images_per_s\": ", f);
+    sr_json_num(f, ips);
+    fputs(", \"wall_s\": ", f);
+    sr_json_num(f, sr_now() - tr->t0);
+    fputs(", \"layers\": [", f);
+    for (int i = 0; i < tr->nq; i++) {
+        fprintf(f, "%s{\"name\": ", i ? ", " : "");
+        sr_json_str(f, tr->q[i].name);
+        fprintf(f, ", \"bits\": %d, \"R\": ", tr->q[i].bits);
+        sr_json_num(f, tr->q[i].reg);
+        fputs(", \"qerr\": ", f);
+        sr_json_num(f, tr->q[i].qerr);
+        if (tr->c->waveq) {
+            fputs(", \"beta\": ", f);
+            sr_json_num(f, tr->q[i].beta);
+        }
+        fputc('}', f);
+    }
+    fputs("]}\n", f);
+    fflush(f);
+}
+
+static sr_status write_result(struct trainer *tr, int epochs_done,
+                              double final_acc, double final_loss,
+                              double best_acc, int best_epoch, double val_acc,
+                              const char *cmdline)
+{
+    FILE *f;
+    char tmp[4200], dst[4200];
+
+    snprintf(tmp, sizeof tmp, "%s/result.json.tmp", tr->c->out);
+    snprintf(dst, sizeof dst, "%s/result.json", tr->c->out);
+    f = fopen(tmp, "w");
+    if (!f)
+        return sr_error(SR_E_IO, "cannot write %s: %s", tmp, strerror(errno));
+    fputs("{\"net\": ", f);
+    sr_json_str(f, tr->c->net);
+    fputs(", \"quantizer\": ", f);
+    sr_json_str(f, sr_quant_quantizer_name(tr->s.quantizer));
+    fputs(", \"regularizer\": ", f);
+    sr_json_str(f, sr_quant_reg_name(tr->s.reg));
+    fprintf(f, ", \"epochs\": %d, \"steps\": %ld, \"final_test_acc\": ",
+            epochs_done, tr->t);
+    sr_json_num(f, final_acc);
+    fputs(", \"final_test_loss\": ", f);
+    sr_json_num(f, final_loss);
+    fputs(", \"best_test_acc\": ", f);
+    sr_json_num(f, best_acc);
+    fprintf(f, ", \"best_epoch\": %d", best_epoch);
+    if (tr->val) {
+        fputs(", \"final_val_acc\": ", f);
+        sr_json_num(f, val_acc);
+    }
+    fputs(", \"wall_s\": ", f);
+    sr_json_num(f, sr_now() - tr->t0);
+    fputs(", \"bits\": {", f);
+    for (int i = 0; i < tr->nq; i++) {
+        fprintf(f, "%s", i ? ", " : "");
+        sr_json_str(f, tr->q[i].name);
+        fprintf(f, ": %d", tr->q[i].bits);
+    }
+    fputs("}", f);
+    if (tr->c->waveq) {
+        fputs(", \"waveq_beta\": {", f);
+        for (int i = 0; i < tr->nq; i++) {
+            fprintf(f, "%s", i ? ", " : "");
+            sr_json_str(f, tr->q[i].name);
+            fputs(": ", f);
+            sr_json_num(f, tr->q[i].beta);
+        }
+        fputs("}, \"waveq_bits_rule\": \"ceil(beta), clamped\"", f);
+    }
+    fputs(", \"backend\": ", f);
+    sr_json_str(f, sr_backend_name(tr->be));
+    fputs(", \"device\": ", f);
+    sr_json_str(f, sr_backend_device_name(tr->be));
+    fputs(", \"command\": ", f);
+    sr_json_str(f, cmdline ? cmdline : "");
+    fputs("}\n", f);
+    if (fflush(f) || ferror(f) || fsync(fileno(f))) {
+        fclose(f);
+        unlink(tmp);
+        return sr_error(SR_E_IO, "cannot write %s", tmp);
+    }
+    fclose(f);
+    if (rename(tmp, dst) != 0)
+        return sr_error(SR_E_IO, "cannot rename %s: %s", tmp, strerror(errno));
+    return SR_OK;
+}
+
+static sr_status write_config(struct trainer *tr)
+{
+    FILE *f = fopen(run_file(tr, "config.yaml"), "w");
+    sr_status st;
+
+    if (!f)
+        return sr_error(SR_E_IO, "cannot write %s: %s", tr->path,
+                        strerror(errno));
+    st = sr_train_config_write_yaml(tr->c, f);
+    if (fclose(f) != 0 && st == SR_OK)
+        st = sr_error(SR_E_IO, "cannot write %s", tr->path);
+    return st;
+}
+
+static sr_status open_run_files(struct trainer *tr)
+{
+    static const char *stale[] = {"model.h5", "model.h5.tmp", "result.json",
+                                  "histograms.h5", "metrics.jsonl"};
+
+    SR_TRY(sr_run_dir_prepare(tr->c->out, tr->c->force, 1));
+    /* --force: what an earlier run left must not pass for this run's */
+    for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++)
+        unlink(run_file(tr, stale[i]));
+    tr->log = fopen(run_file(tr, "train.log"), "w");
+    SR_CHECK(tr->log, SR_E_IO, "cannot write %s: %s", tr->path, strerror(errno));
+    tr->metrics = fopen(run_file(tr, "metrics.jsonl"), "w");
+    SR_CHECK(tr->metrics, SR_E_IO, "cannot write %s: %s", tr->path,
+             strerror(errno));
+    return write_config(tr);
+}
+
+static sr_status train_loop(struct trainer *tr, const char *cmdline)
+{
+    const sr_train_config *c = tr->c;
+    double best = -1, fin_acc = NAN, fin_loss = NAN, val_acc = NAN;
+    int best_epoch = 0, e, stop = 0;
+    double lr = 0, lam = 0;
+
+    for (e = 1; e <= c->epochs && !stop; e++) {
+        double te = sr_now(), sum = 0, last = 0, tel, tea, vl = NAN, va = NAN;
+        long right = 0, seen = 0, step = 0;
+
+        SR_TRY(sr_loader_seek(tr->train, e - 1, 0));
+        for (;;) {
+            int nv = 0;
+            float loss;
+            uint32_t ok;
+            sr_nn_scalars sc = {0};
+
+            SR_TRY(sr_loader_next(tr->train, tr->x, tr->y, &nv));
+            if (nv == 0)
+                break;
+            lr = sr_train_lr(c, &tr->s, tr->t, tr->steps_per_epoch, tr->T);
+            lam = sr_quant_lambda(&tr->s.lambda, tr->t, tr->T);
+            sc.lr = (float)lr;
+            sc.step = (uint32_t)tr->t;
+            sc.lambda = (float)lam;
+            if (c->waveq) {
+                sr_quant_waveq_coefs(&tr->s.waveq, tr->t, tr->T, &sc.waveq_w,
+                                     &sc.waveq_beta);
+                sc.beta_lr = sr_quant_waveq_beta_lr(&tr->s.waveq, tr->t, tr->T);
+            }
+            SR_TRY(sr_nn_set_batch(tr->net, tr->x, tr->y));
+            SR_TRY(sr_nn_set_scalars(tr->net, &sc));
+            if (tr->prog)
+                SR_TRY(sr_program_run(tr->be, tr->prog));
+            else
+                SR_TRY(sr_nn_train_step(tr->net));
+            SR_TRY(sr_nn_read_stats(tr->net, &loss, &ok));
+            tr->t++;
+            step++;
+            if (!isfinite(loss))
+                return sr_error(SR_E_NUMERIC, "non-finite training loss (%g) "
+                                "at epoch %d step %ld (lr %g): training "
+                                "diverged; try a smaller --lr. No model is "
+                                "saved.", (double)loss, e, step, lr);
+            sum += (double)loss * nv;
+            right += ok;
+            seen += nv;
+            progress(tr, e, step, tr->steps_per_epoch, sum / seen,
+                     (double)right / seen, seen / (sr_now() - te), &last);
+            if (c->max_steps && tr->t >= c->max_steps) {
+                stop = 1;
+                break;
+            }
+        }
+        double ips = seen / (sr_now() - te);
+        if (tr->nq) {
+            float *r = malloc((size_t)tr->nq * 2 * sizeof *r);
+            SR_CHECK(r, SR_E_NOMEM, "out of memory");
+            sr_status st = sr_nn_read_quant_metrics(tr->net, r, r + tr->nq);
+            for (int i = 0; st == SR_OK && i < tr->nq; i++) {
+                tr->q[i].reg = r[i];
+                tr->q[i].qerr = r[tr->nq + i];
+            }
+            free(r);
+            SR_TRY(st);
+        }
+        SR_TRY(waveq_bits(tr));
+        SR_TRY(evaluate(tr, tr->test, &tel, &tea));
+        if (tr->val)
+            SR_TRY(evaluate(tr, tr->val, &vl, &va));
+        fin_acc = tea;
+        fin_loss = tel;
+        val_acc = va;
+        if (tea > best) {
+            best = tea;
+            best_epoch = e;
+        }
+        metrics_line(tr, e, lr, lam, seen ? sum / seen : NAN,
+                     seen ? (double)right / seen : NAN, tel, tea, vl, va, ips,
+                     tr->t);
+        if (tr->val)
+            say(tr, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f "
+                "acc %.4f | val acc %.4f | %.0f img/s", e, c->epochs,
+                sum / (seen ? seen : 1), (double)right / (seen ? seen : 1),
+                tel, tea, va, ips);
+        else
+            say(tr, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f "
+                "acc %.4f | %.0f img/s", e, c->epochs,
+                sum / (seen ? seen : 1), (double)right / (seen ? seen : 1),
+                tel, tea, ips);
+        int is_last = stop || e == c->epochs;
+        if (hist_wanted(tr, e, is_last))
+            SR_TRY(write_hist(tr, e));
+    }
+    e--;
+    {
+        sr_model_meta m;
+        sr_status st = model_meta(tr, &m);
+        if (st == SR_OK)
+            st = sr_train_save_model(tr->net, run_file(tr, "model.h5"), &m);
+        free(m.layers);
+        SR_TRY(st);
+    }
+    SR_TRY(write_result(tr, e, fin_acc, fin_loss, best, best_epoch, val_acc,
+                        cmdline));
+    say(tr, "done: %d epochs, %ld steps, final test acc %.4f (best %.4f at "
+        "epoch %d), %.1f s; run in %s", e, tr->t, fin_acc, best, best_epoch,
+        sr_now() - tr->t0, c->out);
+    return SR_OK;
+}
+
+static void trainer_free(struct trainer *tr)
+{
+    if (tr->prog)
+        sr_program_free(tr->be, tr->prog);
+    sr_nn_free(tr->net);
+    if (tr->be)
+        sr_backend_free(tr->be);
+    sr_loader_free(tr->train);
+    sr_loader_free(tr->test);
+    sr_loader_free(tr->val);
+    sr_model_close(tr->init);
+    sr_train_plan_free(&tr->plan);
+    free(tr->q);
+    free(tr->x);
+    free(tr->y);
+    if (tr->log)
+        fclose(tr->log);
+    if (tr->metrics)
+        fclose(tr->metrics);
+}
+
+sr_status sr_train_run(const sr_train_config *c, const char *cmdline)
+{
+    struct trainer tr = {0};
+    sr_status st;
+
+    tr.c = c;
+    tr.t0 = sr_now();
+    tr.tty = isatty(2);
+    SR_TRY(sr_train_config_check(c));
+    SR_TRY(sr_train_sched_parse(c, &tr.s));
+    SR_TRY(sr_train_augment(c, &tr.aug));
+    SR_TRY(sr_train_hist_epochs(c, tr.hist, &tr.n_hist, &tr.hist_last));
+    /* Every check before the run directory is touched: nothing is
+     * overwritten by a run that cannot start. */
+    SR_TRY(sr_run_dir_prepare(c->out, c->force, 0));
+    st = sr_train_plan_parse(c, &tr.plan);
+    if (st == SR_OK && c->init[0])
+        st = sr_model_open(c->init, &tr.init);
+    if (st == SR_OK)
+        st = open_loaders(&tr);
+    if (st == SR_OK)
+        st = build_net(&tr);
+    /* only tensors come from --init; its plan and betas are not reused */
+    if (st == SR_OK && tr.init)
+        st = sr_train_load_tensors(tr.net, tr.init);
+    if (st != SR_OK)
+        goto out;
+    tr.steps_per_epoch = sr_loader_batches_per_epoch(tr.train);
+    tr.T = tr.steps_per_epoch * c->epochs;
+    st = open_run_files(&tr);
+    if (st != SR_OK)
+        goto out;
+    say(&tr, "sinreq train: %s (%zu parameters) on %s [%s], %s %d-bit, "
+        "regularizer %s, %d epochs x %ld steps of %d", c->net,
+        sr_nn_param_count(tr.net), sr_backend_device_name(tr.be),
+        sr_backend_name(tr.be), sr_quant_quantizer_name(tr.s.quantizer),
+        tr.s.quantizer == SR_QUANT_NONE ? 32 : c->bits,
+        sr_quant_reg_name(tr.s.reg), c->epochs, tr.steps_per_epoch, c->batch);
+    if (c->init[0])
+        say(&tr, "initialised from %s", c->init);
+    if (c->val && !tr.val)
+        say(&tr, "note: %s has no /val split; --val ignored", c->data);
+    if (hist_wanted(&tr, 0, 0))
+        st = write_hist(&tr, 0);
+    if (st == SR_OK)
+        st = capture(&tr);
+    if (st == SR_OK)
+        st = train_loop(&tr, cmdline);
+    if (st != SR_OK && tr.log) {
+        fprintf(tr.log, "error: %s\n", sr_last_error());
+        fflush(tr.log);
+    }
+out:
+    trainer_free(&tr);
+    return st;
+}
