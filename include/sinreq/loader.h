@@ -52,7 +52,16 @@ typedef struct sr_loader_opts {
 } sr_loader_opts;
 
 sr_status sr_loader_open(const sr_loader_opts *opts, sr_loader **out);
-void sr_loader_free(sr_loader *ld);
+void sr_loader_free(sr_loader *ld);   /* NULL is a no-op; any time */
+
+/* A split of at most this many image bytes is read whole at open (CIFAR-10
+ * train: 150 MiB); a larger one is read on demand in chunk-aligned blocks
+ * through a small cache. Both give the same batches. */
+#define SR_LOADER_MEM_CAP_DEFAULT (1ull << 30)
+
+/* sr_loader_open with another cap (0 forces the block path; tests). */
+sr_status sr_loader_open_cap(const sr_loader_opts *opts, uint64_t mem_cap,
+                             sr_loader **out);
 
 /* Output batch geometry and dataset facts. */
 void sr_loader_shape(const sr_loader *ld, int *c, int *h, int *w);

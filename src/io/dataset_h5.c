@@ -1132,6 +1132,8 @@ sr_status sr_ds_read_images(sr_ds *ds, int split, uint64_t first,
 {
     struct split_r *s;
     hsize_t start[4] = { first, 0, 0, 0 }, cnt[4];
+
+    h5_quiet(); /* per thread in a thread-safe HDF5: readers may be loaders */
     hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
     sr_status st = SR_OK;
 
@@ -1165,6 +1167,8 @@ sr_status sr_ds_read_images(sr_ds *ds, int split, uint64_t first,
 sr_status sr_ds_read_labels(sr_ds *ds, int split, uint32_t *labels)
 {
     struct split_r *s;
+
+    h5_quiet();
 
     SR_CHECK(split >= 0 && split < ds->nsplits, SR_E_ARG,
              "%s: no split number %d", ds->path, split);
