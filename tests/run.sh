@@ -7,6 +7,16 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
 bash "$root/install-deps.sh"
 
+# The real-data tests use the CIFAR-10 copy beside the checkout (shared/).
+# CI always has it, so there a missing copy is an error, not a skip.
+cifar="$root/../shared/data/cifar10-jpeg.tar.gz"
+if [ -f "$cifar" ]; then
+    export SR_CIFAR10_JPEG=${SR_CIFAR10_JPEG:-$(cd "$(dirname "$cifar")" && pwd)/$(basename "$cifar")}
+elif [ "${CI:-}" = "true" ]; then
+    echo "tests/run.sh: $cifar is missing; the real-data tests need it" >&2
+    exit 1
+fi
+
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release -DSR_WERROR=ON >/dev/null
 cmake --build "$root/build" -j"$jobs"
 export LP_NUM_THREADS=${LP_NUM_THREADS:-$jobs}
