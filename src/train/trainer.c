@@ -43,6 +43,7 @@ struct trainer {
     float *x;
     uint32_t *y;
     FILE *log, *metrics;
+    FILE *steps;  /* steps.tsv: the loss of every step */
     char path[4096 + 32];
     int tty;
     long steps_per_epoch, T, t;
@@ -689,7 +690,8 @@ static sr_status write_config(struct trainer *tr)
 static sr_status open_run_files(struct trainer *tr)
 {
     static const char *stale[] = {"model.h5", "model.h5.tmp", "result.json",
-                                  "histograms.h5", "metrics.jsonl"};
+                                  "histograms.h5", "metrics.jsonl",
+                                  "steps.tsv"};
 
     SR_TRY(sr_run_dir_prepare(tr->c->out, tr->c->force, 1));
     /* --force: what an earlier run left must not pass for this run's */
@@ -700,6 +702,10 @@ static sr_status open_run_files(struct trainer *tr)
     tr->metrics = fopen(run_file(tr, "metrics.jsonl"), "w");
     SR_CHECK(tr->metrics, SR_E_IO, "cannot write %s: %s", tr->path,
              strerror(errno));
+    tr->steps = fopen(run_file(tr, "steps.tsv"), "w");
+    SR_CHECK(tr->steps, SR_E_IO, "cannot write %s: %s", tr->path,
+             strerror(errno));
+    fputs("step\tepoch\tloss\tcorrect\trows\n", tr->steps);
     return write_config(tr);
 }
 
@@ -743,6 +749,10 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
             SR_TRY(sr_nn_read_stats(tr->net, &loss, &ok));
             tr->t++;
             step++;
+            /* %.9g: every float32 loss round-trips, so backends compare
+             * exactly from this file */
+            fprintf(tr->steps, "%ld\t%d\t%.9g\t%u\t%d\n", tr->t, e,
+                    (double)loss, (unsigned)ok, nv);
             if (!isfinite(loss))
                 return sr_error(SR_E_NUMERIC, "non-finite training loss (%g) "
                                 "at epoch %d step %ld (lr %g): training "
@@ -834,6 +844,8 @@ static void trainer_free(struct trainer *tr)
         fclose(tr->log);
     if (tr->metrics)
         fclose(tr->metrics);
+    if (tr->steps)
+        fclose(tr->steps);
 }
 
 sr_status sr_train_run(const sr_train_config *c, const char *cmdline)
