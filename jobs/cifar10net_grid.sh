@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The paper's grid for one small network on one node, run one after another:
+# full precision, then {DoReFa, WRPN} x {3, 4, 5} bits x {without, with
+# SinReQ}, each fine-tuned from the full-precision model (the authors'
+# regime), then the table (jobs/report.py).
+#   jobs/cifar10net_grid.sh DATA.h5 OUT_DIR
+# Settings through the environment (defaults in brackets): FP_EPOCHS [30],
+# FT_EPOCHS [5], FT_LR [0.001], LAMBDA [1], SEED [1], BACKEND [cpu],
+# THREADS [0 = all cores], NET [cifar10net].
+set -euo pipefail
+data=${1:?usage: jobs/cifar10net_grid.sh DATA.h5 OUT_DIR}
+out=${2:?usage: jobs/cifar10net_grid.sh DATA.h5 OUT_DIR}
+root=$(cd "$(dirname "$0")/.." && pwd)
+sinreq=${SINREQ:-$root/build/src/cli/sinreq}
+net=${NET:-cifar10net}
+common=(--net "$net" --data "$data" --batch 128 --backend "${BACKEND:-cpu}"
+        --threads "${THREADS:-0}" --seed "${SEED:-1}" --quiet)
+mkdir -p "$out"
+
+if [ ! -f "$out/fp/result.json" ]; then
+    "$sinreq" train "${common[@]}" --out "$out/fp" --force \
+        --epochs "${FP_EPOCHS:-30}" --lr 0.05 --lr-schedule cosine
+fi
+for quant in dorefa wrpn; do
+    for bits in 3 4 5; do
+        for lam in 0 "${LAMBDA:-1}"; do
+            run="$out/$quant$bits-lambda$lam"
+            [ -f "$run/result.json" ] && continue
+            "$sinreq" train "${common[@]}" --out "$run" --force \
+                --init "$out/fp/model.h5" --quantizer "$quant" --bits "$bits" \
+                --sinreq-lambda "$lam" --epochs "${FT_EPOCHS:-5}" \
+                --lr "${FT_LR:-0.001}" --lr-schedule cosine \
+                --hist-epochs 0,last \
+                || echo "grid: $run failed (exit $?), see $run/train.log" >&2
+        done
+    done
+done
+python3 "$root/jobs/report.py" "$out"
