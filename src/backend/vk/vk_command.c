@@ -260,6 +260,32 @@ static sr_status check_dispatch(const sr_vk_backend *vk, const sr_vk_dispatch *d
     return SR_OK;
 }
 
+/* The RGBA32F (vec4 == 1) or R32F view of a whole buffer, made on first
+ * use and destroyed with the buffer. */
+static sr_status texel_view(sr_vk_backend *vk, sr_vk_buf *b, int vec4,
+                            VkBufferView *out)
+{
+    VkBufferView *v = vec4 ? &b->view4 : &b->view1;
+    if (!*v) {
+        /* sr_vk_buf_create rounds buffers up to whole 16-byte texels; the
+         * view stops at sr_vk_max_texel_words (ops check against it). */
+        size_t words = vec4 ? (b->base.words + 3) / 4 * 4 : b->base.words;
+        size_t max = sr_vk_max_texel_words(&vk->base, vec4);
+        if (words > max) words = max;
+        VkBufferViewCreateInfo ci = {
+            .sType = VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO,
+            .buffer = b->buf,
+            .format = vec4 ? VK_FORMAT_R32G32B32A32_SFLOAT : VK_FORMAT_R32_SFLOAT,
+            .offset = 0,
+            .range = (VkDeviceSize)words * 4,
+        };
+        VkResult r = vkCreateBufferView(vk->dev, &ci, NULL, v);
+        if (r != VK_SUCCESS) return sr_vk_fail(vk, r, "vkCreateBufferView");
+    }
+    *out = *v;
+    return SR_OK;
+}
+
 sr_status sr_vk_record(sr_backend *be, const sr_vk_dispatch *d)
 {
     sr_vk_backend *vk = sr_vk_be(be);
@@ -279,32 +305,44 @@ sr_status sr_vk_record(sr_backend *be, const sr_vk_dispatch *d)
         SR_TRY(sr_vk_open_cb(vk, &cb));
         dp = &vk->frames[vk->cur].dpools;
     }
-    SR_TRY(sr_vk_dpools_alloc(vk, dp, &set));
+    SR_TRY(sr_vk_dpools_alloc(vk, dp, d->texel, &set));
 
-    /* All bindings are written so any shader may declare any of them. */
+    /* All storage bindings are written so any shader may declare any of
+     * them; texel bindings only where the op gave a buffer. */
     VkDescriptorBufferInfo bi[SR_VK_MAX_BINDINGS];
+    VkBufferView tv[SR_VK_MAX_BINDINGS];
     VkWriteDescriptorSet w[SR_VK_MAX_BINDINGS];
+    uint32_t nw = 0;
     for (int i = 0; i < SR_VK_MAX_BINDINGS; i++) {
         sr_vk_buf *b = i < d->nbufs && d->bufs[i] ? (sr_vk_buf *)d->bufs[i]
                                                   : vk->dummy;
-        bi[i] = (VkDescriptorBufferInfo){b->buf, 0, VK_WHOLE_SIZE};
-        w[i] = (VkWriteDescriptorSet){
+        w[nw] = (VkWriteDescriptorSet){
             .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
             .dstSet = set,
             .dstBinding = (uint32_t)i,
             .descriptorCount = 1,
             .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-            .pBufferInfo = &bi[i],
         };
+        if (d->texel && i < SR_VK_TEXEL_BINDINGS) {
+            if (b == vk->dummy) continue;
+            SR_TRY(texel_view(vk, b, !(d->texel_r32 >> i & 1u), &tv[i]));
+            w[nw].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+            w[nw].pTexelBufferView = &tv[i];
+        } else {
+            bi[i] = (VkDescriptorBufferInfo){b->buf, 0, VK_WHOLE_SIZE};
+            w[nw].pBufferInfo = &bi[i];
+        }
+        nw++;
     }
-    vkUpdateDescriptorSets(vk->dev, SR_VK_MAX_BINDINGS, w, 0, NULL);
+    vkUpdateDescriptorSets(vk->dev, nw, w, 0, NULL);
 
     VkDescriptorSet sets[2] = {set, vk->scalar_set};
     vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, pipe);
-    vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, vk->pipe_layout,
+    VkPipelineLayout layout = d->texel ? vk->pipe_layout_texel : vk->pipe_layout;
+    vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, layout,
                             0, 2, sets, 0, NULL);
     if (d->push_bytes)
-        vkCmdPushConstants(cb, vk->pipe_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+        vkCmdPushConstants(cb, layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
                            d->push_bytes, d->push);
     vkCmdDispatch(cb, d->groups[0] ? d->groups[0] : 1,
                   d->groups[1] ? d->groups[1] : 1,

@@ -658,6 +658,20 @@ size_t sr_vk_max_buffer_words(const sr_backend *be)
     return ((const sr_vk_backend *)be)->props.limits.maxStorageBufferRange / 4;
 }
 
+int sr_vk_device_is_cpu(const sr_backend *be)
+{
+    return ((const sr_vk_backend *)be)->props.deviceType ==
+           VK_PHYSICAL_DEVICE_TYPE_CPU;
+}
+
+size_t sr_vk_max_texel_words(const sr_backend *be, int vec4)
+{
+    const VkPhysicalDeviceLimits *l = &((const sr_vk_backend *)be)->props.limits;
+    size_t words = (size_t)l->maxTexelBufferElements * (vec4 ? 4 : 1);
+    size_t buf = l->maxStorageBufferRange / 16 * 4;
+    return words < buf ? words : buf;
+}
+
 void sr_vk_groups_1d(const sr_backend *be, size_t n, uint32_t local,
                      uint32_t groups[3])
 {

@@ -8,6 +8,9 @@
  *    offsets of the views are passed by the op in its push constants
  *    (so offsets need no alignment). A view with buf == NULL binds a 1-word
  *    dummy buffer.
+ *  - Or, with sr_vk_dispatch.texel, bindings 0..3 are uniform texel
+ *    buffers (RGBA32F or R32F views of whole buffers; see the field), the
+ *    rest storage buffers as above.
  *  - Scalar slots: set 1, binding 0, `readonly buffer { uint scalars[]; }`,
  *    always bound (shaders/common.glsl declares it); the runtime copies the
  *    host array into it before each submission.
@@ -26,7 +29,7 @@
 #include "backend_impl.h"
 
 #define SR_VK_MAX_BINDINGS 8
-#define SR_VK_MAX_SPEC 8
+#define SR_VK_MAX_SPEC 12
 #define SR_VK_MAX_PUSH 128
 
 typedef struct sr_vk_dispatch {
@@ -38,7 +41,20 @@ typedef struct sr_vk_dispatch {
     sr_buf *bufs[SR_VK_MAX_BINDINGS];    /* bound whole at set 0 */
     int nbufs;
     uint32_t groups[3];                  /* workgroup counts, 0 means 1 */
+    /* Nonzero: bindings 0..SR_VK_TEXEL_BINDINGS-1 of set 0 are uniform
+     * texel buffers instead (`uniform samplerBuffer`, texelFetch): a
+     * R32G32B32A32_SFLOAT view of the whole buffer, so texel i is words
+     * 4i..4i+3. lavapipe reads texel buffers with vector gathers, much
+     * faster than its per-lane storage-buffer loads. A NULL buffer there
+     * leaves the binding unwritten (the shader must not use it); the
+     * remaining bindings are storage buffers as usual. */
+    int texel;
+    /* With texel: bit i gives binding i an R32_SFLOAT view instead
+     * (texel i is word i, any word offset). */
+    uint32_t texel_r32;
 } sr_vk_dispatch;
+
+#define SR_VK_TEXEL_BINDINGS 4
 
 /* Record one compute dispatch (pipeline looked up in the cache keyed by
  * shader + specialization constants, created on first use). */
@@ -53,6 +69,13 @@ sr_status sr_vk_scratch(sr_backend *be, size_t words, sr_buf **out);
 /* Device limits the op code needs. */
 uint32_t sr_vk_max_groups_x(const sr_backend *be);     /* maxComputeWorkGroupCount[0] */
 size_t sr_vk_max_buffer_words(const sr_backend *be);   /* maxStorageBufferRange / 4 */
+/* Words of a buffer that its texel view reaches (RGBA32F when vec4, else
+ * R32F): maxTexelBufferElements may be as low as 65536 texels, so ops
+ * check their buffers against this and fall back where it is exceeded. */
+size_t sr_vk_max_texel_words(const sr_backend *be, int vec4);
+/* A CPU implementation (lavapipe): a few threads, so ops may prefer less
+ * parallelism where it costs extra work (split-K partials). */
+int sr_vk_device_is_cpu(const sr_backend *be);
 
 /* Ops implemented by the op files; each returns SR_E_UNSUPPORTED for kinds
  * it does not handle, and exec tries them in turn. */

@@ -20,7 +20,7 @@
 
 static const VkBufferUsageFlags BUF_USAGE =
     VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-    VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    VK_BUFFER_USAGE_TRANSFER_DST_BIT | VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT;
 
 static int popcount32(uint32_t x)
 {
@@ -294,9 +294,11 @@ sr_status sr_vk_buf_create(sr_vk_backend *vk, sr_pool pool, size_t words,
     SR_CHECK(b, SR_E_NOMEM, "out of host memory for a buffer");
     b->base.words = words;
     b->base.pool = pool;
+    /* Whole 16-byte texels, so an RGBA32F texel view reaches every word. */
+    VkDeviceSize padded = (bytes + 15) & ~(VkDeviceSize)15;
     VkBufferCreateInfo bci = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
-        .size = bytes,
+        .size = padded <= limit ? padded : bytes,
         .usage = BUF_USAGE,
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
     };
@@ -360,6 +362,8 @@ void sr_vk_buf_destroy(sr_vk_backend *vk, sr_vk_buf *b)
     if (b->prev) b->prev->next = b->next;
     else vk->bufs = b->next;
     if (b->next) b->next->prev = b->prev;
+    if (b->view4) vkDestroyBufferView(vk->dev, b->view4, NULL);
+    if (b->view1) vkDestroyBufferView(vk->dev, b->view1, NULL);
     vkDestroyBuffer(vk->dev, b->buf, NULL);
     block_give(bl, b->offset, b->size);
     /* Give oversized or surplus blocks back to the driver; keep the first

@@ -1,7 +1,10 @@
 /* Vulkan convolution and linear ops (shaders/conv.comp, gemm.comp,
  * gemm_reduce.comp, bias_grad.comp).
  *
- * Convolution is an implicit GEMM: conv.comp reads the im2col matrix
+ * Convolution runs as texel-buffer implicit GEMMs (conv_implicit.comp,
+ * conv_bwdw.comp; see "Texel-buffer convolution" below). The older
+ * storage-buffer path, kept as the fallback, is an implicit GEMM: conv.comp
+ * reads the im2col matrix
  * straight from x through index math, so there is no column scratch, no
  * batch chunking, and activation quantization is fused into the loads.
  * Weight gradients split the batch over workgroups (split-K) into partials
@@ -139,6 +142,294 @@ static uint32_t pick_splits(uint32_t invocations, int n, size_t words,
     return s > 1 ? div_up((uint32_t)n, div_up((uint32_t)n, s)) : 1;
 }
 
+/* ------------------------------------------------------------------ */
+/* Texel-buffer convolution (conv_implicit.comp, conv_bwdw.comp).
+ *
+ * Implicit GEMMs like conv.comp, but every operand is read through texel
+ * buffer views (sr_vk_dispatch.texel): lavapipe turns a texel fetch into
+ * a vector gather, while each storage-buffer load is a per-lane scalar
+ * loop there (Mesa 22.3) and was the bottleneck of conv.comp; measured on
+ * a 2-core lavapipe this is 3-10x faster. Only small operands are packed
+ * into scratch by conv_pack.comp: the weights (vec4s of taps; flipped and
+ * transposed for bwd_data; split into phase classes for bwd_data at stride
+ * > 1, so the zero taps of the transposed convolution cost nothing) and dy
+ * for bwd_weight (vec4s of pixels). No subgroup operations: the same code
+ * runs on any subgroup size. conv.comp stays the fallback for what these
+ * do not cover (kernels over 8x8, offsets past 2^31, ...). */
+
+/* Aim for at least this many workgroups in bwd_weight (split-K): a GPU
+ * wants many; on lavapipe (2 threads here) partials past ~32 groups cost
+ * more than they gain (measured: 32 beat 8, 16, 64, 128 and 512). */
+#define CONV_TARGET_GROUPS_GPU 512u
+#define CONV_TARGET_GROUPS_CPU 32u
+/* Pixels per invocation (register block columns) in conv_implicit. */
+#define CONV_TN 8u
+
+/* conv_pack.comp modes */
+enum { PACK_W = 0, PACK_DY = 1, PACK_WFLIP = 2, PACK_WPHASE = 3 };
+
+typedef struct pack_push {
+    int32_t off_src, off_dst4, rows, cols, ld4, img0;
+    int32_t c, h, w, k, kh, kw, pad, oh, ow, bits;
+} pack_push;
+
+/* PACK_WPHASE reads the full kernel from the specialization constants
+ * and its class's sub-kernel from the push constants' kh, kw (sub_kh,
+ * sub_kw); other modes pass 0 for both. */
+static sr_status record_pack_sub(sr_backend *be, const sr_conv2d_desc *cd,
+                                 int mode, sr_view src, sr_buf *dst,
+                                 uint32_t off_dst4, uint32_t rows,
+                                 uint32_t cols, uint32_t ld4, int img0,
+                                 int sub_kh, int sub_kw)
+{
+    pack_push pc = {
+        .off_dst4 = (int32_t)off_dst4, .rows = (int32_t)rows,
+        .cols = (int32_t)cols, .ld4 = (int32_t)ld4, .img0 = img0,
+        .c = cd->c, .h = cd->h, .w = cd->w, .k = cd->k,
+        .kh = sub_kh ? sub_kh : cd->kh, .kw = sub_kw ? sub_kw : cd->kw,
+        .pad = cd->pad, .oh = sr_conv2d_out_h(cd),
+        .ow = sr_conv2d_out_w(cd), .bits = cd->act_bits,
+    };
+    SR_TRY(word_off(src, &pc.off_src));
+    sr_vk_dispatch d = {
+        .shader = "conv_pack",
+        .spec = {(uint32_t)mode, (uint32_t)cd->stride, (uint32_t)cd->kh,
+                 (uint32_t)cd->kw},
+        .nspec = 4,
+        .push = &pc, .push_bytes = sizeof(pc),
+        .bufs = {src.buf, NULL, NULL, NULL, dst}, .nbufs = 5,
+        .texel = 1,
+    };
+    sr_vk_groups_1d(be, (size_t)rows * ld4, 64, d.groups);
+    return sr_vk_record(be, &d);
+}
+
+static sr_status record_pack(sr_backend *be, const sr_conv2d_desc *cd,
+                             int mode, sr_view src, sr_buf *dst,
+                             uint32_t off_dst4, uint32_t rows, uint32_t cols,
+                             uint32_t ld4, int img0)
+{
+    return record_pack_sub(be, cd, mode, src, dst, off_dst4, rows, cols, ld4,
+                           img0, 0, 0);
+}
+
+typedef struct implicit_push {
+    int32_t off_w4, off_x, off_e, off_y;
+    int32_t m, cin, h, w, oh, ow, ph, pw;
+    int32_t ncols, x_last, bits;
+    uint32_t tiles_n;
+    int32_t pad0, hd, wd, cls;
+} implicit_push;
+
+/* Taps of a kernel of size k along one axis that reach output phase
+ * `phase` of a stride-`stride` transposed convolution. */
+static uint32_t sub_taps(int k, int stride, int pad, int phase)
+{
+    int r0 = (phase + pad) % stride;
+    int n = r0 < k ? (k - r0 + stride - 1) / stride : 0;
+    return n ? (uint32_t)n : 1; /* an empty class: one zero tap */
+}
+
+/* conv_implicit.comp: fwd, and bwd_data as the convolution of dy with the
+ * flipped, transposed kernel (per phase class at stride > 1). Only the
+ * weights are packed. Returns SR_E_UNSUPPORTED when it does not apply. */
+static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
+                               int bwd_data, sr_view w, sr_view src,
+                               sr_view e, sr_view out)
+{
+    /* Transposed stride: bwd_data at stride > 1 runs per phase class. */
+    uint32_t ts = bwd_data ? (uint32_t)cd->stride : 1, ncls = ts * ts;
+    int oh = sr_conv2d_out_h(cd), ow = sr_conv2d_out_w(cd);
+    uint32_t m = (uint32_t)(bwd_data ? cd->c : cd->k);
+    uint32_t cin = (uint32_t)(bwd_data ? cd->k : cd->c);
+    /* output grid: y, dx, or one phase class of dx */
+    uint32_t gh = bwd_data ? div_up((uint32_t)cd->h, ts) : (uint32_t)oh;
+    uint32_t gw = bwd_data ? div_up((uint32_t)cd->w, ts) : (uint32_t)ow;
+    size_t ncols = (size_t)cd->n * gh * gw;
+    uint32_t tm = m <= 4 ? 4 : m <= 8 ? 8 : 16, lanes = 64, tiles_n;
+    uint32_t max_x = sr_vk_max_groups_x(be);
+    uint32_t kh[16], kw[16], rs4[16], woff4[16];
+    size_t w_words = 0;
+    sr_buf *scratch;
+    int epi = 0;
+
+    if (cd->kh > 8 || cd->kw > 8 || ts > 4 ||
+        src.buf->words > sr_vk_max_texel_words(be, 0) ||
+        (e.buf && e.buf->words > sr_vk_max_texel_words(be, 0)) ||
+        w.buf->words > sr_vk_max_texel_words(be, 1) ||
+        src.buf->words > (size_t)INT32_MAX || out.buf->words > (size_t)INT32_MAX ||
+        ncols > (size_t)INT32_MAX / 2)
+        return SR_E_UNSUPPORTED;
+    for (uint32_t c = 0; c < ncls; c++) {
+        kh[c] = ts > 1 ? sub_taps(cd->kh, cd->stride, cd->pad, (int)(c / ts))
+                       : (uint32_t)cd->kh;
+        kw[c] = ts > 1 ? sub_taps(cd->kw, cd->stride, cd->pad, (int)(c % ts))
+                       : (uint32_t)cd->kw;
+        rs4[c] = div_up(kh[c] * kw[c], 4);
+        woff4[c] = (uint32_t)(w_words / 4);
+        w_words += (size_t)m * cin * rs4[c] * 4;
+    }
+    if (w_words > sr_vk_max_buffer_words(be) ||
+        w_words > sr_vk_max_texel_words(be, 1))
+        return SR_E_UNSUPPORTED;
+    while (lanes > 8 && (lanes / 2) * CONV_TN >= ncols)
+        lanes /= 2;
+    tiles_n = div_up((uint32_t)ncols, lanes * CONV_TN);
+    implicit_push pc = {
+        .m = (int32_t)m, .cin = (int32_t)cin,
+        .h = bwd_data ? oh : cd->h, .w = bwd_data ? ow : cd->w,
+        .oh = (int32_t)gh, .ow = (int32_t)gw,
+        .ph = bwd_data ? cd->kh - 1 - cd->pad : cd->pad,
+        .pw = bwd_data ? cd->kw - 1 - cd->pad : cd->pad,
+        .ncols = (int32_t)ncols, .x_last = (int32_t)src.buf->words - 1,
+        .bits = cd->act_bits, .tiles_n = tiles_n,
+        .pad0 = cd->pad, .hd = cd->h, .wd = cd->w,
+    };
+    if (!bwd_data && cd->bias)
+        epi = 1;
+    else if (bwd_data && cd->act_bits > 0)
+        epi = 2;
+    if (!epi)
+        e = src;
+    SR_TRY(word_off(src, &pc.off_x));
+    SR_TRY(word_off(e, &pc.off_e));
+    SR_TRY(word_off(out, &pc.off_y));
+    uint32_t gx = tiles_n < max_x ? tiles_n : max_x;
+    uint32_t gz = div_up(tiles_n, gx), gy = div_up(m, tm);
+    if (gy > MAX_GROUPS_YZ || gz > MAX_GROUPS_YZ)
+        return SR_E_UNSUPPORTED;
+
+    SR_TRY(sr_vk_scratch(be, w_words, &scratch));
+    for (uint32_t c = 0; c < ncls; c++) {
+        if (ts > 1)
+            SR_TRY(record_pack_sub(be, cd, PACK_WPHASE, w, scratch, woff4[c],
+                                   cd->c * cd->k, kh[c] * kw[c], rs4[c],
+                                   (int)c, (int)kh[c], (int)kw[c]));
+        else
+            SR_TRY(record_pack(be, cd, bwd_data ? PACK_WFLIP : PACK_W, w,
+                               scratch, 0, m * cin, kh[c] * kw[c], rs4[c], 0));
+    }
+    for (uint32_t c = 0; c < ncls; c++) {
+        pc.off_w4 = (int32_t)woff4[c];
+        pc.cls = (int32_t)c;
+        sr_vk_dispatch d = {
+            .shader = "conv_implicit",
+            .spec = {lanes, tm, CONV_TN, kh[c], kw[c],
+                     bwd_data ? 1u : (uint32_t)cd->stride,
+                     !bwd_data && cd->act_bits > 0, (uint32_t)epi, ts,
+                     gw % CONV_TN == 0},
+            .nspec = 10,
+            .push = &pc, .push_bytes = sizeof(pc),
+            .bufs = {scratch, src.buf, e.buf, NULL, out.buf}, .nbufs = 5,
+            .groups = {gx, gy, gz},
+            .texel = 1, .texel_r32 = 0x6,
+        };
+        SR_TRY(sr_vk_record(be, &d));
+    }
+    return SR_OK;
+}
+
+typedef struct bwdw_push {
+    int32_t off_x, off_y, ld4;
+    int32_t k, c, h, w, oh, ow, pad;
+    int32_t npix, split4, split_stride;
+    int32_t x_last, bits;
+} bwdw_push;
+
+/* conv_bwdw.comp: dw as an implicit GEMM over all pixels of the batch,
+ * split-K into partials that gemm_reduce.comp sums in order. Only dy is
+ * packed (its own size). Returns SR_E_UNSUPPORTED when it does not apply. */
+static sr_status implicit_bwd_weight(sr_backend *be, const sr_conv2d_desc *cd,
+                                     sr_view x, sr_view dy, sr_view dw,
+                                     sr_view db)
+{
+    uint32_t k = (uint32_t)cd->k, rs = (uint32_t)(cd->kh * cd->kw);
+    uint32_t crs = (uint32_t)cd->c * rs;
+    uint32_t ohw = (uint32_t)(sr_conv2d_out_h(cd) * sr_conv2d_out_w(cd));
+    size_t npix = (size_t)cd->n * ohw, wwords = (size_t)k * crs;
+    size_t max_words = sr_vk_max_buffer_words(be);
+    uint32_t ld4, cpl, cols, clanes = 1, klanes = 1, tm, gx, gy, tiles;
+    uint32_t splits, split4, target;
+    uint32_t bsplits = 1;
+    size_t dy_words, part_words, bias_off, total;
+    sr_buf *scratch;
+
+    if (npix > (size_t)INT32_MAX / 2 || x.buf->words > (size_t)INT32_MAX ||
+        x.buf->words > sr_vk_max_texel_words(be, 0) ||
+        dy.buf->words > sr_vk_max_texel_words(be, 1) || cd->kh * cd->kw > 64)
+        return SR_E_UNSUPPORTED;
+    ld4 = div_up((uint32_t)npix, 4);
+    cpl = rs >= 8 ? 1 : div_up(8, rs);
+    cols = div_up((uint32_t)cd->c, cpl);
+    while (clanes < 64 && clanes < cols)
+        clanes *= 2;
+    /* Lanes left over go along k, with smaller row blocks if that is what
+     * it takes to fill 8 lanes (a CPU SIMD row). */
+    tm = 16;
+    while (tm > 4 && clanes * div_up(k, tm) < 8)
+        tm /= 2;
+    while (clanes * klanes < 64 && klanes < div_up(k, tm))
+        klanes *= 2;
+    gx = div_up(cols, clanes);
+    gy = div_up(div_up(k, tm), klanes);
+    tiles = gx * gy;
+    target = sr_vk_device_is_cpu(be) ? CONV_TARGET_GROUPS_CPU
+                                     : CONV_TARGET_GROUPS_GPU;
+    splits = tiles >= target ? 1 : div_up(target, tiles);
+    if (splits > div_up(ld4, 16))
+        splits = div_up(ld4, 16);
+    if (splits > MAX_GROUPS_YZ)
+        splits = MAX_GROUPS_YZ;
+    while (splits > 1 && (size_t)splits * wwords > SPLIT_MAX_WORDS)
+        splits--;
+    split4 = div_up(ld4, splits);
+    splits = div_up(ld4, split4);
+    if (gx > sr_vk_max_groups_x(be) || gy > MAX_GROUPS_YZ)
+        return SR_E_UNSUPPORTED;
+    if (cd->bias)
+        bsplits = pick_splits(k, cd->n, k, SPLIT_MAX_WORDS);
+    dy_words = (size_t)k * ld4 * 4;
+    part_words = splits > 1 ? (size_t)splits * wwords : 0;
+    bias_off = dy_words + part_words;
+    total = bias_off + (bsplits > 1 ? (size_t)bsplits * k : 0);
+    if (total > max_words || total > (size_t)INT32_MAX ||
+        total > sr_vk_max_texel_words(be, 1))
+        return SR_E_UNSUPPORTED;
+    SR_TRY(sr_vk_scratch(be, total, &scratch));
+
+    sr_view out = splits > 1 ? (sr_view){scratch, dy_words} : dw;
+    bwdw_push pc = {
+        .ld4 = (int32_t)ld4, .k = (int32_t)k, .c = cd->c, .h = cd->h,
+        .w = cd->w, .oh = sr_conv2d_out_h(cd), .ow = sr_conv2d_out_w(cd),
+        .pad = cd->pad, .npix = (int32_t)npix, .split4 = (int32_t)split4,
+        .split_stride = (int32_t)wwords,
+        .x_last = (int32_t)x.buf->words - 1, .bits = cd->act_bits,
+    };
+    SR_TRY(word_off(x, &pc.off_x));
+    SR_TRY(word_off(out, &pc.off_y));
+    SR_TRY(record_pack(be, cd, PACK_DY, dy, scratch, 0, k, (uint32_t)npix,
+                       ld4, 0));
+    sr_vk_dispatch d = {
+        .shader = "conv_bwdw",
+        .spec = {clanes * klanes, tm, cpl, (uint32_t)cd->kh, (uint32_t)cd->kw,
+                 (uint32_t)cd->stride, cd->act_bits > 0, clanes,
+                 sr_conv2d_out_w(cd) % 4 == 0},
+        .nspec = 9,
+        .push = &pc, .push_bytes = sizeof(pc),
+        .bufs = {scratch, x.buf, NULL, NULL, out.buf}, .nbufs = 5,
+        .groups = {gx, gy, splits},
+        .texel = 1, .texel_r32 = 0x2,
+    };
+    SR_TRY(sr_vk_record(be, &d));
+    if (splits > 1)
+        SR_TRY(record_reduce(be, scratch, (uint32_t)dy_words, (uint32_t)wwords,
+                             splits, (uint32_t)wwords, dw));
+    if (!cd->bias)
+        return SR_OK;
+    return record_bias_grad(be, dy, cd->n, cd->k, (int)ohw, db, scratch,
+                            (uint32_t)bias_off, bsplits);
+}
+
 typedef struct conv_push {
     int32_t off_a, off_b, off_e, off_y;
     int32_t n, c, h, w, k, kh, kw, pad, oh, ow;
@@ -197,6 +488,10 @@ static sr_status conv_fwd(sr_backend *be, const sr_op *op)
     uint32_t n = (uint32_t)(cd->n * sr_conv2d_out_h(cd) * sr_conv2d_out_w(cd));
 
     /* v: x, w, b, y */
+    sr_status st = implicit_conv(be, cd, 0, op->v[1], op->v[0], op->v[2],
+                                 op->v[3]);
+    if (st != SR_E_UNSUPPORTED)
+        return st;
     return record_conv(be, cd, CONV_FWD, op->v[1], op->v[0], op->v[2],
                        op->v[3], (uint32_t)cd->k, n, 1, 0);
 }
@@ -207,6 +502,10 @@ static sr_status conv_bwd_data(sr_backend *be, const sr_op *op)
     uint32_t n = (uint32_t)(cd->n * cd->h * cd->w);
 
     /* v: dy, w, x, dx */
+    sr_status st = implicit_conv(be, cd, 1, op->v[1], op->v[0], op->v[2],
+                                 op->v[3]);
+    if (st != SR_E_UNSUPPORTED)
+        return st;
     return record_conv(be, cd, CONV_BWD_DATA, op->v[1], op->v[0], op->v[2],
                        op->v[3], (uint32_t)cd->c, n, 1, 0);
 }
@@ -224,7 +523,10 @@ static sr_status conv_bwd_weight(sr_backend *be, const sr_op *op)
     uint32_t wsplits, bsplits;
     size_t scratch_words;
     sr_buf *scratch = NULL;
+    sr_status st = implicit_bwd_weight(be, cd, x, dy, dw, db);
 
+    if (st != SR_E_UNSUPPORTED)
+        return st;
     if (max_words > SPLIT_MAX_WORDS)
         max_words = SPLIT_MAX_WORDS;
     SR_TRY(pick_tiling(be, k, crs, &t));

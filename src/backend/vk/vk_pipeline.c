@@ -42,6 +42,17 @@ sr_status sr_vk_pipeline_init(sr_vk_backend *vk)
     r = vkCreatePipelineLayout(vk->dev, &pci, NULL, &vk->pipe_layout);
     if (r != VK_SUCCESS) return sr_vk_fail(vk, r, "vkCreatePipelineLayout");
 
+    /* The texel-buffer variant of set 0 (sr_vk_dispatch.texel). */
+    for (int i = 0; i < SR_VK_TEXEL_BINDINGS; i++)
+        b[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+    lci.bindingCount = SR_VK_MAX_BINDINGS;
+    r = vkCreateDescriptorSetLayout(vk->dev, &lci, NULL, &vk->set_layout_texel);
+    if (r != VK_SUCCESS) return sr_vk_fail(vk, r, "vkCreateDescriptorSetLayout");
+    VkDescriptorSetLayout tl[2] = {vk->set_layout_texel, vk->set_layout[1]};
+    pci.pSetLayouts = tl;
+    r = vkCreatePipelineLayout(vk->dev, &pci, NULL, &vk->pipe_layout_texel);
+    if (r != VK_SUCCESS) return sr_vk_fail(vk, r, "vkCreatePipelineLayout");
+
     VkPipelineCacheCreateInfo cci = {
         .sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO,
     };
@@ -105,6 +116,10 @@ void sr_vk_pipeline_destroy(sr_vk_backend *vk)
     if (vk->scalar_dpool) vkDestroyDescriptorPool(vk->dev, vk->scalar_dpool, NULL);
     if (vk->pipe_cache) vkDestroyPipelineCache(vk->dev, vk->pipe_cache, NULL);
     if (vk->pipe_layout) vkDestroyPipelineLayout(vk->dev, vk->pipe_layout, NULL);
+    if (vk->pipe_layout_texel)
+        vkDestroyPipelineLayout(vk->dev, vk->pipe_layout_texel, NULL);
+    if (vk->set_layout_texel)
+        vkDestroyDescriptorSetLayout(vk->dev, vk->set_layout_texel, NULL);
     for (int i = 0; i < 2; i++)
         if (vk->set_layout[i])
             vkDestroyDescriptorSetLayout(vk->dev, vk->set_layout[i], NULL);
@@ -142,12 +157,14 @@ static sr_status get_module(sr_vk_backend *vk, const char *name, int *index)
 sr_status sr_vk_pipeline_get(sr_vk_backend *vk, const sr_vk_dispatch *d,
                              VkPipeline *out)
 {
+    int texel = d->texel != 0;
     uint32_t h = fnv1a(2166136261u, d->shader, strlen(d->shader));
     h = fnv1a(h, &d->nspec, sizeof d->nspec);
     h = fnv1a(h, d->spec, (size_t)d->nspec * sizeof d->spec[0]);
+    h = fnv1a(h, &texel, sizeof texel);
     sr_vk_pipe **bucket = &vk->pipes[h % SR_VK_PIPE_BUCKETS];
     for (sr_vk_pipe *p = *bucket; p; p = p->next) {
-        if (p->hash == h && p->nspec == d->nspec &&
+        if (p->hash == h && p->nspec == d->nspec && p->texel == texel &&
             strcmp(p->shader, d->shader) == 0 &&
             memcmp(p->spec, d->spec, (size_t)d->nspec * sizeof d->spec[0]) == 0) {
             *out = p->pipeline;
@@ -175,7 +192,7 @@ sr_status sr_vk_pipeline_get(sr_vk_backend *vk, const sr_vk_dispatch *d,
             .pName = "main",
             .pSpecializationInfo = d->nspec ? &si : NULL,
         },
-        .layout = vk->pipe_layout,
+        .layout = texel ? vk->pipe_layout_texel : vk->pipe_layout,
     };
     sr_vk_pipe *p = calloc(1, sizeof *p);
     SR_CHECK(p, SR_E_NOMEM, "out of host memory for a pipeline");
@@ -193,6 +210,7 @@ sr_status sr_vk_pipeline_get(sr_vk_backend *vk, const sr_vk_dispatch *d,
     p->shader = sr_vk_shaders[mi].name;
     memcpy(p->spec, d->spec, (size_t)d->nspec * sizeof d->spec[0]);
     p->nspec = d->nspec;
+    p->texel = texel;
     p->hash = h;
     p->next = *bucket;
     *bucket = p;
@@ -203,7 +221,7 @@ sr_status sr_vk_pipeline_get(sr_vk_backend *vk, const sr_vk_dispatch *d,
 /* ------------------------------------------------------------------ */
 /* Descriptor pools                                                    */
 
-sr_status sr_vk_dpools_alloc(sr_vk_backend *vk, sr_vk_dpools *dp,
+sr_status sr_vk_dpools_alloc(sr_vk_backend *vk, sr_vk_dpools *dp, int texel,
                              VkDescriptorSet *out)
 {
     VkResult r;
@@ -216,15 +234,17 @@ sr_status sr_vk_dpools_alloc(sr_vk_backend *vk, sr_vk_dpools *dp,
                 dp->pools = p;
                 dp->cap = cap;
             }
-            VkDescriptorPoolSize ps = {
-                VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                SR_VK_SETS_PER_POOL * SR_VK_MAX_BINDINGS,
+            VkDescriptorPoolSize ps[2] = {
+                {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                 SR_VK_SETS_PER_POOL * SR_VK_MAX_BINDINGS},
+                {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+                 SR_VK_SETS_PER_POOL * SR_VK_TEXEL_BINDINGS},
             };
             VkDescriptorPoolCreateInfo ci = {
                 .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
                 .maxSets = SR_VK_SETS_PER_POOL,
-                .poolSizeCount = 1,
-                .pPoolSizes = &ps,
+                .poolSizeCount = 2,
+                .pPoolSizes = ps,
             };
             r = vkCreateDescriptorPool(vk->dev, &ci, NULL, &dp->pools[dp->n]);
             if (r != VK_SUCCESS) return sr_vk_fail(vk, r, "vkCreateDescriptorPool");
@@ -234,7 +254,7 @@ sr_status sr_vk_dpools_alloc(sr_vk_backend *vk, sr_vk_dpools *dp,
             .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
             .descriptorPool = dp->pools[dp->cur],
             .descriptorSetCount = 1,
-            .pSetLayouts = &vk->set_layout[0],
+            .pSetLayouts = texel ? &vk->set_layout_texel : &vk->set_layout[0],
         };
         r = vkAllocateDescriptorSets(vk->dev, &ai, out);
         if (r == VK_SUCCESS) return SR_OK;

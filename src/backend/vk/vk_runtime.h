@@ -37,6 +37,8 @@ typedef struct sr_vk_buf {
     VkDeviceSize offset, size;   /* range taken in the block */
     uint8_t *map;                /* host pointer, NULL if not host-visible */
     uint64_t last_serial;        /* last submission that may touch it */
+    VkBufferView view4;          /* RGBA32F texel view, made on first use */
+    VkBufferView view1;          /* R32F texel view, made on first use */
     struct sr_vk_buf *prev, *next; /* all live buffers, freed at destroy */
 } sr_vk_buf;
 
@@ -98,6 +100,7 @@ typedef struct sr_vk_pipe {
     const char *shader;          /* points into sr_vk_shaders[] */
     uint32_t spec[SR_VK_MAX_SPEC];
     int nspec;
+    int texel;                   /* uses the texel-buffer set layout */
     uint32_t hash;
     VkPipeline pipeline;
     struct sr_vk_pipe *next;
@@ -127,6 +130,10 @@ typedef struct sr_vk_backend {
     /* pipelines */
     VkDescriptorSetLayout set_layout[2];
     VkPipelineLayout pipe_layout;
+    /* the same with bindings 0..SR_VK_TEXEL_BINDINGS-1 of set 0 as
+     * uniform texel buffers (sr_vk_dispatch.texel) */
+    VkDescriptorSetLayout set_layout_texel;
+    VkPipelineLayout pipe_layout_texel;
     VkPipelineCache pipe_cache;
     VkShaderModule *modules;     /* per sr_vk_shaders[] entry, lazily */
     sr_vk_pipe *pipes[SR_VK_PIPE_BUCKETS];
@@ -182,7 +189,7 @@ sr_status sr_vk_pipeline_init(sr_vk_backend *vk);
 void sr_vk_pipeline_destroy(sr_vk_backend *vk);
 sr_status sr_vk_pipeline_get(sr_vk_backend *vk, const sr_vk_dispatch *d,
                              VkPipeline *out);
-sr_status sr_vk_dpools_alloc(sr_vk_backend *vk, sr_vk_dpools *dp,
+sr_status sr_vk_dpools_alloc(sr_vk_backend *vk, sr_vk_dpools *dp, int texel,
                              VkDescriptorSet *out);
 void sr_vk_dpools_reset(sr_vk_backend *vk, sr_vk_dpools *dp);
 void sr_vk_dpools_destroy(sr_vk_backend *vk, sr_vk_dpools *dp);

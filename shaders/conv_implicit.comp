@@ -1,0 +1,203 @@
+#version 450
+#extension GL_EXT_control_flow_attributes : require
+// Implicit-GEMM 2-D convolution, stride STRIDE, reading through texel views
+// (lavapipe gathers texel fetches with vector loads; its storage-buffer
+// loads are a per-lane scalar loop):
+//   y[i][m][p] = sum_{ci,r,s} wp[m][ci][r*KW+s] * xq[i][ci][oy*S-ph+r][ox*S-pw+s]
+// wp: weights packed by conv_pack.comp as [M][CIN][RS4] vec4s (binding 0,
+// RGBA32F view), taps padded with zeros to whole vec4s. x: binding 1, an
+// R32F view. Backward data with stride 1 is the same computation on dy
+// with the kernel flipped and transposed and padding KH-1-pad (the host
+// packs the weights that way); the STE mask then reads x (binding 2).
+// Backward data with stride TS > 1 splits dx into TS*TS phase classes
+// (dx pixels (a*TS+py, b*TS+px)), one dispatch each: a class is a stride-1
+// convolution of dy with the sub-kernel of taps r = (py+pad) mod TS + TS*u
+// (KH, KW here are that sub-kernel's size), packed per class, reversed. No
+// work is spent on the zero taps of the transposed convolution.
+// Each invocation accumulates a TM x TN block: TM output channels (shared
+// by the workgroup, uniform weight fetches) times TN consecutive pixels.
+// Edge rows/columns are clamped on load and skipped on store; fixed
+// summation order, so results are deterministic.
+#include "common.glsl"
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const int TM = 16;
+layout(constant_id = 2) const int TN = 8;
+layout(constant_id = 3) const int KH = 3;
+layout(constant_id = 4) const int KW = 3;
+layout(constant_id = 5) const int STRIDE = 1;
+layout(constant_id = 6) const bool QUANT = false;
+layout(constant_id = 7) const int EPI = 0;   // 0 plain, 1 + bias[m], 2 STE mask
+layout(constant_id = 8) const int TS = 1;     // transposed stride (bwd_data)
+// ROW: the TN pixels of an invocation always lie in one output row (the
+// host checks ow % TN == 0). Then the taps of a kernel row overlap between
+// neighbouring pixels, and one strip of SW values per kernel row serves
+// all TN pixels: about 2.4x fewer fetches of x for 3x3 at stride 1.
+layout(constant_id = 9) const bool ROW = false;
+const int SW = (TN - 1) * STRIDE + KW;
+const int RS = KH * KW;
+const int RS4 = (RS + 3) / 4;
+
+layout(set = 0, binding = 0) uniform samplerBuffer wp;
+layout(set = 0, binding = 1) uniform samplerBuffer xt;
+layout(set = 0, binding = 2) uniform samplerBuffer et;   // bias or x
+layout(std430, set = 0, binding = 4) writeonly buffer BufY { float y[]; };
+
+layout(push_constant) uniform Push {
+    int off_w4, off_x, off_e, off_y;
+    int m, cin, h, w, oh, ow, ph, pw;
+    int ncols;        // images * oh * ow
+    int x_last;       // last readable word of x's buffer
+    int bits;
+    uint tiles_n;     // column tiles (per class when TS > 1); x, z folded
+    int pad0;         // TS > 1: the convolution's padding
+    int hd, wd;       // TS > 1: dx's size (oh, ow: the class grid)
+    int cls;          // TS > 1: phase class py * TS + px
+} p;
+
+void main()
+{
+    uint tile = gl_WorkGroupID.x + gl_WorkGroupID.z * gl_NumWorkGroups.x;
+    if (tile >= p.tiles_n)
+        return;
+    int py = 0, px = 0, ph = p.ph, pw = p.pw;
+    if (TS > 1) {
+        py = p.cls / TS;
+        px = p.cls % TS;
+        ph = KH - 1 - (py + p.pad0) / TS;
+        pw = KW - 1 - (px + p.pad0) / TS;
+    }
+    int m0 = int(gl_WorkGroupID.y) * TM;
+    int n0 = int(tile * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * TN;
+    int hw = p.h * p.w, ohw = p.oh * p.ow;
+
+    // Columns n0 .. n0+TN-1 are consecutive pixels: decompose n0 once and
+    // step (integer division is a scalar loop per lane on a CPU). Columns
+    // past the end read clamped addresses and are not stored.
+    int img0 = n0 / ohw, pix0 = n0 % ohw;
+    int oy0 = pix0 / p.ow, ox0 = pix0 % p.ow;
+    int xb[TN];
+    uint rok[TN], cok[TN];   // bit r / s: tap row / column inside x
+    {
+        int img = img0, oy = oy0, ox = ox0;
+        [[unroll]] for (int j = 0; j < TN; j++) {
+            int iy = oy * STRIDE - ph, ix = ox * STRIDE - pw;
+            xb[j] = p.off_x + img * p.cin * hw + iy * p.w + ix;
+            rok[j] = 0u;
+            cok[j] = 0u;
+            [[unroll]] for (int r = 0; r < KH; r++)
+                rok[j] |= uint(uint(iy + r) < uint(p.h)) << r;
+            [[unroll]] for (int s = 0; s < KW; s++)
+                cok[j] |= uint(uint(ix + s) < uint(p.w)) << s;
+            if (++ox == p.ow) {
+                ox = 0;
+                if (++oy == p.oh) {
+                    oy = 0;
+                    img++;
+                }
+            }
+        }
+    }
+    int wr[TM];
+    [[unroll]] for (int i = 0; i < TM; i++)
+        wr[i] = p.off_w4 + min(m0 + i, p.m - 1) * p.cin * RS4;
+
+    float acc[TM][TN];
+    [[unroll]] for (int i = 0; i < TM; i++)
+        [[unroll]] for (int j = 0; j < TN; j++)
+            acc[i][j] = 0.0;
+
+    if (ROW) {
+        // Strip t of kernel row r is x[iy0 + r][ix0 + t] of pixel 0.
+        int iy = oy0 * STRIDE - ph, ix = ox0 * STRIDE - pw;
+        int xr = p.off_x + img0 * p.cin * hw + iy * p.w + ix;
+        uint sok = 0u;
+        [[unroll]] for (int t = 0; t < SW; t++)
+            sok |= uint(uint(ix + t) < uint(p.w)) << t;
+        for (int ci = 0; ci < p.cin; ci++) {
+            vec4 av[TM][RS4];
+            [[unroll]] for (int i = 0; i < TM; i++)
+                [[unroll]] for (int u = 0; u < RS4; u++)
+                    av[i][u] = texelFetch(wp, wr[i] + ci * RS4 + u);
+            [[unroll]] for (int r = 0; r < KH; r++) {
+                bool rok0 = uint(iy + r) < uint(p.h);
+                float xs[SW];
+                [[unroll]] for (int t = 0; t < SW; t++) {
+                    int idx = clamp(xr + ci * hw + r * p.w + t, 0, p.x_last);
+                    float v = texelFetch(xt, idx).x;
+                    if (QUANT)
+                        v = sr_quantize01(v, p.bits);
+                    xs[t] = rok0 && ((sok >> t) & 1u) != 0u ? v : 0.0;
+                }
+                [[unroll]] for (int s = 0; s < KW; s++) {
+                    int q = r * KW + s;
+                    [[unroll]] for (int i = 0; i < TM; i++)
+                        [[unroll]] for (int j = 0; j < TN; j++)
+                            acc[i][j] = fma(av[i][q / 4][q % 4],
+                                            xs[j * STRIDE + s], acc[i][j]);
+                }
+            }
+        }
+    } else {
+        for (int ci = 0; ci < p.cin; ci++) {
+            [[unroll]] for (int u = 0; u < RS4; u++) {
+                vec4 av[TM];
+                [[unroll]] for (int i = 0; i < TM; i++)
+                    av[i] = texelFetch(wp, wr[i] + ci * RS4 + u);
+                [[unroll]] for (int e = 0; e < 4; e++) {
+                    int q = 4 * u + e;
+                    if (q < RS) {
+                        int r = q / KW, s = q % KW;
+                        float bv[TN];
+                        [[unroll]] for (int j = 0; j < TN; j++) {
+                            int idx = clamp(xb[j] + ci * hw + r * p.w + s, 0, p.x_last);
+                            float v = texelFetch(xt, idx).x;
+                            if (QUANT)
+                                v = sr_quantize01(v, p.bits);
+                            bool ok = ((rok[j] >> r) & (cok[j] >> s) & 1u) != 0u;
+                            bv[j] = ok ? v : 0.0;
+                        }
+                        [[unroll]] for (int i = 0; i < TM; i++)
+                            [[unroll]] for (int j = 0; j < TN; j++)
+                                acc[i][j] = fma(av[i][e], bv[j], acc[i][j]);
+                    }
+                }
+            }
+        }
+    }
+
+    // No break or continue: they stop the unroll.
+    int img = img0, oy = oy0, ox = ox0;
+    [[unroll]] for (int j = 0; j < TN; j++) {
+        bool cok = n0 + j < p.ncols;
+        int plane = ohw, pix = oy * p.ow + ox;
+        if (TS > 1) {
+            int yy = oy * TS + py, xx = ox * TS + px;
+            cok = cok && yy < p.hd && xx < p.wd;
+            plane = p.hd * p.wd;
+            pix = yy * p.wd + xx;
+        }
+        int base = img * p.m * plane + pix;
+        [[unroll]] for (int i = 0; i < TM; i++) {
+            int row = m0 + i;
+            if (cok && row < p.m) {
+                int idx = base + row * plane;
+                float v = acc[i][j];
+                if (EPI == 1)
+                    v += texelFetch(et, p.off_e + row).x;
+                if (EPI == 2) {
+                    float xv = texelFetch(et, p.off_e + idx).x;
+                    v = (xv >= 0.0 && xv <= 1.0) ? v : 0.0;
+                }
+                y[p.off_y + idx] = v;
+            }
+        }
+        if (++ox == p.ow) {
+            ox = 0;
+            if (++oy == p.oh) {
+                oy = 0;
+                img++;
+            }
+        }
+    }
+}
