@@ -98,10 +98,15 @@ def main():
             q = d.attrs["quantizer"]
             q = q.decode() if isinstance(q, bytes) else q
             ax.set_ylabel("epoch %s" % g[6:])
-            ax.text(0.99, 0.9, "%s %s  R=%.3f  |W-Q(W)|=%.4f" %
-                    (q, "%d-bit" % bits if bits else "fp32",
-                     float(d.attrs["R"]), float(d.attrs["qerr"])),
-                    transform=ax.transAxes, ha="right", va="top", fontsize=8)
+            label = "%s %s" % (q, "%d-bit" % bits if bits else "fp32")
+            R, qerr = float(d.attrs["R"]), float(d.attrs["qerr"])
+            # before the first step (epoch 0) nothing has been measured yet
+            if R == R:
+                label += "  R=%.3f" % R
+            if qerr == qerr:
+                label += "  |W-Q(W)|=%.4f" % qerr
+            ax.text(0.99, 0.9, label, transform=ax.transAxes, ha="right",
+                    va="top", fontsize=8)
         axes[-1, 0].set_xlim(lo_all, hi_all)
         axes[-1, 0].set_xlabel("weight W (red: quantization levels, green "
                                "dotted: regularizer minima)")
