@@ -467,6 +467,11 @@ static void test_conv(void)
         {1, 13, 9, 9, 4, 5, 5, 2, 2, 0, 4},
         {5, 3, 7, 7, 2, 3, 3, 1, 1, 1, 1},
         {2, 8, 11, 11, 6, 11, 11, 1, 5, 1, 8},
+        /* output planes of >= 256 pixels: the CPU backend's per-image path */
+        {3, 3, 17, 19, 5, 3, 3, 1, 1, 1, 0},
+        {2, 5, 23, 21, 4, 5, 3, 1, 2, 0, 3},    /* + fused 3-bit activations */
+        {2, 4, 33, 33, 6, 3, 3, 2, 1, 1, 0},
+        {2, 7, 16, 16, 3, 1, 1, 1, 0, 1, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         test_conv_case(cases[i]);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static size_t round_up(size_t v, size_t a)
 {
@@ -139,10 +140,83 @@ static sr_status cpu_buf_read(sr_backend *be, sr_buf *buf, size_t off,
 /* ------------------------------------------------------------------ */
 /* Dispatch                                                            */
 
+/* ------------------------------------------------------------------ */
+/* Optional per-op timer: SINREQ_CPU_PROFILE=1 sums wall time per op kind
+ * (convolutions per shape too) and prints the table to stderr when the
+ * backend is destroyed. Off by default: one getenv at create. */
+
+static double prof_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void prof_key(const sr_op *op, char *dst, size_t cap)
+{
+    const sr_conv2d_desc *d = &op->p.conv;
+    switch (op->kind) {
+    case SR_OP_CONV2D_FWD:
+    case SR_OP_CONV2D_BWD_DATA:
+    case SR_OP_CONV2D_BWD_WEIGHT:
+        snprintf(dst, cap, "%s c%d %dx%d k%d %dx%d/%d%s", sr_op_name(op->kind),
+                 d->c, d->h, d->w, d->k, d->kh, d->kw, d->stride,
+                 d->act_bits ? " q" : "");
+        break;
+    default: snprintf(dst, cap, "%s", sr_op_name(op->kind)); break;
+    }
+}
+
+static void prof_add(sr_cpu_backend *cb, const sr_op *op, double dt)
+{
+    char key[SR_CPU_PROF_KEY];
+    prof_key(op, key, sizeof key);
+    int i;
+    for (i = 0; i < cb->prof_n; i++)
+        if (!strcmp(cb->prof[i].key, key)) break;
+    if (i == cb->prof_n) {
+        if (cb->prof_n == SR_CPU_PROF_MAX) return;
+        snprintf(cb->prof[i].key, sizeof cb->prof[i].key, "%s", key);
+        cb->prof_n++;
+    }
+    cb->prof[i].seconds += dt;
+    cb->prof[i].calls++;
+}
+
+static int prof_cmp(const void *a, const void *b)
+{
+    double x = ((const sr_cpu_prof *)a)->seconds;
+    double y = ((const sr_cpu_prof *)b)->seconds;
+    return (x < y) - (x > y);
+}
+
+static void prof_print(sr_cpu_backend *cb)
+{
+    double total = 0.0;
+    for (int i = 0; i < cb->prof_n; i++) total += cb->prof[i].seconds;
+    qsort(cb->prof, (size_t)cb->prof_n, sizeof cb->prof[0], prof_cmp);
+    fprintf(stderr, "sinreq cpu profile: %.3f s in ops\n", total);
+    for (int i = 0; i < cb->prof_n; i++)
+        fprintf(stderr, "%9.3f ms %5.1f%% %7ld calls  %s\n",
+                1e3 * cb->prof[i].seconds,
+                total > 0 ? 100.0 * cb->prof[i].seconds / total : 0.0,
+                cb->prof[i].calls, cb->prof[i].key);
+}
+
+static sr_status cpu_dispatch(sr_cpu_backend *cb, const sr_op *op);
+
 static sr_status cpu_exec(sr_backend *be, const sr_op *op)
 {
     sr_cpu_backend *cb = sr_cpu(be);
+    if (!cb->prof) return cpu_dispatch(cb, op);
+    double t0 = prof_now();
+    sr_status st = cpu_dispatch(cb, op);
+    prof_add(cb, op, prof_now() - t0);
+    return st;
+}
 
+static sr_status cpu_dispatch(sr_cpu_backend *cb, const sr_op *op)
+{
     switch (op->kind) {
     case SR_OP_FILL: return sr_cpu_fill(cb, op);
     case SR_OP_COPY: return sr_cpu_copy(cb, op);
@@ -190,6 +264,10 @@ static sr_status cpu_sync(sr_backend *be)
 static void cpu_destroy(sr_backend *be)
 {
     sr_cpu_backend *cb = sr_cpu(be);
+    if (cb->prof) {
+        prof_print(cb);
+        free(cb->prof);
+    }
     free(cb->scratch);
     free(cb);
 }
@@ -227,6 +305,10 @@ sr_status sr_cpu_backend_create(const sr_backend_opts *opts, sr_backend **out)
     /* GEMMs are sliced across our own OpenMP threads; a multi-threaded
      * OpenBLAS underneath would oversubscribe the cores. */
     openblas_set_num_threads(1);
+
+    const char *prof = getenv("SINREQ_CPU_PROFILE");
+    if (prof && *prof && strcmp(prof, "0") != 0)
+        cb->prof = calloc(SR_CPU_PROF_MAX, sizeof *cb->prof);
 
     char model[160];
     cpu_model(model, sizeof model);

@@ -60,7 +60,12 @@ sr_status sr_cpu_relu_bwd(sr_cpu_backend *cb, const sr_op *op)
 
 #pragma omp parallel for schedule(static) num_threads(cb->threads) \
     if (n >= EW_PAR_MIN)
-    for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        /* Both loads unconditional: the select then vectorises instead of
+         * a data-dependent branch (mispredicted half the time). */
+        float g = dy[i];
+        dx[i] = y[i] > 0.0f ? g : 0.0f;
+    }
     return SR_OK;
 }
 

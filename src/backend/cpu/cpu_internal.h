@@ -20,11 +20,22 @@
  * thread count or the schedule. */
 #define SR_CPU_RED_BLOCK 8192
 
+/* SINREQ_CPU_PROFILE: wall time per op kind (and conv shape). */
+#define SR_CPU_PROF_MAX 128
+#define SR_CPU_PROF_KEY 64
+typedef struct sr_cpu_prof {
+    char key[SR_CPU_PROF_KEY];
+    double seconds;
+    long calls;
+} sr_cpu_prof;
+
 typedef struct sr_cpu_backend {
     sr_backend base;   /* must stay first */
     int threads;       /* OpenMP team size for every parallel region */
     float *scratch;    /* grows on demand, reused across ops */
     size_t scratch_words;
+    sr_cpu_prof *prof; /* NULL unless SINREQ_CPU_PROFILE is set */
+    int prof_n;
 } sr_cpu_backend;
 
 typedef struct sr_cpu_buf {

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""PyTorch side of bench/train_throughput.sh: images/s of one training step
+(forward, cross-entropy, backward, SGD momentum 0.9 + weight decay 1e-4) of
+the paper's CIFAR networks (PAPER.md section 5) on a fixed synthetic batch.
+
+    bench_train_torch.py --net resnet20 --batch 128 --threads 2 \
+        [--warmup 3] [--steps 10] [--no-header]
+
+Prints one TSV line in bench_train's format:
+    side net batch threads quant median_ms images_per_s min_ms loss
+"""
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Cifar10Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 6, 5)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.fc1 = nn.Linear(400, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = torch.flatten(x, 1)
+        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False),
+                nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class ResNet20(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        layers, cin = [], 16
+        for cout, stride in ((16, 1), (32, 2), (64, 2)):
+            blocks = []
+            for i in range(3):
+                blocks.append(BasicBlock(cin, cout, stride if i == 0 else 1))
+                cin = cout
+            layers.append(nn.Sequential(*blocks))
+        self.layer1, self.layer2, self.layer3 = layers
+        self.linear = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        x = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        return self.linear(x)
+
+
+def vgg11():
+    cfg = [64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M']
+    layers, cin = [], 3
+    for v in cfg:
+        if v == 'M':
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(cin, v, 3, padding=1), nn.BatchNorm2d(v),
+                       nn.ReLU(inplace=True)]
+            cin = v
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(512, 10))
+
+
+NETS = {'cifar10net': Cifar10Net, 'resnet20': ResNet20, 'vgg11': vgg11}
+PARAMS = {'cifar10net': 62006, 'resnet20': 272474, 'vgg11': 9231114}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--net', default='resnet20', choices=sorted(NETS))
+    ap.add_argument('--batch', type=int, default=128)
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--warmup', type=int, default=3)
+    ap.add_argument('--steps', type=int, default=10)
+    ap.add_argument('--no-header', action='store_true')
+    a = ap.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    model = NETS[a.net]()
+    n = sum(p.numel() for p in model.parameters())
+    if n != PARAMS[a.net]:
+        raise SystemExit(f'{a.net}: {n} parameters, PAPER.md says '
+                         f'{PARAMS[a.net]}')
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9,
+                          weight_decay=1e-4)
+    x = torch.rand(a.batch, 3, 32, 32) * 2 - 1
+    y = torch.randint(0, 10, (a.batch,))
+    times, loss = [], 0.0
+    for i in range(a.warmup + a.steps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        out = model(x)
+        lo = F.cross_entropy(out, y)
+        lo.backward()
+        opt.step()
+        loss = lo.item()
+        t1 = time.perf_counter()
+        if i >= a.warmup:
+            times.append(t1 - t0)
+    med = statistics.median(times)
+    if not a.no_header:
+        print('side\tnet\tbatch\tthreads\tquant\tmedian_ms\timages_per_s'
+              '\tmin_ms\tloss')
+    print(f'torch-{torch.__version__}\t{a.net}\t{a.batch}\t{a.threads}\tnone'
+          f'\t{med * 1e3:.2f}\t{a.batch / med:.1f}\t{min(times) * 1e3:.2f}'
+          f'\t{loss:.4f}')
+
+
+if __name__ == '__main__':
+    main()
