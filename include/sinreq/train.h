@@ -18,6 +18,9 @@
 #define SR_EXIT_OK 0
 #define SR_EXIT_USAGE 1
 #define SR_EXIT_RUNTIME 2
+/* A signal (SIGTERM, SIGUSR1) stopped the run after it wrote a checkpoint:
+ * requeue the job and rerun it with --resume auto. */
+#define SR_EXIT_REQUEUE 3
 
 typedef struct sr_train_config {
     /* network and data */
@@ -41,6 +44,12 @@ typedef struct sr_train_config {
     char *backend, *device, *out, *init, *hist_epochs;
     int threads, val, force, quiet, capture, hist_bins;
     long seed, max_steps;
+    /* checkpoints: RUN_DIR/ckpt/, every checkpoint_interval steps (0: at
+     * epoch ends only; epoch ends always), the newest keep_last kept;
+     * resume: "", "auto" or a checkpoint file */
+    char *resume;
+    long checkpoint_interval;
+    int keep_last;
     /* where each key was last set ("default", "--bits", "FILE:LINE"),
      * indexed like the key table; owned */
     char **where;
@@ -67,6 +76,14 @@ void sr_train_config_help(FILE *f);
 
 /* Run a training as configured; cmdline is recorded in result.json. */
 sr_status sr_train_run(const sr_train_config *c, const char *cmdline);
+/* As sr_train_run; *requeue (may be NULL) becomes 1 when SIGTERM or SIGUSR1
+ * stopped the run after a checkpoint (exit with SR_EXIT_REQUEUE). The
+ * handlers are installed for the run only (sigaction; they set a flag). */
+sr_status sr_train_run_ex(const sr_train_config *c, const char *cmdline,
+                          int *requeue);
+
+/* `sinreq export`: model file -> really quantized weights (ckpt_io.h). */
+sr_status sr_train_export(const char *model, const char *out);
 
 /* Evaluate a model file on a dataset split; prints nothing. */
 typedef struct sr_eval_opts {

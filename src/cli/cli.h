@@ -7,6 +7,7 @@
 int sr_cmd_train(int argc, char **argv);
 int sr_cmd_eval(int argc, char **argv);
 int sr_cmd_info(int argc, char **argv);
+int sr_cmd_export(int argc, char **argv);
 int sr_cmd_devices(int argc, char **argv);
 
 #endif

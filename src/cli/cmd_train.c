@@ -11,7 +11,7 @@ int sr_cmd_train(int argc, char **argv)
     sr_status st;
     char *cmdline;
     size_t len = 16;
-    int rc;
+    int rc, requeue = 0;
 
     for (int i = 0; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -31,8 +31,10 @@ int sr_cmd_train(int argc, char **argv)
     sr_train_config_default(&c);
     st = sr_train_config_from_args(&c, argc, argv);
     if (st == SR_OK)
-        st = sr_train_run(&c, cmdline);
+        st = sr_train_run_ex(&c, cmdline, &requeue);
     rc = sr_train_exit_code(st);
+    if (st == SR_OK && requeue)
+        rc = SR_EXIT_REQUEUE;
     if (st != SR_OK)
         fprintf(stderr, "\nsinreq train: %s\n", sr_last_error());
     sr_train_config_free(&c);

@@ -1,6 +1,7 @@
 /* The `sinreq` command. Subcommands arrive with their modules; this file
  * parses the first word and dispatches to cmd_*.c. Exit codes (DESIGN.md):
- * 0 done, 1 usage/config/input error, 2 runtime failure. */
+ * 0 done, 1 usage/config/input error, 2 runtime failure, 3 checkpointed
+ * on a signal: requeue and rerun with --resume auto. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@ static void usage(FILE *f)
             "commands:\n"
             "  train --data FILE.h5 --out DIR [...]  train a network (train --help)\n"
             "  eval --model M.h5 --data FILE.h5     loss and top-1 of a model file\n"
+            "  export --model M.h5 --out E.h5       quantized layers as packed k-bit codes\n"
             "  info FILE.h5 | info --net NAME       describe a model, dataset or network\n"
             "  devices [--backend cpu|vulkan|all]   list compute devices and the one\n"
             "                                       each backend would pick\n"
@@ -87,6 +89,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "devices") == 0) return sr_cmd_devices(argc - 2, argv + 2);
     if (strcmp(cmd, "train") == 0) return sr_cmd_train(argc - 2, argv + 2);
     if (strcmp(cmd, "eval") == 0) return sr_cmd_eval(argc - 2, argv + 2);
+    if (strcmp(cmd, "export") == 0) return sr_cmd_export(argc - 2, argv + 2);
     if (strcmp(cmd, "info") == 0) return sr_cmd_info(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0) {
         printf("sinreq %s\n", SR_VERSION);

@@ -75,6 +75,9 @@ static const struct key keys[] = {
     {"force", K_BOOL, F(force), "false", "reuse a non-empty run directory"},
     {"max_steps", K_LONG, F(max_steps), "0", "stop after this many steps (0: no limit)"},
     {"quiet", K_BOOL, F(quiet), "false", "no progress output"},
+    {"checkpoint_interval", K_LONG, F(checkpoint_interval), "0", "checkpoint every N steps too (0: at epoch ends only)"},
+    {"keep_last", K_INT, F(keep_last), "3", "checkpoints kept in RUN_DIR/ckpt"},
+    {"resume", K_STR, F(resume), "", "auto (newest valid checkpoint in RUN_DIR/ckpt) or a checkpoint file"},
 };
 #undef F
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -476,6 +479,11 @@ sr_status sr_train_config_check(const sr_train_config *c)
              "%s: hist_bins must be in 2..100000", sr_train_where(c, "hist_bins"));
     SR_CHECK(c->max_steps >= 0, SR_E_CONFIG, "%s: max_steps must be >= 0",
              sr_train_where(c, "max_steps"));
+    SR_CHECK(c->checkpoint_interval >= 0, SR_E_CONFIG,
+             "%s: checkpoint_interval must be >= 0",
+             sr_train_where(c, "checkpoint_interval"));
+    SR_CHECK(c->keep_last >= 1, SR_E_CONFIG, "%s: keep_last must be >= 1",
+             sr_train_where(c, "keep_last"));
     SR_CHECK(c->threads >= 0, SR_E_CONFIG, "%s: threads must be >= 0",
              sr_train_where(c, "threads"));
     SR_CHECK(c->waveq_beta_init > 0 && c->waveq_beta_init <= SR_MAX_BITS,

@@ -3,7 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+#include <unistd.h>
+
 #include "sinreq/backend.h"
+#include "sinreq/ckpt_io.h"
 #include "sinreq/dataset.h"
 #include "sinreq/loader.h"
 #include "sinreq/models.h"
@@ -79,8 +83,40 @@ fail:
     return st;
 }
 
+static sr_status eval_model(const sr_eval_opts *o, double *loss, double *acc,
+                            long *count);
+
+/* An export (really quantized weights): decoded to float32 weights, exactly
+ * the fake quantizer's values, in a temporary model file whose layers are
+ * float (the weights are already quantized), then evaluated as any model. */
 sr_status sr_train_eval(const sr_eval_opts *o, double *loss, double *acc,
                         long *count)
+{
+    sr_export_decoded d;
+    sr_eval_opts o2 = *o;
+    char dir[] = "/tmp/sinreq-export-XXXXXX", path[64];
+    sr_status st;
+
+    if (!sr_export_probe(o->model))
+        return eval_model(o, loss, acc, count);
+    SR_TRY(sr_export_load(o->model, &d));
+    if (!mkdtemp(dir)) {
+        sr_export_decoded_free(&d);
+        return sr_error(SR_E_IO, "cannot create a temporary directory");
+    }
+    snprintf(path, sizeof path, "%s/model.h5", dir);
+    st = sr_model_save(path, &d.meta, d.t, d.n);
+    sr_export_decoded_free(&d);
+    o2.model = path;
+    if (st == SR_OK)
+        st = eval_model(&o2, loss, acc, count);
+    unlink(path);
+    rmdir(dir);
+    return st;
+}
+
+static sr_status eval_model(const sr_eval_opts *o, double *loss, double *acc,
+                            long *count)
 {
     sr_model_file *f = NULL;
     sr_backend *be = NULL;

@@ -63,3 +63,25 @@ sr_status sr_train_net_from_model(sr_model_file *f, int batch,
                                   sr_backend *be, sr_nn **out);
 
 #endif
+
+/* Checkpoint bookkeeping (ckpt.c). */
+typedef struct sr_ckpt_entry {
+    char path[4500];
+    int epoch;
+    long step;      /* global step */
+} sr_ckpt_entry;
+/* RUN_DIR/ckpt/ckpt-eEEEE-sSSSSSSSSS.h5, oldest first. */
+sr_status sr_ckpt_list(const char *run_dir, sr_ckpt_entry **out, int *n);
+/* Delete all but the newest keep. */
+void sr_ckpt_prune(const char *run_dir, int keep);
+/* Delete ckpt-*.tmp left by a killed writer. */
+void sr_ckpt_remove_tmp(const char *run_dir);
+int sr_ckpt_key_may_differ(const char *key);
+/* The resolved config as YAML text (malloc'd; NULL: out of memory). */
+char *sr_train_config_text(const sr_train_config *c);
+/* SR_E_CONFIG naming every key that differs (keys that may differ
+ * skipped); what names the old config's source for the message. */
+sr_status sr_train_config_compare(const char *old_text, const char *now_text,
+                                  const char *what);
+sr_status sr_trim_lines(const char *path, int keep_first,
+                        int (*keep)(const char *line, long arg), long arg);

@@ -1,6 +1,7 @@
 /* The training loop and the run directory (include/sinreq/train.h). */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "sinreq/backend.h"
+#include "sinreq/ckpt_io.h"
 #include "sinreq/dataset.h"
 #include "sinreq/hist_io.h"
 #include "sinreq/loader.h"
@@ -28,8 +30,37 @@ struct qlayer {
     float reg, qerr, beta;
 };
 
+/* What a checkpoint carries besides the network: the position and the
+ * running sums that make the metrics of a resumed run exact. */
+struct progress {
+    int epoch;          /* 1-based epoch in progress (or just finished) */
+    long step;          /* steps done in it */
+    int complete;       /* it was evaluated and logged */
+    double sum;         /* sum of loss * rows this epoch */
+    long right, seen;
+    double best, fin_acc, fin_loss, val_acc;
+    int best_epoch;
+    double lr, lam;
+};
+
+/* SIGTERM / SIGUSR1: the only state the handler touches. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
+
 struct trainer {
     const sr_train_config *c;
+    struct progress p;
+    int resumed, requeue;
+    sr_ckpt_file *ck;   /* the checkpoint to resume from */
+    char *cfg_text;     /* resolved config as YAML */
+    double test_sleep;  /* SINREQ_TEST_STEP_SLEEP: seconds after each step
+                           (tests kill a run at a step of their choice) */
+    int n_skipped;      /* --resume auto: invalid checkpoints passed over */
+    char skipped[1024]; /* the last reason */
     sr_train_sched s;
     sr_train_plan plan;
     sr_augment aug;
@@ -687,54 +718,478 @@ static sr_status write_config(struct trainer *tr)
     return st;
 }
 
+static sr_status trim_run_files(struct trainer *tr);
+
 static sr_status open_run_files(struct trainer *tr)
 {
     static const char *stale[] = {"model.h5", "model.h5.tmp", "result.json",
                                   "histograms.h5", "metrics.jsonl",
                                   "steps.tsv"};
+    const char *mode = tr->resumed ? "a" : "w";
+    struct stat sb;
+    int had_steps;
 
-    SR_TRY(sr_run_dir_prepare(tr->c->out, tr->c->force, 1));
-    /* --force: what an earlier run left must not pass for this run's */
-    for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++)
-        unlink(run_file(tr, stale[i]));
-    tr->log = fopen(run_file(tr, "train.log"), "w");
+    SR_TRY(sr_run_dir_prepare(tr->c->out, tr->c->force || tr->c->resume[0],
+                              1));
+    if (tr->resumed) {
+        SR_TRY(trim_run_files(tr));
+    } else {
+        /* --force: what an earlier run left must not pass for this run's */
+        for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++)
+            unlink(run_file(tr, stale[i]));
+    }
+    tr->log = fopen(run_file(tr, "train.log"), mode);
     SR_CHECK(tr->log, SR_E_IO, "cannot write %s: %s", tr->path, strerror(errno));
-    tr->metrics = fopen(run_file(tr, "metrics.jsonl"), "w");
+    tr->metrics = fopen(run_file(tr, "metrics.jsonl"), mode);
     SR_CHECK(tr->metrics, SR_E_IO, "cannot write %s: %s", tr->path,
              strerror(errno));
-    tr->steps = fopen(run_file(tr, "steps.tsv"), "w");
+    had_steps = stat(run_file(tr, "steps.tsv"), &sb) == 0 && sb.st_size > 0;
+    tr->steps = fopen(tr->path, mode);
     SR_CHECK(tr->steps, SR_E_IO, "cannot write %s: %s", tr->path,
              strerror(errno));
-    fputs("step\tepoch\tloss\tcorrect\trows\n", tr->steps);
+    if (!tr->resumed || !had_steps)
+        fputs("step\tepoch\tloss\tcorrect\trows\n", tr->steps);
     return write_config(tr);
+}
+
+/* ---- checkpoints ---- */
+
+/* Every conv/linear layer's plan, in network order (as model files). */
+static sr_status put_plan(struct trainer *tr, sr_ckpt_writer *w)
+{
+    int L = 0, n = sr_nn_layer_count(tr->net);
+    const char **names = calloc((size_t)n + 1, sizeof *names);
+    int *qd = calloc((size_t)n + 1, sizeof *qd);
+    int *bits = calloc((size_t)n + 1, sizeof *bits);
+    int *ab = calloc((size_t)n + 1, sizeof *ab);
+    sr_status st = SR_OK;
+
+    if (!names || !qd || !bits || !ab) {
+        st = sr_error(SR_E_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        sr_nn_layer_info li;
+        st = sr_nn_layer(tr->net, i, &li);
+        if (st != SR_OK)
+            goto out;
+        if (li.kind != SR_NN_CONV2D && li.kind != SR_NN_LINEAR)
+            continue;
+        names[L] = li.name;
+        qd[L] = li.qidx >= 0;
+        bits[L] = li.qidx >= 0 ? tr->q[li.qidx].bits : 0;
+        ab[L] = li.quant.act_bits;
+        L++;
+    }
+    if (L) {
+        st = sr_ckpt_attr_strs(w, "quant", "layers", names, L);
+        if (st == SR_OK)
+            st = sr_ckpt_attr_i32s(w, "quant", "quantized", qd, L);
+        if (st == SR_OK)
+            st = sr_ckpt_attr_i32s(w, "quant", "bits", bits, L);
+        if (st == SR_OK)
+            st = sr_ckpt_attr_i32s(w, "quant", "act_bits", ab, L);
+    }
+    if (st == SR_OK)
+        st = sr_ckpt_attr_str(w, "quant", "quantizer",
+                              sr_quant_quantizer_name(tr->s.quantizer));
+    if (st == SR_OK && tr->nq) {
+        float *beta = malloc((size_t)tr->nq * sizeof *beta);
+        int d = tr->nq;
+        st = beta ? sr_nn_read_betas(tr->net, beta)
+                  : sr_error(SR_E_NOMEM, "out of memory");
+        if (st == SR_OK)
+            st = sr_ckpt_put_f32(w, "quant", "waveq_beta", 1, &d, beta);
+        free(beta);
+    }
+out:
+    free(names);
+    free(qd);
+    free(bits);
+    free(ab);
+    return st;
+}
+
+static sr_status put_state(struct trainer *tr, sr_ckpt_writer *w)
+{
+    const sr_train_config *c = tr->c;
+    const struct progress *p = &tr->p;
+    int nt = sr_nn_tensor_count(tr->net);
+    float *buf = NULL;
+    size_t cap = 0;
+    sr_status st = SR_OK;
+
+#define A(call) do { if (st == SR_OK) st = (call); } while (0)
+    A(sr_ckpt_attr_str(w, "", "program_version", "sinreq " SR_VERSION));
+    A(sr_ckpt_attr_i64(w, "", "nranks", 1));
+    A(sr_ckpt_attr_str(w, "", "net", c->net));
+    A(sr_ckpt_attr_str(w, "", "backend", sr_backend_name(tr->be)));
+    A(sr_ckpt_attr_str(w, "", "device", sr_backend_device_name(tr->be)));
+    A(sr_ckpt_attr_str(w, "", "config", tr->cfg_text));
+    for (int i = 0; st == SR_OK && i < nt; i++) {
+        const sr_nn_tensor_info *ti = sr_nn_tensor(tr->net, i);
+        if (ti->numel > cap) {
+            float *q = realloc(buf, ti->numel * sizeof *buf);
+            if (!q) {
+                st = sr_error(SR_E_NOMEM, "out of memory");
+                break;
+            }
+            buf = q;
+            cap = ti->numel;
+        }
+        for (int pass = 0; st == SR_OK && pass < 2; pass++) {
+            if (pass == 0) {
+                st = sr_nn_read_tensor(tr->net, i, buf);
+            } else {
+                sr_buf *pb, *gb, *mb;
+                size_t words;
+                if (!ti->trainable)
+                    break;
+                st = sr_nn_slab(tr->net, ti->slab, &pb, &gb, &mb, &words);
+                if (st == SR_OK)
+                    st = sr_buf_read(tr->be, mb, ti->off, ti->numel, buf);
+            }
+            /* never checkpoint a broken state */
+            for (size_t j = 0; st == SR_OK && j < ti->numel; j++)
+                if (!isfinite(buf[j]))
+                    st = sr_error(SR_E_NUMERIC, "%s%s has a non-finite value "
+                                  "at element %zu at step %ld; no checkpoint "
+                                  "is written", ti->name,
+                                  pass ? " (momentum)" : "", j, tr->t);
+            A(sr_ckpt_put_f32(w, pass ? "momentum" : "model", ti->name,
+                              ti->ndim, ti->dims, buf));
+        }
+    }
+    free(buf);
+    A(put_plan(tr, w));
+    A(sr_ckpt_attr_i64(w, "progress", "epoch", p->epoch));
+    A(sr_ckpt_attr_i64(w, "progress", "step_in_epoch", p->step));
+    A(sr_ckpt_attr_i64(w, "progress", "epoch_complete", p->complete));
+    A(sr_ckpt_attr_i64(w, "progress", "global_step", tr->t));
+    A(sr_ckpt_attr_i64(w, "progress", "total_steps", tr->T));
+    A(sr_ckpt_attr_i64(w, "progress", "steps_per_epoch", tr->steps_per_epoch));
+    A(sr_ckpt_attr_i64(w, "progress", "epochs", c->epochs));
+    /* sr_loader_seek(data_epoch, data_batch) resumes the data stream; the
+     * order is a pure function of (seed, epoch) */
+    A(sr_ckpt_attr_i64(w, "progress", "data_epoch",
+                       p->complete ? p->epoch : p->epoch - 1));
+    A(sr_ckpt_attr_i64(w, "progress", "data_batch", p->complete ? 0 : p->step));
+    A(sr_ckpt_attr_i64(w, "rng", "seed", c->seed));
+    A(sr_ckpt_attr_i64(w, "rng", "step", tr->t));
+    A(sr_ckpt_attr_str(w, "rng", "kind", "counter-based (lowbias32), keyed by "
+                       "(seed, stream, step): no other state"));
+    A(sr_ckpt_attr_f64(w, "schedule", "lr", p->lr));
+    A(sr_ckpt_attr_f64(w, "schedule", "lambda", p->lam));
+    A(sr_ckpt_attr_f64(w, "metrics", "train_loss_sum", p->sum));
+    A(sr_ckpt_attr_i64(w, "metrics", "train_correct", p->right));
+    A(sr_ckpt_attr_i64(w, "metrics", "train_seen", p->seen));
+    A(sr_ckpt_attr_f64(w, "metrics", "best_test_acc", p->best));
+    A(sr_ckpt_attr_i64(w, "metrics", "best_epoch", p->best_epoch));
+    A(sr_ckpt_attr_f64(w, "metrics", "final_test_acc", p->fin_acc));
+    A(sr_ckpt_attr_f64(w, "metrics", "final_test_loss", p->fin_loss));
+    A(sr_ckpt_attr_f64(w, "metrics", "final_val_acc", p->val_acc));
+#undef A
+    return st;
+}
+
+static sr_status write_ckpt(struct trainer *tr)
+{
+    char dir[4200], path[4300];
+    sr_ckpt_writer *w;
+    sr_status st;
+
+    /* the run files hold everything up to this step before the
+     * checkpoint does: a resumed run trims, never has to fill in */
+    if (tr->steps)
+        fflush(tr->steps);
+    snprintf(dir, sizeof dir, "%s/ckpt", tr->c->out);
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return sr_error(SR_E_IO, "cannot create %s: %s", dir, strerror(errno));
+    snprintf(path, sizeof path, "%s/ckpt-e%04d-s%09ld.h5", dir, tr->p.epoch,
+             tr->t);
+    SR_TRY(sr_ckpt_create(path, &w));
+    st = put_state(tr, w);
+    if (st != SR_OK) {
+        sr_ckpt_abort(w);
+        return st;
+    }
+    SR_TRY(sr_ckpt_commit(w));
+    sr_ckpt_prune(tr->c->out, tr->c->keep_last);
+    if (tr->log) {
+        fprintf(tr->log, "checkpoint %s (epoch %d, step %ld)\n", path,
+                tr->p.epoch, tr->t);
+        fflush(tr->log);
+    }
+    return SR_OK;
+}
+
+/* Open and fully read-check one candidate. */
+static sr_status try_ckpt(struct trainer *tr, const char *path)
+{
+    sr_ckpt_file *f = NULL;
+    char *old = NULL;
+    sr_status st = sr_ckpt_open(path, &f);
+
+    if (st == SR_OK)
+        st = sr_ckpt_verify(f);
+    if (st == SR_OK)
+        st = sr_ckpt_get_str(f, "", "config", &old);
+    if (st == SR_OK) {
+        /* an incompatible config is the user's error, not a bad file */
+        st = sr_train_config_compare(old, tr->cfg_text, path);
+        free(old);
+        if (st != SR_OK) {
+            sr_ckpt_close(f);
+            return st == SR_E_CONFIG ? SR_E_ARG : st;
+        }
+        tr->ck = f;
+        return SR_OK;
+    }
+    sr_ckpt_close(f);
+    return st;
+}
+
+/* --resume: pick the checkpoint (before anything is built). */
+static sr_status find_resume(struct trainer *tr)
+{
+    const sr_train_config *c = tr->c;
+    sr_ckpt_entry *v = NULL;
+    int n = 0;
+    sr_status st;
+
+    if (strcmp(c->resume, "auto") != 0) {
+        st = try_ckpt(tr, c->resume);
+        return st == SR_E_ARG ? SR_E_CONFIG : st;
+    }
+    SR_TRY(sr_ckpt_list(c->out, &v, &n));
+    for (int i = n - 1; i >= 0; i--) {
+        st = try_ckpt(tr, v[i].path);
+        if (st == SR_OK)
+            break;
+        if (st == SR_E_ARG) {
+            free(v);
+            return SR_E_CONFIG;
+        }
+        /* reported now and again in train.log once it is open */
+        fprintf(stderr, "sinreq train: skipping checkpoint %s: %s\n",
+                v[i].path, sr_last_error());
+        tr->n_skipped++;
+        snprintf(tr->skipped, sizeof tr->skipped, "%s", sr_last_error());
+    }
+    free(v);
+    if (!tr->ck) {
+        /* nothing to resume: a fresh start, if the directory's config (if
+         * any) is this one */
+        char cfg[4200], *old = NULL;
+        FILE *f;
+        snprintf(cfg, sizeof cfg, "%s/config.yaml", c->out);
+        f = fopen(cfg, "r");
+        if (f) {
+            size_t len = 0;
+            FILE *m = open_memstream(&old, &len);
+            int ch;
+            while (m && (ch = fgetc(f)) != EOF)
+                fputc(ch, m);
+            fclose(f);
+            if (m)
+                fclose(m);
+            st = old ? sr_train_config_compare(old, tr->cfg_text, cfg)
+                     : SR_OK;
+            free(old);
+            SR_TRY(st);
+        }
+    }
+    return SR_OK;
+}
+
+/* Restore the network and the progress from tr->ck (after build_net). */
+static sr_status load_ckpt(struct trainer *tr)
+{
+    sr_ckpt_file *f = tr->ck;
+    int nt = sr_nn_tensor_count(tr->net);
+    float *buf = NULL;
+    size_t cap = 0;
+    int64_t v[8];
+    struct progress *p = &tr->p;
+    sr_status st = SR_OK;
+
+    SR_TRY(sr_ckpt_get_i64(f, "progress", "total_steps", &v[0]));
+    SR_TRY(sr_ckpt_get_i64(f, "progress", "steps_per_epoch", &v[1]));
+    SR_CHECK(v[0] == tr->T && v[1] == tr->steps_per_epoch, SR_E_FORMAT,
+             "%s: %lld steps of which %lld per epoch, but this run has %ld "
+             "and %ld (another dataset?)", sr_ckpt_path(f), (long long)v[0],
+             (long long)v[1], tr->T, tr->steps_per_epoch);
+    for (int i = 0; st == SR_OK && i < nt; i++) {
+        const sr_nn_tensor_info *ti = sr_nn_tensor(tr->net, i);
+        if (ti->numel > cap) {
+            float *q = realloc(buf, ti->numel * sizeof *buf);
+            if (!q) {
+                st = sr_error(SR_E_NOMEM, "out of memory");
+                break;
+            }
+            buf = q;
+            cap = ti->numel;
+        }
+        st = sr_ckpt_get_f32(f, "model", ti->name, ti->numel, buf);
+        if (st == SR_OK)
+            st = sr_nn_write_tensor(tr->net, i, buf);
+        if (st == SR_OK && ti->trainable) {
+            sr_buf *pb, *gb, *mb;
+            size_t words;
+            st = sr_ckpt_get_f32(f, "momentum", ti->name, ti->numel, buf);
+            if (st == SR_OK)
+                st = sr_nn_slab(tr->net, ti->slab, &pb, &gb, &mb, &words);
+            if (st == SR_OK)
+                st = sr_buf_write(tr->be, mb, ti->off, ti->numel, buf);
+        }
+    }
+    free(buf);
+    SR_TRY(st);
+    if (tr->nq) {
+        float *beta = malloc((size_t)tr->nq * sizeof *beta);
+        int L = 0, *bits = NULL;
+        SR_CHECK(beta, SR_E_NOMEM, "out of memory");
+        st = sr_ckpt_get_f32(f, "quant", "waveq_beta", (size_t)tr->nq, beta);
+        if (st == SR_OK)
+            st = sr_nn_write_betas(tr->net, beta);
+        for (int i = 0; st == SR_OK && i < tr->nq; i++)
+            tr->q[i].beta = beta[i];
+        free(beta);
+        SR_TRY(st);
+        /* bits per conv/linear layer, in network order */
+        for (int i = 0; i < sr_nn_layer_count(tr->net); i++) {
+            sr_nn_layer_info li;
+            SR_TRY(sr_nn_layer(tr->net, i, &li));
+            L += li.kind == SR_NN_CONV2D || li.kind == SR_NN_LINEAR;
+        }
+        bits = calloc((size_t)L + 1, sizeof *bits);
+        SR_CHECK(bits, SR_E_NOMEM, "out of memory");
+        st = sr_ckpt_get_i32s(f, "quant", "bits", bits, L);
+        for (int i = 0, l = 0; st == SR_OK && i < sr_nn_layer_count(tr->net);
+             i++) {
+            sr_nn_layer_info li;
+            st = sr_nn_layer(tr->net, i, &li);
+            if (st != SR_OK || (li.kind != SR_NN_CONV2D &&
+                                li.kind != SR_NN_LINEAR))
+                continue;
+            if (li.qidx >= 0 && bits[l] != tr->q[li.qidx].bits) {
+                st = sr_nn_set_layer_bits(tr->net, li.qidx, bits[l]);
+                tr->q[li.qidx].bits = bits[l];
+            }
+            l++;
+        }
+        free(bits);
+        SR_TRY(st);
+    }
+    SR_TRY(sr_ckpt_get_i64(f, "progress", "epoch", &v[0]));
+    SR_TRY(sr_ckpt_get_i64(f, "progress", "step_in_epoch", &v[1]));
+    SR_TRY(sr_ckpt_get_i64(f, "progress", "epoch_complete", &v[2]));
+    SR_TRY(sr_ckpt_get_i64(f, "progress", "global_step", &v[3]));
+    SR_TRY(sr_ckpt_get_i64(f, "metrics", "train_correct", &v[4]));
+    SR_TRY(sr_ckpt_get_i64(f, "metrics", "train_seen", &v[5]));
+    SR_TRY(sr_ckpt_get_i64(f, "metrics", "best_epoch", &v[6]));
+    SR_TRY(sr_ckpt_get_f64(f, "metrics", "train_loss_sum", &p->sum));
+    SR_TRY(sr_ckpt_get_f64(f, "metrics", "best_test_acc", &p->best));
+    SR_TRY(sr_ckpt_get_f64(f, "metrics", "final_test_acc", &p->fin_acc));
+    SR_TRY(sr_ckpt_get_f64(f, "metrics", "final_test_loss", &p->fin_loss));
+    SR_TRY(sr_ckpt_get_f64(f, "metrics", "final_val_acc", &p->val_acc));
+    SR_TRY(sr_ckpt_get_f64(f, "schedule", "lr", &p->lr));
+    SR_TRY(sr_ckpt_get_f64(f, "schedule", "lambda", &p->lam));
+    p->epoch = (int)v[0];
+    p->step = (long)v[1];
+    p->complete = (int)v[2];
+    tr->t = (long)v[3];
+    p->right = (long)v[4];
+    p->seen = (long)v[5];
+    p->best_epoch = (int)v[6];
+    SR_CHECK(p->epoch >= 1 && p->step >= 0 && p->step <= tr->steps_per_epoch &&
+             tr->t == (long)(p->epoch - 1) * tr->steps_per_epoch + p->step,
+             SR_E_FORMAT, "%s: inconsistent progress (epoch %d, step %ld, "
+             "global step %ld)", sr_ckpt_path(f), p->epoch, p->step, tr->t);
+    tr->resumed = 1;
+    return SR_OK;
+}
+
+static int keep_metrics(const char *line, long epochs_done)
+{
+    int e;
+
+    return sscanf(line, "{\"epoch\": %d", &e) == 1 && e <= epochs_done;
+}
+
+static int keep_steps(const char *line, long t)
+{
+    long s;
+
+    return sscanf(line, "%ld", &s) == 1 && s <= t;
+}
+
+/* A resumed run continues its files: what a killed run logged after the
+ * checkpoint goes. */
+static sr_status trim_run_files(struct trainer *tr)
+{
+    long done = tr->p.complete ? tr->p.epoch : tr->p.epoch - 1;
+
+    SR_TRY(sr_trim_lines(run_file(tr, "metrics.jsonl"), 0, keep_metrics,
+                         done));
+    return sr_trim_lines(run_file(tr, "steps.tsv"), 1, keep_steps, tr->t);
+}
+
+/* After a step: a checkpoint is due (interval), or a signal asks for one. */
+static int step_ckpt_due(struct trainer *tr)
+{
+    long n = tr->c->checkpoint_interval;
+
+    /* the epoch's last step is checkpointed at the epoch end instead */
+    if (tr->p.step >= tr->steps_per_epoch)
+        return 0;
+    return stop_signal || (n > 0 && tr->t % n == 0);
+}
+
+static const char *signal_name(int sig)
+{
+    return sig == SIGTERM ? "SIGTERM" : sig == SIGUSR1 ? "SIGUSR1" : "signal";
 }
 
 static sr_status train_loop(struct trainer *tr, const char *cmdline)
 {
     const sr_train_config *c = tr->c;
-    double best = -1, fin_acc = NAN, fin_loss = NAN, val_acc = NAN;
-    int best_epoch = 0, e, stop = 0;
-    double lr = 0, lam = 0;
+    struct progress *p = &tr->p;
+    int e, stop = 0;
 
-    for (e = 1; e <= c->epochs && !stop; e++) {
-        double te = sr_now(), sum = 0, last = 0, tel, tea, vl = NAN, va = NAN;
-        long right = 0, seen = 0, step = 0;
+    if (!tr->resumed) {
+        p->epoch = 1;
+        p->best = -1;
+        p->fin_acc = p->fin_loss = p->val_acc = NAN;
+    } else if (p->complete) {
+        p->epoch++;
+        p->step = 0;
+        p->sum = 0;
+        p->right = p->seen = 0;
+    }
+    p->complete = 0;
+    for (e = p->epoch; e <= c->epochs && !stop; e++) {
+        double te = sr_now(), last = 0, tel, tea, vl = NAN, va = NAN;
+        long seen0 = p->seen;   /* > 0 when resumed within the epoch */
 
-        SR_TRY(sr_loader_seek(tr->train, e - 1, 0));
+        p->epoch = e;
+        SR_TRY(sr_loader_seek(tr->train, e - 1, (int)p->step));
         for (;;) {
             int nv = 0;
             float loss;
             uint32_t ok;
             sr_nn_scalars sc = {0};
 
+            if (p->step >= tr->steps_per_epoch)
+                break;
             SR_TRY(sr_loader_next(tr->train, tr->x, tr->y, &nv));
             if (nv == 0)
                 break;
-            lr = sr_train_lr(c, &tr->s, tr->t, tr->steps_per_epoch, tr->T);
-            lam = sr_quant_lambda(&tr->s.lambda, tr->t, tr->T);
-            sc.lr = (float)lr;
+            p->lr = sr_train_lr(c, &tr->s, tr->t, tr->steps_per_epoch, tr->T);
+            p->lam = sr_quant_lambda(&tr->s.lambda, tr->t, tr->T);
+            sc.lr = (float)p->lr;
             sc.step = (uint32_t)tr->t;
-            sc.lambda = (float)lam;
+            sc.lambda = (float)p->lam;
             if (c->waveq) {
                 sr_quant_waveq_coefs(&tr->s.waveq, tr->t, tr->T, &sc.waveq_w,
                                      &sc.waveq_beta);
@@ -748,7 +1203,7 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
                 SR_TRY(sr_nn_train_step(tr->net));
             SR_TRY(sr_nn_read_stats(tr->net, &loss, &ok));
             tr->t++;
-            step++;
+            p->step++;
             /* %.9g: every float32 loss round-trips, so backends compare
              * exactly from this file */
             fprintf(tr->steps, "%ld\t%d\t%.9g\t%u\t%d\n", tr->t, e,
@@ -757,18 +1212,36 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
                 return sr_error(SR_E_NUMERIC, "non-finite training loss (%g) "
                                 "at epoch %d step %ld (lr %g): training "
                                 "diverged; try a smaller --lr. No model is "
-                                "saved.", (double)loss, e, step, lr);
-            sum += (double)loss * nv;
-            right += ok;
-            seen += nv;
-            progress(tr, e, step, tr->steps_per_epoch, sum / seen,
-                     (double)right / seen, seen / (sr_now() - te), &last);
-            if (c->max_steps && tr->t >= c->max_steps) {
+                                "saved and no checkpoint of this state is "
+                                "written.", (double)loss, e, p->step, p->lr);
+            p->sum += (double)loss * nv;
+            p->right += ok;
+            p->seen += nv;
+            progress(tr, e, p->step, tr->steps_per_epoch, p->sum / p->seen,
+                     (double)p->right / p->seen,
+                     (p->seen - seen0) / (sr_now() - te), &last);
+            if (c->max_steps && tr->t >= c->max_steps)
                 stop = 1;
-                break;
+            if (tr->test_sleep > 0)
+                usleep((useconds_t)(tr->test_sleep * 1e6));
+            if (step_ckpt_due(tr) || (stop && p->step < tr->steps_per_epoch)) {
+                fflush(tr->steps);
+                SR_TRY(write_ckpt(tr));
+                if (stop_signal) {
+                    tr->requeue = 1;
+                    say(tr, "%s: checkpoint written at epoch %d step %ld "
+                        "(global step %ld); exiting with %d (requeue, then "
+                        "--resume auto)", signal_name(stop_signal), e,
+                        p->step, tr->t, SR_EXIT_REQUEUE);
+                    return SR_OK;
+                }
             }
+            if (stop)
+                break;
         }
-        double ips = seen / (sr_now() - te);
+        double ips = (p->seen - seen0) / (sr_now() - te);
+        long seen = p->seen, right = p->right;
+        double sum = p->sum;
         if (tr->nq) {
             float *r = malloc((size_t)tr->nq * 2 * sizeof *r);
             SR_CHECK(r, SR_E_NOMEM, "out of memory");
@@ -784,14 +1257,14 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
         SR_TRY(evaluate(tr, tr->test, &tel, &tea));
         if (tr->val)
             SR_TRY(evaluate(tr, tr->val, &vl, &va));
-        fin_acc = tea;
-        fin_loss = tel;
-        val_acc = va;
-        if (tea > best) {
-            best = tea;
-            best_epoch = e;
+        p->fin_acc = tea;
+        p->fin_loss = tel;
+        p->val_acc = va;
+        if (tea > p->best) {
+            p->best = tea;
+            p->best_epoch = e;
         }
-        metrics_line(tr, e, lr, lam, seen ? sum / seen : NAN,
+        metrics_line(tr, e, p->lr, p->lam, seen ? sum / seen : NAN,
                      seen ? (double)right / seen : NAN, tel, tea, vl, va, ips,
                      tr->t);
         if (tr->val)
@@ -807,8 +1280,27 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
         int is_last = stop || e == c->epochs;
         if (hist_wanted(tr, e, is_last))
             SR_TRY(write_hist(tr, e));
+        if (p->step >= tr->steps_per_epoch) {
+            /* the epoch is done and logged: the next starts from zero */
+            p->complete = 1;
+            SR_TRY(write_ckpt(tr));
+            p->complete = 0;
+            if (stop_signal) {
+                tr->requeue = 1;
+                say(tr, "%s: checkpoint written at the end of epoch %d "
+                    "(global step %ld); exiting with %d (requeue, then "
+                    "--resume auto)", signal_name(stop_signal), e, tr->t,
+                    SR_EXIT_REQUEUE);
+                return SR_OK;
+            }
+        }
+        p->step = 0;
+        p->sum = 0;
+        p->right = p->seen = 0;
     }
     e--;
+    if (e > c->epochs)
+        e = c->epochs;
     {
         sr_model_meta m;
         sr_status st = model_meta(tr, &m);
@@ -817,11 +1309,11 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
         free(m.layers);
         SR_TRY(st);
     }
-    SR_TRY(write_result(tr, e, fin_acc, fin_loss, best, best_epoch, val_acc,
-                        cmdline));
+    SR_TRY(write_result(tr, e, p->fin_acc, p->fin_loss, p->best,
+                        p->best_epoch, p->val_acc, cmdline));
     say(tr, "done: %d epochs, %ld steps, final test acc %.4f (best %.4f at "
-        "epoch %d), %.1f s; run in %s", e, tr->t, fin_acc, best, best_epoch,
-        sr_now() - tr->t0, c->out);
+        "epoch %d), %.1f s; run in %s", e, tr->t, p->fin_acc, p->best,
+        p->best_epoch, sr_now() - tr->t0, c->out);
     return SR_OK;
 }
 
@@ -836,6 +1328,8 @@ static void trainer_free(struct trainer *tr)
     sr_loader_free(tr->test);
     sr_loader_free(tr->val);
     sr_model_close(tr->init);
+    sr_ckpt_close(tr->ck);
+    free(tr->cfg_text);
     sr_train_plan_free(&tr->plan);
     free(tr->q);
     free(tr->x);
@@ -850,20 +1344,35 @@ static void trainer_free(struct trainer *tr)
 
 sr_status sr_train_run(const sr_train_config *c, const char *cmdline)
 {
+    return sr_train_run_ex(c, cmdline, NULL);
+}
+
+static sr_status train_run(const sr_train_config *c, const char *cmdline,
+                           int *requeue)
+{
     struct trainer tr = {0};
     sr_status st;
 
+    if (requeue)
+        *requeue = 0;
     tr.c = c;
     tr.t0 = sr_now();
     tr.tty = isatty(2);
+    if (getenv("SINREQ_TEST_STEP_SLEEP"))
+        tr.test_sleep = atof(getenv("SINREQ_TEST_STEP_SLEEP"));
     SR_TRY(sr_train_config_check(c));
     SR_TRY(sr_train_sched_parse(c, &tr.s));
     SR_TRY(sr_train_augment(c, &tr.aug));
     SR_TRY(sr_train_hist_epochs(c, tr.hist, &tr.n_hist, &tr.hist_last));
     /* Every check before the run directory is touched: nothing is
-     * overwritten by a run that cannot start. */
-    SR_TRY(sr_run_dir_prepare(c->out, c->force, 0));
-    st = sr_train_plan_parse(c, &tr.plan);
+     * overwritten by a run that cannot start. With --resume the directory
+     * may hold a run: its config must be this one (find_resume). */
+    SR_TRY(sr_run_dir_prepare(c->out, c->force || c->resume[0], 0));
+    tr.cfg_text = sr_train_config_text(c);
+    SR_CHECK(tr.cfg_text, SR_E_NOMEM, "out of memory");
+    st = c->resume[0] ? find_resume(&tr) : SR_OK;
+    if (st == SR_OK)
+        st = sr_train_plan_parse(c, &tr.plan);
     if (st == SR_OK && c->init[0])
         st = sr_model_open(c->init, &tr.init);
     if (st == SR_OK)
@@ -877,9 +1386,25 @@ sr_status sr_train_run(const sr_train_config *c, const char *cmdline)
         goto out;
     tr.steps_per_epoch = sr_loader_batches_per_epoch(tr.train);
     tr.T = tr.steps_per_epoch * c->epochs;
+    if (tr.ck) {
+        st = load_ckpt(&tr);
+        if (st != SR_OK)
+            goto out;
+    }
+    sr_ckpt_remove_tmp(c->out);
     st = open_run_files(&tr);
     if (st != SR_OK)
         goto out;
+    if (tr.n_skipped)
+        say(&tr, "note: %d newer checkpoint(s) invalid and skipped; the last "
+            "reason: %s", tr.n_skipped, tr.skipped);
+    if (tr.ck)
+        say(&tr, "resuming from %s: epoch %d, step %ld of it (global step "
+            "%ld)%s", sr_ckpt_path(tr.ck), tr.p.epoch, tr.p.step, tr.t,
+            tr.p.complete ? ", epoch complete" : "");
+    else if (c->resume[0])
+        say(&tr, "--resume auto: no checkpoint in %s/ckpt; starting from the "
+            "beginning", c->out);
     say(&tr, "sinreq train: %s (%zu parameters) on %s [%s], %s %d-bit, "
         "regularizer %s, %d epochs x %ld steps of %d", c->net,
         sr_nn_param_count(tr.net), sr_backend_device_name(tr.be),
@@ -890,17 +1415,43 @@ sr_status sr_train_run(const sr_train_config *c, const char *cmdline)
         say(&tr, "initialised from %s", c->init);
     if (c->val && !tr.val)
         say(&tr, "note: %s has no /val split; --val ignored", c->data);
-    if (hist_wanted(&tr, 0, 0))
+    if (!tr.resumed && hist_wanted(&tr, 0, 0))
         st = write_hist(&tr, 0);
+    /* after the restore: a changed layer bitwidth needs a new capture */
     if (st == SR_OK)
         st = capture(&tr);
-    if (st == SR_OK)
+    if (st == SR_OK) {
         st = train_loop(&tr, cmdline);
+        if (requeue)
+            *requeue = tr.requeue;
+    }
     if (st != SR_OK && tr.log) {
         fprintf(tr.log, "error: %s\n", sr_last_error());
         fflush(tr.log);
     }
 out:
     trainer_free(&tr);
+    return st;
+}
+
+sr_status sr_train_run_ex(const sr_train_config *c, const char *cmdline,
+                          int *requeue)
+{
+    struct sigaction sa, old_term, old_usr1;
+    sr_status st;
+
+    /* SIGTERM / SIGUSR1 (Slurm preemption) from the start: a signal during
+     * set-up is served after the first step. Finish the step, checkpoint,
+     * exit SR_EXIT_REQUEUE; the handler only sets a flag. */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    stop_signal = 0;
+    sigaction(SIGTERM, &sa, &old_term);
+    sigaction(SIGUSR1, &sa, &old_usr1);
+    st = train_run(c, cmdline, requeue);
+    sigaction(SIGTERM, &old_term, NULL);
+    sigaction(SIGUSR1, &old_usr1, NULL);
     return st;
 }

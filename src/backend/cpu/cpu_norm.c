@@ -146,14 +146,16 @@ sr_status sr_cpu_bn_bwd(sr_cpu_backend *cb, const sr_op *op)
         double sdy = lanes_total(ady), sdyx = lanes_total(adyx) * invstd;
         dbeta[c] = (float)sdy;
         dgamma[c] = (float)sdyx;
-        float k = (float)((double)gamma[c] * invstd);
-        float mdy = (float)(sdy / cnt), mdyx = (float)(sdyx / cnt);
-        float fm = (float)mean, fi = (float)invstd;
+        /* double: dy - mean(dy) - xhat mean(dy xhat) cancels almost
+         * completely when a channel has few values (n * hw = 2 gives 0
+         * up to eps), and float32 there lost 1e-3 relative */
+        double k = (double)gamma[c] * invstd;
+        double mdy = sdy / cnt, mdyx = sdyx / cnt;
         for (int b = 0; b < d->n; b++) {
             size_t o = (size_t)b * chw + (size_t)c * hw;
             for (size_t i = 0; i < hw; i++) {
-                float xh = (x[o + i] - fm) * fi;
-                dx[o + i] = k * (dy[o + i] - mdy - xh * mdyx);
+                double xh = ((double)x[o + i] - mean) * invstd;
+                dx[o + i] = (float)(k * ((double)dy[o + i] - mdy - xh * mdyx));
             }
         }
     }

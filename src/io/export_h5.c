@@ -1,0 +1,349 @@
+/* Export files: really quantized weights (layout in ckpt_io.h). */
+#include "sinreq/ckpt_io.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hdf5.h>
+
+#include "h5util.h"
+
+static int put_float(hid_t g, const sr_model_tensor *t)
+{
+    hsize_t d[4];
+    hid_t s, p, ds;
+    int bad;
+
+    for (int i = 0; i < t->ndim; i++)
+        d[i] = (hsize_t)t->dims[i];
+    s = H5Screate_simple(t->ndim, d, NULL);
+    p = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(p, t->ndim, d);
+    H5Pset_fletcher32(p);
+    ds = H5Dcreate2(g, t->name, H5T_IEEE_F32LE, s, H5P_DEFAULT, p, H5P_DEFAULT);
+    bad = ds < 0 || H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
+                             H5P_DEFAULT, t->data) < 0;
+    sr_h5_close(&ds);
+    sr_h5_close(&p);
+    sr_h5_close(&s);
+    return bad;
+}
+
+static int put_codes(hid_t g, const sr_export_layer *q)
+{
+    size_t bits = (size_t)q->bits * q->numel, nw = (bits + 31) / 32;
+    uint32_t *w = calloc(nw ? nw : 1, sizeof *w);
+    hsize_t d = nw ? nw : 1;
+    hid_t s = H5I_INVALID_HID, p = H5I_INVALID_HID, ds = H5I_INVALID_HID;
+    int bad = 1;
+
+    if (!w)
+        return 1;
+    for (size_t i = 0; i < q->numel; i++)
+        for (int b = 0; b < q->bits; b++)
+            if ((q->codes[i] >> b) & 1u) {
+                size_t at = i * (size_t)q->bits + (size_t)b;
+                w[at / 32] |= 1u << (at % 32);
+            }
+    s = H5Screate_simple(1, &d, NULL);
+    p = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(p, 1, &d);
+    H5Pset_fletcher32(p);
+    ds = H5Dcreate2(g, q->layer, H5T_STD_U32LE, s, H5P_DEFAULT, p, H5P_DEFAULT);
+    if (ds >= 0 && H5Dwrite(ds, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL,
+                            H5P_DEFAULT, w) >= 0) {
+        const char *dec = strcmp(q->quantizer, "dorefa") == 0
+            ? "float32: wq = 2 * (code / (2^bits - 1)) - 1"
+            : "float32: wq = (code - m) / m, m = 2^(bits-1) - 1";
+        bad = sr_h5_attr_i32(ds, "bits", q->bits) |
+              sr_h5_attr_i32(ds, "numel", (int)q->numel) |
+              sr_h5_attr_i32s(ds, "shape", q->dims, q->ndim) |
+              sr_h5_attr_str(ds, "tensor", q->tensor) |
+              sr_h5_attr_str(ds, "quantizer", q->quantizer) |
+              sr_h5_attr_f64(ds, "scale", q->scale) |
+              sr_h5_attr_f64(ds, "offset", q->offset) |
+              sr_h5_attr_str(ds, "decode", dec);
+    }
+    sr_h5_close(&ds);
+    sr_h5_close(&p);
+    sr_h5_close(&s);
+    free(w);
+    return bad;
+}
+
+sr_status sr_export_save(const char *path, const sr_model_meta *m,
+                         const sr_model_tensor *f, int nf,
+                         const sr_export_layer *q, int nq)
+{
+    char tmp[4200];
+    hid_t file, gf, gq, gp;
+    int L = m->n_layers, bad = 0, in[3] = {m->in_c, m->in_h, m->in_w};
+    sr_status st = SR_OK;
+
+    sr_h5_quiet();
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0)
+        return sr_h5_error(SR_E_IO, "cannot create %s", tmp);
+    gf = H5Gcreate2(file, "float", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    gq = H5Gcreate2(file, "quantized", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    gp = H5Gcreate2(file, "quant", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    bad |= gf < 0 || gq < 0 || gp < 0;
+    bad |= sr_h5_attr_str(file, "format", SR_EXPORT_FORMAT);
+    bad |= sr_h5_attr_i32(file, "format_version", SR_EXPORT_FORMAT_VERSION);
+    bad |= sr_h5_attr_str(file, "net", m->net);
+    bad |= sr_h5_attr_i32(file, "width", m->width);
+    bad |= sr_h5_attr_i32(file, "classes", m->classes);
+    bad |= sr_h5_attr_i32s(file, "input", in, 3);
+    bad |= sr_h5_attr_str(file, "quantizer", m->quantizer);
+    bad |= sr_h5_attr_i32(file, "act_bits", m->act_bits);
+    bad |= sr_h5_attr_str(file, "regularizer", m->regularizer);
+    bad |= sr_h5_attr_f32s(file, "norm_mean", m->norm_mean, 3);
+    bad |= sr_h5_attr_f32s(file, "norm_std", m->norm_std, 3);
+    bad |= sr_h5_attr_str(file, "program_version", m->program_version);
+    if (L > 0 && !bad) {
+        const char **names = calloc((size_t)L, sizeof *names);
+        int *v = calloc((size_t)L * 3, sizeof *v);
+        float *beta = calloc((size_t)L, sizeof *beta);
+        bad |= !names || !v || !beta;
+        for (int i = 0; !bad && i < L; i++) {
+            names[i] = m->layers[i].name;
+            v[i] = m->layers[i].quantized;
+            v[L + i] = m->layers[i].bits;
+            v[2 * L + i] = m->layers[i].act_bits;
+            beta[i] = m->layers[i].beta;
+        }
+        if (!bad)
+            bad |= sr_h5_attr_strs(gp, "layers", names, L) |
+                   sr_h5_attr_i32s(gp, "quantized", v, L) |
+                   sr_h5_attr_i32s(gp, "bits", v + L, L) |
+                   sr_h5_attr_i32s(gp, "act_bits", v + 2 * L, L) |
+                   sr_h5_attr_f32s(gp, "beta", beta, L);
+        free(names);
+        free(v);
+        free(beta);
+    }
+    for (int i = 0; !bad && i < nf; i++)
+        bad |= put_float(gf, &f[i]);
+    for (int i = 0; !bad && i < nq; i++)
+        bad |= put_codes(gq, &q[i]);
+    if (bad)
+        st = sr_h5_error(SR_E_IO, "%s: cannot write the export", tmp);
+    sr_h5_close(&gp);
+    sr_h5_close(&gq);
+    sr_h5_close(&gf);
+    if (H5Fclose(file) < 0 && st == SR_OK)
+        st = sr_h5_error(SR_E_IO, "%s: cannot close", tmp);
+    if (st == SR_OK)
+        st = sr_h5_commit_tmp(tmp, path);
+    if (st != SR_OK)
+        unlink(tmp);
+    return st;
+}
+
+int sr_export_probe(const char *path)
+{
+    hid_t f;
+    char fmt[64];
+    int r = 0;
+
+    sr_h5_quiet();
+    if (access(path, R_OK) != 0 || H5Fis_hdf5(path) <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return 0;
+    }
+    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f >= 0) {
+        r = sr_h5_read_attr_str(f, "format", fmt, sizeof fmt) == 0 &&
+            strcmp(fmt, SR_EXPORT_FORMAT) == 0;
+        H5Fclose(f);
+    }
+    H5Eclear2(H5E_DEFAULT);
+    return r;
+}
+
+struct lctx {
+    sr_export_decoded *d;
+    const char *path;
+    sr_status st;
+    int quant;
+};
+
+static int add_tensor(sr_export_decoded *d, const char *name, int ndim,
+                      const int *dims, float *data)
+{
+    sr_model_tensor *p = realloc(d->t, (size_t)(d->n + 1) * sizeof *p);
+    if (!p)
+        return -1;
+    d->t = p;
+    p[d->n].name = strdup(name);
+    p[d->n].ndim = ndim;
+    memcpy(p[d->n].dims, dims, sizeof p[d->n].dims);
+    p[d->n].data = data;
+    d->n++;
+    return 0;
+}
+
+static herr_t load_cb(hid_t g, const char *name, const H5L_info_t *info,
+                      void *data)
+{
+    struct lctx *c = data;
+    hid_t ds = H5Dopen2(g, name, H5P_DEFAULT), s;
+    hsize_t hd[4] = {0};
+    int nd, dims[4] = {0};
+    (void)info;
+
+    if (ds < 0)
+        goto bad;
+    s = H5Dget_space(ds);
+    nd = H5Sget_simple_extent_ndims(s);
+    H5Sget_simple_extent_dims(s, hd, NULL);
+    H5Sclose(s);
+    if (!c->quant) {
+        size_t n = 1;
+        for (int i = 0; i < nd && i < 4; i++) {
+            dims[i] = (int)hd[i];
+            n *= hd[i];
+        }
+        float *v = malloc(n * sizeof *v);
+        if (!v || H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                          v) < 0 || add_tensor(c->d, name, nd, dims, v)) {
+            free(v);
+            H5Dclose(ds);
+            goto bad;
+        }
+    } else {
+        int bits = 0, numel = 0, shape[4] = {0}, sl;
+        char tensor[256], qz[16];
+        sl = sr_h5_attr_len(ds, "shape");
+        if (sr_h5_read_attr_i32s(ds, "bits", &bits, 1) ||
+            sr_h5_read_attr_i32s(ds, "numel", &numel, 1) || sl < 1 || sl > 4 ||
+            sr_h5_read_attr_i32s(ds, "shape", shape, sl) ||
+            sr_h5_read_attr_str(ds, "tensor", tensor, sizeof tensor) ||
+            sr_h5_read_attr_str(ds, "quantizer", qz, sizeof qz) ||
+            bits < 1 || bits > 16 || numel < 0) {
+            H5Dclose(ds);
+            goto bad;
+        }
+        uint32_t *w = malloc((size_t)hd[0] * sizeof *w);
+        float *v = malloc((size_t)(numel ? numel : 1) * sizeof *v);
+        if (!w || !v || H5Dread(ds, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL,
+                                H5P_DEFAULT, w) < 0 ||
+            (size_t)hd[0] * 32 < (size_t)numel * (size_t)bits) {
+            free(w);
+            free(v);
+            H5Dclose(ds);
+            goto bad;
+        }
+        int dor = strcmp(qz, "dorefa") == 0;
+        float mx = dor ? (float)((1u << bits) - 1u)
+                       : (float)((1u << (bits - 1)) - 1u);
+        for (size_t i = 0; i < (size_t)numel; i++) {
+            uint32_t code = 0;
+            for (int b = 0; b < bits; b++) {
+                size_t at = i * (size_t)bits + (size_t)b;
+                code |= ((w[at / 32] >> (at % 32)) & 1u) << b;
+            }
+            /* the fake quantizer's own float32 expressions (qmath.h) */
+            v[i] = dor ? 2.0f * ((float)code / mx) - 1.0f
+                       : ((float)code - mx) / mx;
+        }
+        free(w);
+        if (add_tensor(c->d, tensor, sl, shape, v)) {
+            free(v);
+            H5Dclose(ds);
+            goto bad;
+        }
+    }
+    H5Dclose(ds);
+    return 0;
+bad:
+    c->st = sr_h5_error(SR_E_FORMAT, "%s: cannot read /%s/%s", c->path,
+                        c->quant ? "quantized" : "float", name);
+    return -1;
+}
+
+sr_status sr_export_load(const char *path, sr_export_decoded *d)
+{
+    hid_t f, g, q;
+    char fmt[64];
+    int in[3], L;
+    sr_model_meta *m = &d->meta;
+    struct lctx c = {d, path, SR_OK, 0};
+
+    memset(d, 0, sizeof *d);
+    sr_h5_quiet();
+    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return sr_h5_error(SR_E_IO, "%s: cannot open as HDF5", path);
+    if (sr_h5_read_attr_str(f, "format", fmt, sizeof fmt) ||
+        strcmp(fmt, SR_EXPORT_FORMAT) ||
+        sr_h5_read_attr_str(f, "net", m->net, sizeof m->net) ||
+        sr_h5_read_attr_i32s(f, "width", &m->width, 1) ||
+        sr_h5_read_attr_i32s(f, "classes", &m->classes, 1) ||
+        sr_h5_read_attr_i32s(f, "input", in, 3) ||
+        sr_h5_read_attr_str(f, "quantizer", m->quantizer, sizeof m->quantizer) ||
+        sr_h5_read_attr_i32s(f, "act_bits", &m->act_bits, 1) ||
+        sr_h5_read_attr_str(f, "regularizer", m->regularizer,
+                            sizeof m->regularizer) ||
+        sr_h5_read_attr_f32s(f, "norm_mean", m->norm_mean, 3) ||
+        sr_h5_read_attr_f32s(f, "norm_std", m->norm_std, 3)) {
+        H5Fclose(f);
+        return sr_error(SR_E_FORMAT, "%s: not a valid %s file", path,
+                        SR_EXPORT_FORMAT);
+    }
+    snprintf(m->program_version, sizeof m->program_version, "export");
+    m->in_c = in[0];
+    m->in_h = in[1];
+    m->in_w = in[2];
+    q = H5Gopen2(f, "quant", H5P_DEFAULT);
+    L = q < 0 ? -1 : sr_h5_attr_len(q, "layers");
+    if (L > 0) {
+        char *names = calloc((size_t)L, SR_MODEL_NAME_MAX);
+        int *ab = calloc((size_t)L, sizeof *ab);
+        m->layers = calloc((size_t)L, sizeof *m->layers);
+        if (!names || !ab || !m->layers ||
+            sr_h5_read_attr_strs(q, "layers", names, SR_MODEL_NAME_MAX, L) ||
+            sr_h5_read_attr_i32s(q, "act_bits", ab, L))
+            c.st = sr_error(SR_E_FORMAT, "%s: /quant is unreadable", path);
+        for (int i = 0; c.st == SR_OK && i < L; i++) {
+            snprintf(m->layers[i].name, SR_MODEL_NAME_MAX, "%s",
+                     names + (size_t)i * SR_MODEL_NAME_MAX);
+            m->layers[i].act_bits = ab[i];   /* weights: decoded floats */
+        }
+        m->n_layers = L;
+        free(names);
+        free(ab);
+    }
+    if (q >= 0)
+        H5Gclose(q);
+    for (int k = 0; c.st == SR_OK && k < 2; k++) {
+        c.quant = k;
+        g = H5Gopen2(f, k ? "quantized" : "float", H5P_DEFAULT);
+        if (g < 0 || H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, load_cb,
+                                &c) < 0) {
+            if (c.st == SR_OK)
+                c.st = sr_h5_error(SR_E_FORMAT, "%s: cannot list /%s", path,
+                                   k ? "quantized" : "float");
+        }
+        if (g >= 0)
+            H5Gclose(g);
+    }
+    H5Fclose(f);
+    if (c.st != SR_OK)
+        sr_export_decoded_free(d);
+    return c.st;
+}
+
+void sr_export_decoded_free(sr_export_decoded *d)
+{
+    for (int i = 0; i < d->n; i++) {
+        free((char *)d->t[i].name);
+        free((float *)d->t[i].data);
+    }
+    free(d->t);
+    free(d->meta.layers);
+    memset(d, 0, sizeof *d);
+}

@@ -1,0 +1,54 @@
+# Exact resume on one backend (BACKEND=cpu|vulkan): a run stopped by
+# SIGKILL at a step of its own, by SIGTERM / SIGUSR1 (exit 3), or by
+# --max-steps, resumed with --resume auto, ends bit-identical to the run
+# that was never stopped (model.h5 tensors, metrics.jsonl without timings,
+# steps.tsv). Also: --keep-last, config mismatch, reused run directory.
+. "$(dirname "$0")/lib.sh"
+if [ "$BACKEND" = vulkan ]; then
+    $SINREQ devices --backend vulkan > /dev/null 2>&1 || { echo "no Vulkan device"; exit 77; }
+fi
+reference
+
+# 1. --max-steps 11 (mid-epoch 2), then resume
+$R --out maxs --checkpoint-interval 3 --max-steps 11 || fail "max-steps rc $?"
+$R --out maxs --checkpoint-interval 3 --resume auto || fail "resume rc $?"
+same full maxs "max-steps 11 + resume"
+
+# 2. SIGKILL after the 2nd step checkpoint plus a bit (a step between two
+#    checkpoints), resumed; then killed again, resumed again
+SINREQ_TEST_STEP_SLEEP=0.05 $R --out kill --checkpoint-interval 3 --keep-last 2 &
+pid=$!
+wait_for "kill/ckpt/ckpt-*.h5" 2 60 || fail "no checkpoints appeared"
+sleep 0.08
+kill -9 $pid; wait $pid 2>/dev/null
+n=$(ls kill/ckpt/ckpt-*.h5 | wc -l)
+[ "$n" -le 2 ] || fail "--keep-last 2 left $n checkpoints"
+[ -e kill/model.h5 ] && fail "killed run finished before the kill (too fast?)"
+last=$(tail -1 kill/steps.tsv | cut -f1)
+ok "killed at step ~$last, checkpoints: $(ls kill/ckpt | tr '\n' ' ')"
+SINREQ_TEST_STEP_SLEEP=0.05 $R --out kill --checkpoint-interval 3 --keep-last 2 --resume auto &
+pid=$!
+sleep 0.4; kill -9 $pid; wait $pid 2>/dev/null
+$R --out kill --checkpoint-interval 3 --keep-last 2 --resume auto || fail "resume after kill rc $?"
+grep -q "resuming from" kill/train.log || fail "train.log lacks 'resuming from'"
+same full kill "SIGKILL twice + resume"
+
+# 3. SIGTERM and SIGUSR1: finish the step, checkpoint, exit 3
+for sig in TERM USR1; do
+    SINREQ_TEST_STEP_SLEEP=0.05 $R --out sig$sig &
+    pid=$!
+    wait_for "sig$sig/steps.tsv" 1 60
+    sleep 0.3
+    kill -$sig $pid; wait $pid; rc=$?
+    [ "$rc" = 3 ] && ok "SIG$sig -> exit 3" || fail "SIG$sig -> exit $rc, want 3"
+    grep -q "SIG$sig: checkpoint written" sig$sig/train.log || fail "SIG$sig not logged"
+    [ -e sig$sig/model.h5 ] && fail "SIG$sig: model.h5 written"
+    $R --out sig$sig --resume auto || fail "resume after SIG$sig rc $?"
+    same full sig$sig "SIG$sig + resume"
+done
+
+# 4. rules
+expect_rc 1 "another configuration" $R --out maxs --resume auto --bits 2
+expect_rc 1 "not empty" $R --out maxs
+expect_rc 1 "" $R --out maxs --resume maxs/nonexistent.h5
+finish
