@@ -386,7 +386,7 @@ sr_status sr_vk_exec(sr_backend *be, const sr_op *op)
     if (st != SR_E_UNSUPPORTED) return st;
     /* Both declined: report the reason of the file that owns the kind. */
     if (!gemm_kind(op->kind)) snprintf(why, sizeof why, "%s", sr_last_error());
-    return sr_error(SR_E_UNSUPPORTED, "op %s not implemented on Vulkan%s%s",
+    return sr_error(SR_E_UNSUPPORTED, "op %s is not supported by the Vulkan backend%s%s",
                     sr_op_name(op->kind), why[0] ? ": " : "", why);
 }
 
