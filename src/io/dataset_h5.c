@@ -20,83 +20,17 @@
 
 #include <hdf5.h>
 
+#include "h5util.h"
+
 #define LABEL_CHUNK 16384
 #define IMAGE_CHUNK_BYTES (1u << 20)   /* ~1 MiB of images per chunk */
 #define IMAGE_CHUNK_MAX 512
 #define SPLIT_NAME_MAX 32
 
-/* ---- HDF5 error stack -> message ---- */
-
-struct h5_walk {
-    char inner[256];   /* innermost description */
-    int fletcher;      /* a Fletcher32 mismatch was reported */
-    int truncated;     /* the file is shorter than its superblock says */
-};
-
-static herr_t h5_walk_cb(unsigned n, const H5E_error2_t *e, void *data)
-{
-    struct h5_walk *w = data;
-    char minor[128] = "";
-
-    (void)n;
-    if (H5Eget_msg(e->min_num, NULL, minor, sizeof minor) < 0)
-        minor[0] = '\0';
-    if (e->desc && e->desc[0]) {
-        if (minor[0])
-            snprintf(w->inner, sizeof w->inner, "%s (%s)", e->desc, minor);
-        else
-            snprintf(w->inner, sizeof w->inner, "%s", e->desc);
-        if (strstr(e->desc, "Fletcher32") || strstr(e->desc, "fletcher32"))
-            w->fletcher = 1;
-        if (strstr(e->desc, "truncated"))
-            w->truncated = 1;
-    }
-    return 0;
-}
-
-/* Records `fmt...` followed by the HDF5 error stack's innermost message and
- * a hint for the common corruptions, then clears the stack. */
-static sr_status h5_error_at(sr_status code, const char *file, int line,
-                             const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static sr_status h5_error_at(sr_status code, const char *file, int line,
-                             const char *fmt, ...)
-{
-    struct h5_walk w = { .inner = "" };
-    char msg[768];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, h5_walk_cb, &w);
-    H5Eclear2(H5E_DEFAULT);
-    if (w.fletcher)
-        return sr_error_at(code, file, line,
-                           "%s: data corrupted (Fletcher32 checksum mismatch; "
-                           "re-create the file with sinreq-prep)", msg);
-    if (w.truncated)
-        return sr_error_at(code, file, line,
-                           "%s: file is truncated (%s)", msg, w.inner);
-    if (w.inner[0])
-        return sr_error_at(code, file, line, "%s: %s", msg, w.inner);
-    return sr_error_at(code, file, line, "%s", msg);
-}
-#define h5_error(code, ...) h5_error_at((code), __FILE__, __LINE__, __VA_ARGS__)
-
-static void h5_quiet(void)
-{
-    /* Errors are reported through sr_status, never printed by HDF5. */
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void h5_close_id(hid_t *id)
-{
-    if (*id >= 0)
-        H5Idec_ref(*id);
-    *id = H5I_INVALID_HID;
-}
+/* Error stack -> message, quiet, close: the shared src/io helpers. */
+#define h5_error(code, ...) sr_h5_error_at((code), __FILE__, __LINE__, __VA_ARGS__)
+#define h5_quiet sr_h5_quiet
+#define h5_close_id sr_h5_close
 
 /* ---- attributes ---- */
 

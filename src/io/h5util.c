@@ -12,17 +12,24 @@
 #include <unistd.h>
 
 struct walk {
-    char inner[256];
-    int fletcher, truncated;
+    char inner[256];   /* innermost description */
+    int fletcher;      /* a Fletcher32 mismatch was reported */
+    int truncated;     /* the file is shorter than its superblock says */
 };
 
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
 {
     struct walk *w = data;
+    char minor[128] = "";
 
     (void)n;
+    if (H5Eget_msg(e->min_num, NULL, minor, sizeof minor) < 0)
+        minor[0] = '\0';
     if (e->desc && e->desc[0]) {
-        snprintf(w->inner, sizeof w->inner, "%s", e->desc);
+        if (minor[0])
+            snprintf(w->inner, sizeof w->inner, "%s (%s)", e->desc, minor);
+        else
+            snprintf(w->inner, sizeof w->inner, "%s", e->desc);
         if (strstr(e->desc, "Fletcher32") || strstr(e->desc, "fletcher32"))
             w->fletcher = 1;
         if (strstr(e->desc, "truncated"))
@@ -31,6 +38,8 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
     return 0;
 }
 
+/* Records `fmt...` followed by the HDF5 error stack's innermost message and
+ * a hint for the common corruptions, then clears the stack. */
 sr_status sr_h5_error_at(sr_status code, const char *file, int line,
                          const char *fmt, ...)
 {
@@ -45,8 +54,8 @@ sr_status sr_h5_error_at(sr_status code, const char *file, int line,
     H5Eclear2(H5E_DEFAULT);
     if (w.fletcher)
         return sr_error_at(code, file, line,
-                           "%s: data corrupted (Fletcher32 checksum mismatch)",
-                           msg);
+                           "%s: data corrupted (Fletcher32 checksum mismatch; "
+                           "re-create the file)", msg);
     if (w.truncated)
         return sr_error_at(code, file, line, "%s: file is truncated (%s)",
                            msg, w.inner);
@@ -57,6 +66,8 @@ sr_status sr_h5_error_at(sr_status code, const char *file, int line,
 
 void sr_h5_quiet(void)
 {
+    /* Errors are reported through sr_status, never printed by HDF5. Per
+     * thread in a thread-safe HDF5 build. */
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
