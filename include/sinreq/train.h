@@ -81,6 +81,14 @@ sr_status sr_train_run(const sr_train_config *c, const char *cmdline);
  * handlers are installed for the run only (sigaction; they set a flag). */
 sr_status sr_train_run_ex(const sr_train_config *c, const char *cmdline,
                           int *requeue);
+/* As sr_train_run_ex, as one rank of a data-parallel job (sinreq/dist.h,
+ * docs/distributed.md): d from sr_dist_init, NULL for a single process
+ * without MPI. Every rank calls it with the same configuration; rank 0
+ * alone writes the run directory. A failure seen by one rank only ends the
+ * job (sr_dist_abort); otherwise every rank returns the same status. */
+typedef struct sr_dist sr_dist;
+sr_status sr_train_run_dist(const sr_train_config *c, const char *cmdline,
+                            int *requeue, sr_dist *d);
 
 /* `sinreq export`: model file -> really quantized weights (ckpt_io.h). */
 sr_status sr_train_export(const char *model, const char *out);

@@ -85,3 +85,15 @@ sr_status sr_train_config_compare(const char *old_text, const char *now_text,
                                   const char *what);
 sr_status sr_trim_lines(const char *path, int keep_first,
                         int (*keep)(const char *line, long arg), long arg);
+
+/* Data parallelism (rank_setup.c). */
+#include "sinreq/dist.h"
+/* CPU threads of this rank: threads when > 0; with several ranks on the
+ * node and threads 0, the cores of this rank's affinity mask, divided
+ * among the node's ranks when the mask is the whole node. */
+int sr_train_rank_threads(const sr_dist *d, int threads);
+/* LP_NUM_THREADS (lavapipe) = threads, unless already set. */
+void sr_train_rank_lp_threads(int threads);
+/* Vulkan device index (as text) for this rank: the local rank modulo the
+ * number of usable devices of the best type; "" when there are none. */
+sr_status sr_train_rank_device(const sr_dist *d, char *out, size_t n);

@@ -11,6 +11,7 @@
 #include "sinreq/backend.h"
 #include "sinreq/ckpt_io.h"
 #include "sinreq/dataset.h"
+#include "sinreq/dist.h"
 #include "sinreq/hist_io.h"
 #include "sinreq/loader.h"
 #include "sinreq/model_io.h"
@@ -80,6 +81,20 @@ struct trainer {
     long steps_per_epoch, T, t;
     double t0;
     int hist[SR_TRAIN_MAX_HIST], n_hist, hist_last;
+    /* data parallelism (docs/distributed.md); one rank: d is a local
+     * rank 0 of 1 and every path below is the single-process one */
+    sr_dist *d;
+    int rank, nranks;
+    int root;               /* rank 0: the only one that writes files */
+    sr_program *prog_upd;   /* nranks > 1: prog = forward+loss+backward,
+                               prog_upd = the update */
+    sr_dist_grad *grad;     /* nranks > 1: gradient averaging */
+    int stop;               /* a stop signal, agreed by every rank */
+    int stop_sig;           /* its number; -1: seen by another rank */
+    int bn_synced;          /* BN running statistics averaged since the
+                               last step */
+    int agreed;             /* the error being returned is every rank's */
+    long ck_nranks;         /* ranks of the run that wrote tr->ck */
 };
 
 static const char *run_file(struct trainer *tr, const char *name)
@@ -96,6 +111,8 @@ static void say(struct trainer *tr, const char *fmt, ...)
     char line[1024];
     va_list ap;
 
+    if (!tr->root)
+        return;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
@@ -147,9 +164,15 @@ static sr_status open_loaders(struct trainer *tr)
     o.augment = tr->aug;
     o.crop = tr->aug == SR_AUG_IMAGENET ? 224 : 0;
     o.seed = (uint32_t)c->seed;
-    o.rank = 0;
-    o.nranks = 1;
+    o.rank = tr->rank;
+    o.nranks = tr->nranks;
     SR_TRY(sr_loader_open(&o, &tr->train));
+    if (tr->nranks > 1)
+        SR_CHECK(sr_loader_batches_per_epoch(tr->train) > 0, SR_E_FORMAT,
+                 "%s: /train has %llu images, fewer than one global batch "
+                 "of %d x %d ranks", c->data,
+                 (unsigned long long)sr_loader_samples(tr->train), c->batch,
+                 tr->nranks);
     SR_CHECK(sr_loader_batches_per_epoch(tr->train) > 0, SR_E_FORMAT,
              "%s: /train has %llu images, fewer than one batch of %d",
              c->data, (unsigned long long)sr_loader_samples(tr->train),
@@ -205,8 +228,22 @@ static sr_status build_net(struct trainer *tr)
     SR_TRY(sr_nn_set_quant(tr->net, &qo));
 
     sr_backend_opts bo = {0};
+    char dev[32] = "";
     bo.device = c->device[0] ? c->device : NULL;
     bo.threads = c->threads;
+    if (tr->nranks > 1) {
+        /* one device per rank, from the local rank, unless --device (or
+         * SINREQ_VK_DEVICE) names one; threads shared among the node's
+         * ranks unless --threads */
+        bo.threads = sr_train_rank_threads(tr->d, c->threads);
+        if (strcmp(c->backend, "vulkan") == 0) {
+            sr_train_rank_lp_threads(bo.threads);
+            if (!bo.device && !getenv("SINREQ_VK_DEVICE")) {
+                SR_TRY(sr_train_rank_device(tr->d, dev, sizeof dev));
+                bo.device = dev[0] ? dev : NULL;
+            }
+        }
+    }
     SR_TRY(sr_backend_create(c->backend, &bo, &tr->be));
     sr_nn_opts_default(&no);
     no.seed = (uint32_t)c->seed;
@@ -482,6 +519,15 @@ static int hist_wanted(struct trainer *tr, int epoch, int last)
 
 /* ---- steps ---- */
 
+/* nranks > 1: a step is forward, loss, backward; the gradient average;
+ * the update. Training batches are always full (drop_last). */
+static sr_status step_grad(sr_nn *net)
+{
+    SR_TRY(sr_nn_forward(net, 1));
+    SR_TRY(sr_nn_loss(net, sr_nn_batch(net)));
+    return sr_nn_backward(net);
+}
+
 static sr_status capture(struct trainer *tr)
 {
     sr_status st, st2;
@@ -490,16 +536,27 @@ static sr_status capture(struct trainer *tr)
         sr_program_free(tr->be, tr->prog);
         tr->prog = NULL;
     }
+    if (tr->prog_upd) {
+        sr_program_free(tr->be, tr->prog_upd);
+        tr->prog_upd = NULL;
+    }
     if (!tr->c->capture)
         return SR_OK;
     SR_TRY(sr_backend_begin_capture(tr->be));
-    st = sr_nn_train_step(tr->net);
+    st = tr->nranks > 1 ? step_grad(tr->net) : sr_nn_train_step(tr->net);
     st2 = sr_backend_end_capture(tr->be, &tr->prog);
+    if (tr->nranks > 1 && st == SR_OK && st2 == SR_OK) {
+        SR_TRY(sr_backend_begin_capture(tr->be));
+        st = sr_nn_update(tr->net);
+        st2 = sr_backend_end_capture(tr->be, &tr->prog_upd);
+    }
     if (st == SR_E_UNSUPPORTED || st2 == SR_E_UNSUPPORTED) {
         /* the graph cannot be replayed here: run steps immediately */
         if (tr->prog)
             sr_program_free(tr->be, tr->prog);
-        tr->prog = NULL;
+        if (tr->prog_upd)
+            sr_program_free(tr->be, tr->prog_upd);
+        tr->prog = tr->prog_upd = NULL;
         say(tr, "note: step capture unsupported (%s); running immediately",
             sr_last_error());
         return SR_OK;
@@ -528,6 +585,14 @@ static sr_status evaluate(struct trainer *tr, sr_loader *ld, double *loss,
         sum += (double)l * nv;
         right += ok;
         n += nv;
+    }
+    if (tr->nranks > 1) {
+        /* each rank evaluated its shard of the split */
+        double v[3] = {sum, (double)right, (double)n};
+        SR_TRY(sr_dist_sum_f64(tr->d, v, 3));
+        sum = v[0];
+        right = (long)v[1];
+        n = (long)v[2];
     }
     *loss = n ? sum / (double)n : NAN;
     *acc = n ? (double)right / (double)n : NAN;
@@ -821,7 +886,7 @@ static sr_status put_state(struct trainer *tr, sr_ckpt_writer *w)
 
 #define A(call) do { if (st == SR_OK) st = (call); } while (0)
     A(sr_ckpt_attr_str(w, "", "program_version", "sinreq " SR_VERSION));
-    A(sr_ckpt_attr_i64(w, "", "nranks", 1));
+    A(sr_ckpt_attr_i64(w, "", "nranks", tr->nranks));
     A(sr_ckpt_attr_str(w, "", "net", c->net));
     A(sr_ckpt_attr_str(w, "", "backend", sr_backend_name(tr->be)));
     A(sr_ckpt_attr_str(w, "", "device", sr_backend_device_name(tr->be)));
@@ -892,12 +957,24 @@ static sr_status put_state(struct trainer *tr, sr_ckpt_writer *w)
     return st;
 }
 
+static sr_status sync_bn(struct trainer *tr);
+
 static sr_status write_ckpt(struct trainer *tr)
 {
     char dir[4200], path[4300];
     sr_ckpt_writer *w;
     sr_status st;
 
+    if (tr->nranks > 1) {
+        /* every rank finished the step (and holds the same state, BN
+         * statistics averaged); rank 0 alone writes */
+        int all = 0;
+        SR_TRY(sync_bn(tr));
+        SR_TRY(sr_dist_all(tr->d, 1, &all));
+        SR_CHECK(all, SR_E_INTERNAL, "a rank did not reach the checkpoint");
+        if (!tr->root)
+            return SR_OK;
+    }
     /* the run files hold everything up to this step before the
      * checkpoint does: a resumed run trims, never has to fill in */
     if (tr->steps)
@@ -1013,12 +1090,31 @@ static sr_status load_ckpt(struct trainer *tr)
     struct progress *p = &tr->p;
     sr_status st = SR_OK;
 
+    int64_t ckn = 1;
+    long spe_ck;
+
+    /* the number of ranks that wrote it (a checkpoint without it: 1) */
+    if (sr_ckpt_get_i64(f, "", "nranks", &ckn) != SR_OK || ckn < 1) {
+        ckn = 1;
+        sr_clear_error();
+    }
+    tr->ck_nranks = (long)ckn;
     SR_TRY(sr_ckpt_get_i64(f, "progress", "total_steps", &v[0]));
     SR_TRY(sr_ckpt_get_i64(f, "progress", "steps_per_epoch", &v[1]));
-    SR_CHECK(v[0] == tr->T && v[1] == tr->steps_per_epoch, SR_E_FORMAT,
-             "%s: %lld steps of which %lld per epoch, but this run has %ld "
-             "and %ld (another dataset?)", sr_ckpt_path(f), (long long)v[0],
-             (long long)v[1], tr->T, tr->steps_per_epoch);
+    spe_ck = (long)v[1];
+    if (ckn == tr->nranks)
+        SR_CHECK(v[0] == tr->T && v[1] == tr->steps_per_epoch, SR_E_FORMAT,
+                 "%s: %lld steps of which %lld per epoch, but this run has "
+                 "%ld and %ld (another dataset?)", sr_ckpt_path(f),
+                 (long long)v[0], (long long)v[1], tr->T,
+                 tr->steps_per_epoch);
+    else
+        /* another number of ranks: another global batch, so other step
+         * counts; the epochs must still match */
+        SR_CHECK(v[1] > 0 && v[0] == v[1] * (int64_t)tr->c->epochs,
+                 SR_E_FORMAT, "%s: %lld steps of which %lld per epoch do not "
+                 "make this run's %d epochs", sr_ckpt_path(f),
+                 (long long)v[0], (long long)v[1], tr->c->epochs);
     for (int i = 0; st == SR_OK && i < nt; i++) {
         const sr_nn_tensor_info *ti = sr_nn_tensor(tr->net, i);
         if (ti->numel > cap) {
@@ -1102,10 +1198,22 @@ static sr_status load_ckpt(struct trainer *tr)
     p->right = (long)v[4];
     p->seen = (long)v[5];
     p->best_epoch = (int)v[6];
-    SR_CHECK(p->epoch >= 1 && p->step >= 0 && p->step <= tr->steps_per_epoch &&
-             tr->t == (long)(p->epoch - 1) * tr->steps_per_epoch + p->step,
+    SR_CHECK(p->epoch >= 1 && p->step >= 0 && p->step <= spe_ck &&
+             tr->t == (long)(p->epoch - 1) * spe_ck + p->step,
              SR_E_FORMAT, "%s: inconsistent progress (epoch %d, step %ld, "
              "global step %ld)", sr_ckpt_path(f), p->epoch, p->step, tr->t);
+    if (ckn != tr->nranks) {
+        /* the same epoch, at the step that has seen (about) as many of its
+         * images: the global order of an epoch does not depend on the
+         * number of ranks; at most one global batch is repeated or
+         * skipped. Not bit-identical (docs/usage.md). */
+        long st_new = p->complete ? tr->steps_per_epoch
+                                  : (long)(p->step * ckn / tr->nranks);
+        if (st_new > tr->steps_per_epoch)
+            st_new = tr->steps_per_epoch;
+        p->step = st_new;
+        tr->t = (long)(p->epoch - 1) * tr->steps_per_epoch + st_new;
+    }
     tr->resumed = 1;
     return SR_OK;
 }
@@ -1135,6 +1243,31 @@ static sr_status trim_run_files(struct trainer *tr)
     return sr_trim_lines(run_file(tr, "steps.tsv"), 1, keep_steps, tr->t);
 }
 
+/* A stop signal: one process reads its flag; several ranks use the value
+ * they agreed on (the step's reduction, or stop_agree at an epoch end), so
+ * that all stop at the same step. */
+static int stopping(struct trainer *tr)
+{
+    return tr->nranks > 1 ? tr->stop : stop_signal != 0;
+}
+
+static int stop_which(struct trainer *tr)
+{
+    return tr->nranks > 1 ? tr->stop_sig : stop_signal;
+}
+
+static sr_status stop_agree(struct trainer *tr)
+{
+    int any = 0;
+
+    if (tr->nranks == 1)
+        return SR_OK;
+    SR_TRY(sr_dist_any(tr->d, stop_signal != 0, &any));
+    tr->stop = any;
+    tr->stop_sig = stop_signal ? stop_signal : any ? -1 : 0;
+    return SR_OK;
+}
+
 /* After a step: a checkpoint is due (interval), or a signal asks for one. */
 static int step_ckpt_due(struct trainer *tr)
 {
@@ -1143,12 +1276,213 @@ static int step_ckpt_due(struct trainer *tr)
     /* the epoch's last step is checkpointed at the epoch end instead */
     if (tr->p.step >= tr->steps_per_epoch)
         return 0;
-    return stop_signal || (n > 0 && tr->t % n == 0);
+    return stopping(tr) || (n > 0 && tr->t % n == 0);
 }
 
 static const char *signal_name(int sig)
 {
-    return sig == SIGTERM ? "SIGTERM" : sig == SIGUSR1 ? "SIGUSR1" : "signal";
+    return sig == SIGTERM ? "SIGTERM" : sig == SIGUSR1 ? "SIGUSR1" :
+           sig < 0 ? "a signal to another rank" : "signal";
+}
+
+/* ---- data parallelism (nranks > 1) ---- */
+
+/* BN running statistics := their average over the ranks (each rank's
+ * follow its own batches): before an evaluation, a checkpoint, the model
+ * file. Linear, so averaging at these points only does not change the
+ * average at the end. */
+static sr_status sync_bn(struct trainer *tr)
+{
+    size_t words = 0;
+    sr_buf *b;
+
+    if (tr->nranks == 1 || tr->bn_synced)
+        return SR_OK;
+    b = sr_nn_state_buf(tr->net, &words);
+    if (b && words) {
+        sr_dist_range r = {b, 0, words};
+        SR_TRY(sr_dist_avg_bufs(tr->d, tr->be, &r, 1));
+    }
+    tr->bn_synced = 1;
+    return SR_OK;
+}
+
+/* WaveQ betas := their average over the ranks, after every update. nn does
+ * not expose the betas' gradient; their SGD (with momentum) is linear in
+ * the gradient and every rank starts the step from the same betas, so the
+ * average of the updated betas is the betas updated with the averaged
+ * gradient (training batches are full on every rank: equal weights). */
+static sr_status sync_betas(struct trainer *tr)
+{
+    float *b;
+    sr_status st;
+
+    if (tr->nranks == 1 || !tr->c->waveq || !tr->nq)
+        return SR_OK;
+    b = malloc((size_t)tr->nq * sizeof *b);
+    SR_CHECK(b, SR_E_NOMEM, "out of memory");
+    st = sr_nn_read_betas(tr->net, b);
+    if (st == SR_OK)
+        st = sr_dist_sum_f32(tr->d, b, (size_t)tr->nq);
+    for (int i = 0; st == SR_OK && i < tr->nq; i++)
+        b[i] *= 1.0f / (float)tr->nranks;
+    if (st == SR_OK)
+        st = sr_nn_write_betas(tr->net, b);
+    free(b);
+    return st;
+}
+
+/* Rank 0's state to every rank after initialisation, --init or a resume:
+ * parameters, momentum, BN statistics, betas, bitwidths, progress. */
+static sr_status bcast_state(struct trainer *tr)
+{
+    int ns = sr_nn_slab_count(tr->net), nr = 0, nq = tr->nq;
+    sr_dist_range *r = calloc((size_t)(2 * ns + 1), sizeof *r);
+    float *beta = malloc((size_t)(nq ? nq : 1) * sizeof *beta);
+    int *bits = malloc((size_t)(nq ? nq : 1) * sizeof *bits);
+    struct {
+        struct progress p;
+        long t, ck_nranks;
+        int resumed;
+    } blob;
+    sr_status st = SR_OK;
+
+    if (!r || !beta || !bits) {
+        st = sr_error(SR_E_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; st == SR_OK && i < ns; i++) {
+        sr_buf *pb, *gb, *mb;
+        size_t w;
+        st = sr_nn_slab(tr->net, i, &pb, &gb, &mb, &w);
+        r[nr++] = (sr_dist_range){pb, 0, w};
+        r[nr++] = (sr_dist_range){mb, 0, w};
+    }
+    if (st == SR_OK) {
+        size_t w = 0;
+        sr_buf *sb = sr_nn_state_buf(tr->net, &w);
+        if (sb && w)
+            r[nr++] = (sr_dist_range){sb, 0, w};
+        st = sr_dist_bcast_bufs(tr->d, tr->be, r, nr);
+    }
+    if (st == SR_OK && nq) {
+        for (int i = 0; i < nq; i++)
+            bits[i] = tr->q[i].bits;
+        st = sr_nn_read_betas(tr->net, beta);
+        if (st == SR_OK)
+            st = sr_dist_bcast_bytes(tr->d, beta, (size_t)nq * sizeof *beta);
+        if (st == SR_OK)
+            st = sr_dist_bcast_bytes(tr->d, bits, (size_t)nq * sizeof *bits);
+        if (st == SR_OK)
+            st = sr_nn_write_betas(tr->net, beta);
+        for (int i = 0; st == SR_OK && i < nq; i++) {
+            tr->q[i].beta = beta[i];
+            if (bits[i] != tr->q[i].bits) {
+                st = sr_nn_set_layer_bits(tr->net, i, bits[i]);
+                tr->q[i].bits = bits[i];
+            }
+        }
+    }
+    if (st == SR_OK) {
+        memset(&blob, 0, sizeof blob);
+        blob.p = tr->p;
+        blob.t = tr->t;
+        blob.ck_nranks = tr->ck_nranks;
+        blob.resumed = tr->resumed;
+        st = sr_dist_bcast_bytes(tr->d, &blob, sizeof blob);
+        tr->p = blob.p;
+        tr->t = blob.t;
+        tr->ck_nranks = blob.ck_nranks;
+        tr->resumed = blob.resumed;
+    }
+out:
+    free(r);
+    free(beta);
+    free(bits);
+    return st;
+}
+
+/* The gradient plan: every gradient slab, in the order backward fills
+ * them. SINREQ_DIST_VERIFY=1 checks every step that all ranks hold the
+ * same averaged gradient (tests). */
+static sr_status grad_plan(struct trainer *tr)
+{
+    int ns = sr_nn_slab_count(tr->net);
+    sr_dist_range *r = calloc((size_t)(ns ? ns : 1), sizeof *r);
+    const char *v = getenv("SINREQ_DIST_VERIFY");
+    sr_status st = SR_OK;
+
+    SR_CHECK(r, SR_E_NOMEM, "out of memory");
+    for (int i = 0; st == SR_OK && i < ns; i++) {
+        sr_buf *pb, *gb, *mb;
+        size_t w;
+        st = sr_nn_slab(tr->net, i, &pb, &gb, &mb, &w);
+        r[i] = (sr_dist_range){gb, 0, w};
+    }
+    if (st == SR_OK)
+        st = sr_dist_grad_create(tr->d, tr->be, r, ns, (size_t)8 << 20,
+                                 &tr->grad);
+    free(r);
+    if (st == SR_OK && v && atoi(v) > 0)
+        sr_dist_grad_set_verify(tr->grad, 1);
+    return st;
+}
+
+/* One step on every rank: forward, loss, backward; the gradients averaged
+ * (weighted by valid rows); the update. v gets the global sums of loss x
+ * rows, correct rows, rows, and whether a rank saw a stop signal: one
+ * small allreduce. */
+static sr_status dist_step(struct trainer *tr, int nv, double v[4])
+{
+    float loss;
+    uint32_t ok;
+
+    if (tr->prog)
+        SR_TRY(sr_program_run(tr->be, tr->prog));
+    else
+        SR_TRY(step_grad(tr->net));
+    SR_TRY(sr_dist_grad_allreduce(tr->grad, (double)nv));
+    if (tr->prog_upd)
+        SR_TRY(sr_program_run(tr->be, tr->prog_upd));
+    else
+        SR_TRY(sr_nn_update(tr->net));
+    SR_TRY(sync_betas(tr));
+    SR_TRY(sr_nn_read_stats(tr->net, &loss, &ok));
+    tr->bn_synced = 0;
+    v[0] = (double)loss * nv;
+    v[1] = (double)ok;
+    v[2] = (double)nv;
+    v[3] = stop_signal != 0;
+    SR_TRY(sr_dist_sum_f64(tr->d, v, 4));
+    tr->stop = v[3] > 0;
+    tr->stop_sig = stop_signal ? stop_signal : tr->stop ? -1 : 0;
+    return SR_OK;
+}
+
+/* Set-up phases: every rank learns whether all got through, so that all
+ * stop together (none is left waiting in a collective). A rank other than
+ * 0 prints its own error when rank 0 got through (rank 0's is printed by
+ * the command). */
+static sr_status agree(struct trainer *tr, sr_status st)
+{
+    double v[2];
+
+    if (tr->nranks == 1)
+        return st;
+    v[0] = (double)st;
+    v[1] = tr->root ? (double)st : 0.0;
+    SR_TRY(sr_dist_max_f64(tr->d, v, 2));
+    if (v[0] == 0.0)
+        return SR_OK;
+    tr->agreed = 1;
+    if (st != SR_OK) {
+        if (!tr->root && v[1] == 0.0)
+            fprintf(stderr, "sinreq train: rank %d: %s\n", tr->rank,
+                    sr_last_error());
+        return st;
+    }
+    return sr_error((sr_status)(int)v[0], "%s failed during set-up (see "
+                    "its message)", v[1] != 0.0 ? "rank 0" : "another rank");
 }
 
 static sr_status train_loop(struct trainer *tr, const char *cmdline)
@@ -1195,43 +1529,73 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
                                      &sc.waveq_beta);
                 sc.beta_lr = sr_quant_waveq_beta_lr(&tr->s.waveq, tr->t, tr->T);
             }
+            /* dropout masks are keyed by the step: another key per rank */
+            if (tr->nranks > 1)
+                sc.step = (uint32_t)(tr->t * tr->nranks + tr->rank);
             SR_TRY(sr_nn_set_batch(tr->net, tr->x, tr->y));
             SR_TRY(sr_nn_set_scalars(tr->net, &sc));
-            if (tr->prog)
-                SR_TRY(sr_program_run(tr->be, tr->prog));
-            else
-                SR_TRY(sr_nn_train_step(tr->net));
-            SR_TRY(sr_nn_read_stats(tr->net, &loss, &ok));
-            tr->t++;
-            p->step++;
-            /* %.9g: every float32 loss round-trips, so backends compare
-             * exactly from this file */
-            fprintf(tr->steps, "%ld\t%d\t%.9g\t%u\t%d\n", tr->t, e,
-                    (double)loss, (unsigned)ok, nv);
-            if (!isfinite(loss))
-                return sr_error(SR_E_NUMERIC, "non-finite training loss (%g) "
-                                "at epoch %d step %ld (lr %g): training "
-                                "diverged; try a smaller --lr. No model is "
-                                "saved and no checkpoint of this state is "
-                                "written.", (double)loss, e, p->step, p->lr);
-            p->sum += (double)loss * nv;
-            p->right += ok;
-            p->seen += nv;
-            progress(tr, e, p->step, tr->steps_per_epoch, p->sum / p->seen,
-                     (double)p->right / p->seen,
-                     (p->seen - seen0) / (sr_now() - te), &last);
+            if (tr->nranks > 1) {
+                double v[4];
+                SR_TRY(dist_step(tr, nv, v));
+                tr->t++;
+                p->step++;
+                /* the global batch: mean loss, correct and rows of all
+                 * ranks */
+                if (tr->steps)
+                    fprintf(tr->steps, "%ld\t%d\t%.9g\t%.0f\t%.0f\n", tr->t,
+                            e, v[0] / v[2], v[1], v[2]);
+                if (!isfinite(v[0])) {
+                    tr->agreed = 1;
+                    return sr_error(SR_E_NUMERIC, "non-finite training loss "
+                                    "(%g) at epoch %d step %ld (lr %g): "
+                                    "training diverged; try a smaller --lr. "
+                                    "No model is saved and no checkpoint of "
+                                    "this state is written.", v[0] / v[2], e,
+                                    p->step, p->lr);
+                }
+                p->sum += v[0];
+                p->right += (long)v[1];
+                p->seen += (long)v[2];
+            } else {
+                if (tr->prog)
+                    SR_TRY(sr_program_run(tr->be, tr->prog));
+                else
+                    SR_TRY(sr_nn_train_step(tr->net));
+                SR_TRY(sr_nn_read_stats(tr->net, &loss, &ok));
+                tr->t++;
+                p->step++;
+                /* %.9g: every float32 loss round-trips, so backends compare
+                 * exactly from this file */
+                fprintf(tr->steps, "%ld\t%d\t%.9g\t%u\t%d\n", tr->t, e,
+                        (double)loss, (unsigned)ok, nv);
+                if (!isfinite(loss))
+                    return sr_error(SR_E_NUMERIC, "non-finite training loss "
+                                    "(%g) at epoch %d step %ld (lr %g): "
+                                    "training diverged; try a smaller --lr. "
+                                    "No model is saved and no checkpoint of "
+                                    "this state is written.", (double)loss, e,
+                                    p->step, p->lr);
+                p->sum += (double)loss * nv;
+                p->right += ok;
+                p->seen += nv;
+            }
+            if (tr->root)
+                progress(tr, e, p->step, tr->steps_per_epoch,
+                         p->sum / p->seen, (double)p->right / p->seen,
+                         (p->seen - seen0) / (sr_now() - te), &last);
             if (c->max_steps && tr->t >= c->max_steps)
                 stop = 1;
             if (tr->test_sleep > 0)
                 usleep((useconds_t)(tr->test_sleep * 1e6));
             if (step_ckpt_due(tr) || (stop && p->step < tr->steps_per_epoch)) {
-                fflush(tr->steps);
+                if (tr->steps)
+                    fflush(tr->steps);
                 SR_TRY(write_ckpt(tr));
-                if (stop_signal) {
+                if (stopping(tr)) {
                     tr->requeue = 1;
                     say(tr, "%s: checkpoint written at epoch %d step %ld "
                         "(global step %ld); exiting with %d (requeue, then "
-                        "--resume auto)", signal_name(stop_signal), e,
+                        "--resume auto)", signal_name(stop_which(tr)), e,
                         p->step, tr->t, SR_EXIT_REQUEUE);
                     return SR_OK;
                 }
@@ -1242,6 +1606,7 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
         double ips = (p->seen - seen0) / (sr_now() - te);
         long seen = p->seen, right = p->right;
         double sum = p->sum;
+        SR_TRY(sync_bn(tr));
         if (tr->nq) {
             float *r = malloc((size_t)tr->nq * 2 * sizeof *r);
             SR_CHECK(r, SR_E_NOMEM, "out of memory");
@@ -1264,9 +1629,10 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
             p->best = tea;
             p->best_epoch = e;
         }
-        metrics_line(tr, e, p->lr, p->lam, seen ? sum / seen : NAN,
-                     seen ? (double)right / seen : NAN, tel, tea, vl, va, ips,
-                     tr->t);
+        if (tr->root)
+            metrics_line(tr, e, p->lr, p->lam, seen ? sum / seen : NAN,
+                         seen ? (double)right / seen : NAN, tel, tea, vl, va,
+                         ips, tr->t);
         if (tr->val)
             say(tr, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f "
                 "acc %.4f | val acc %.4f | %.0f img/s", e, c->epochs,
@@ -1278,18 +1644,20 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
                 sum / (seen ? seen : 1), (double)right / (seen ? seen : 1),
                 tel, tea, ips);
         int is_last = stop || e == c->epochs;
-        if (hist_wanted(tr, e, is_last))
+        if (tr->root && hist_wanted(tr, e, is_last))
             SR_TRY(write_hist(tr, e));
         if (p->step >= tr->steps_per_epoch) {
             /* the epoch is done and logged: the next starts from zero */
             p->complete = 1;
+            /* several ranks: a signal that came during the evaluation */
+            SR_TRY(stop_agree(tr));
             SR_TRY(write_ckpt(tr));
             p->complete = 0;
-            if (stop_signal) {
+            if (stopping(tr)) {
                 tr->requeue = 1;
                 say(tr, "%s: checkpoint written at the end of epoch %d "
                     "(global step %ld); exiting with %d (requeue, then "
-                    "--resume auto)", signal_name(stop_signal), e, tr->t,
+                    "--resume auto)", signal_name(stop_which(tr)), e, tr->t,
                     SR_EXIT_REQUEUE);
                 return SR_OK;
             }
@@ -1301,7 +1669,7 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
     e--;
     if (e > c->epochs)
         e = c->epochs;
-    {
+    if (tr->root) {
         sr_model_meta m;
         sr_status st = model_meta(tr, &m);
         if (st == SR_OK)
@@ -1309,8 +1677,9 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
         free(m.layers);
         SR_TRY(st);
     }
-    SR_TRY(write_result(tr, e, p->fin_acc, p->fin_loss, p->best,
-                        p->best_epoch, p->val_acc, cmdline));
+    if (tr->root)
+        SR_TRY(write_result(tr, e, p->fin_acc, p->fin_loss, p->best,
+                            p->best_epoch, p->val_acc, cmdline));
     say(tr, "done: %d epochs, %ld steps, final test acc %.4f (best %.4f at "
         "epoch %d), %.1f s; run in %s", e, tr->t, p->fin_acc, p->best,
         p->best_epoch, sr_now() - tr->t0, c->out);
@@ -1321,6 +1690,9 @@ static void trainer_free(struct trainer *tr)
 {
     if (tr->prog)
         sr_program_free(tr->be, tr->prog);
+    if (tr->prog_upd)
+        sr_program_free(tr->be, tr->prog_upd);
+    sr_dist_grad_free(tr->grad);
     sr_nn_free(tr->net);
     if (tr->be)
         sr_backend_free(tr->be);
@@ -1348,7 +1720,7 @@ sr_status sr_train_run(const sr_train_config *c, const char *cmdline)
 }
 
 static sr_status train_run(const sr_train_config *c, const char *cmdline,
-                           int *requeue)
+                           int *requeue, sr_dist *d)
 {
     struct trainer tr = {0};
     sr_status st;
@@ -1356,23 +1728,38 @@ static sr_status train_run(const sr_train_config *c, const char *cmdline,
     if (requeue)
         *requeue = 0;
     tr.c = c;
+    tr.d = d;
+    tr.rank = sr_dist_rank(d);
+    tr.nranks = sr_dist_size(d);
+    tr.root = tr.rank == 0;
+    tr.ck_nranks = tr.nranks;
     tr.t0 = sr_now();
     tr.tty = isatty(2);
     if (getenv("SINREQ_TEST_STEP_SLEEP"))
         tr.test_sleep = atof(getenv("SINREQ_TEST_STEP_SLEEP"));
+    /* the same on every rank: no agreement needed */
     SR_TRY(sr_train_config_check(c));
     SR_TRY(sr_train_sched_parse(c, &tr.s));
     SR_TRY(sr_train_augment(c, &tr.aug));
     SR_TRY(sr_train_hist_epochs(c, tr.hist, &tr.n_hist, &tr.hist_last));
     /* Every check before the run directory is touched: nothing is
      * overwritten by a run that cannot start. With --resume the directory
-     * may hold a run: its config must be this one (find_resume). */
-    SR_TRY(sr_run_dir_prepare(c->out, c->force || c->resume[0], 0));
-    tr.cfg_text = sr_train_config_text(c);
-    SR_CHECK(tr.cfg_text, SR_E_NOMEM, "out of memory");
-    st = c->resume[0] ? find_resume(&tr) : SR_OK;
-    if (st == SR_OK)
-        st = sr_train_plan_parse(c, &tr.plan);
+     * may hold a run: its config must be this one (find_resume). Rank 0
+     * alone looks at the run directory and reads the checkpoint; the other
+     * ranks get its state by broadcast (bcast_state). */
+    st = tr.root ? sr_run_dir_prepare(c->out, c->force || c->resume[0], 0)
+                 : SR_OK;
+    if (st == SR_OK) {
+        tr.cfg_text = sr_train_config_text(c);
+        if (!tr.cfg_text)
+            st = sr_error(SR_E_NOMEM, "out of memory");
+    }
+    if (st == SR_OK && tr.root && c->resume[0])
+        st = find_resume(&tr);
+    st = agree(&tr, st);
+    if (st != SR_OK)
+        goto out;
+    st = sr_train_plan_parse(c, &tr.plan);
     if (st == SR_OK && c->init[0])
         st = sr_model_open(c->init, &tr.init);
     if (st == SR_OK)
@@ -1382,17 +1769,29 @@ static sr_status train_run(const sr_train_config *c, const char *cmdline,
     /* only tensors come from --init; its plan and betas are not reused */
     if (st == SR_OK && tr.init)
         st = sr_train_load_tensors(tr.net, tr.init);
+    if (st == SR_OK) {
+        tr.steps_per_epoch = sr_loader_batches_per_epoch(tr.train);
+        tr.T = tr.steps_per_epoch * c->epochs;
+    }
+    if (st == SR_OK && tr.ck)
+        st = load_ckpt(&tr);
+    st = agree(&tr, st);
     if (st != SR_OK)
         goto out;
-    tr.steps_per_epoch = sr_loader_batches_per_epoch(tr.train);
-    tr.T = tr.steps_per_epoch * c->epochs;
-    if (tr.ck) {
-        st = load_ckpt(&tr);
+    if (tr.nranks > 1) {
+        /* collectives from here on: a failure on one rank ends the job
+         * (sr_dist_abort below) */
+        st = bcast_state(&tr);
+        if (st == SR_OK)
+            st = grad_plan(&tr);
         if (st != SR_OK)
             goto out;
     }
-    sr_ckpt_remove_tmp(c->out);
-    st = open_run_files(&tr);
+    if (tr.root) {
+        sr_ckpt_remove_tmp(c->out);
+        st = open_run_files(&tr);
+    }
+    st = agree(&tr, st);
     if (st != SR_OK)
         goto out;
     if (tr.n_skipped)
@@ -1405,21 +1804,32 @@ static sr_status train_run(const sr_train_config *c, const char *cmdline,
     else if (c->resume[0])
         say(&tr, "--resume auto: no checkpoint in %s/ckpt; starting from the "
             "beginning", c->out);
+    if (tr.ck && tr.ck_nranks != tr.nranks)
+        say(&tr, "note: the checkpoint was written by %ld rank(s), this run "
+            "has %d: another global batch (%d x %d), so the run continues "
+            "from the same epoch at the nearest step and is not "
+            "bit-identical to either", tr.ck_nranks, tr.nranks, c->batch,
+            tr.nranks);
     say(&tr, "sinreq train: %s (%zu parameters) on %s [%s], %s %d-bit, "
         "regularizer %s, %d epochs x %ld steps of %d", c->net,
         sr_nn_param_count(tr.net), sr_backend_device_name(tr.be),
         sr_backend_name(tr.be), sr_quant_quantizer_name(tr.s.quantizer),
         tr.s.quantizer == SR_QUANT_NONE ? 32 : c->bits,
         sr_quant_reg_name(tr.s.reg), c->epochs, tr.steps_per_epoch, c->batch);
+    if (tr.nranks > 1)
+        say(&tr, "data parallel: %d ranks (MPI), batch %d per rank = global "
+            "batch %d; rank 0 writes the run directory", tr.nranks, c->batch,
+            c->batch * tr.nranks);
     if (c->init[0])
         say(&tr, "initialised from %s", c->init);
     if (c->val && !tr.val)
         say(&tr, "note: %s has no /val split; --val ignored", c->data);
-    if (!tr.resumed && hist_wanted(&tr, 0, 0))
+    if (tr.root && !tr.resumed && hist_wanted(&tr, 0, 0))
         st = write_hist(&tr, 0);
     /* after the restore: a changed layer bitwidth needs a new capture */
     if (st == SR_OK)
         st = capture(&tr);
+    st = agree(&tr, st);
     if (st == SR_OK) {
         st = train_loop(&tr, cmdline);
         if (requeue)
@@ -1430,6 +1840,13 @@ static sr_status train_run(const sr_train_config *c, const char *cmdline,
         fflush(tr.log);
     }
 out:
+    if (st != SR_OK && tr.nranks > 1 && !tr.agreed) {
+        /* this rank alone failed while the others may wait in a
+         * collective: end the job */
+        fprintf(stderr, "sinreq train: rank %d of %d: %s\n", tr.rank,
+                tr.nranks, sr_last_error());
+        sr_dist_abort(d, sr_train_exit_code(st));
+    }
     trainer_free(&tr);
     return st;
 }
@@ -1437,8 +1854,23 @@ out:
 sr_status sr_train_run_ex(const sr_train_config *c, const char *cmdline,
                           int *requeue)
 {
+    return sr_train_run_dist(c, cmdline, requeue, NULL);
+}
+
+sr_status sr_train_run_dist(const sr_train_config *c, const char *cmdline,
+                            int *requeue, sr_dist *dist)
+{
     struct sigaction sa, old_term, old_usr1;
+    sr_dist *d = dist;
     sr_status st;
+
+    if (!d) {
+        /* a single process, without MPI */
+        sr_dist_opts o;
+        sr_dist_opts_default(&o);
+        o.mode = SR_DIST_NONE;
+        SR_TRY(sr_dist_init(NULL, NULL, &o, &d));
+    }
 
     /* SIGTERM / SIGUSR1 (Slurm preemption) from the start: a signal during
      * set-up is served after the first step. Finish the step, checkpoint,
@@ -1450,8 +1882,10 @@ sr_status sr_train_run_ex(const sr_train_config *c, const char *cmdline,
     stop_signal = 0;
     sigaction(SIGTERM, &sa, &old_term);
     sigaction(SIGUSR1, &sa, &old_usr1);
-    st = train_run(c, cmdline, requeue);
+    st = train_run(c, cmdline, requeue, d);
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGUSR1, &old_usr1, NULL);
+    if (!dist)
+        sr_dist_finalize(d);
     return st;
 }
