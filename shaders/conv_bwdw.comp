@@ -28,6 +28,11 @@ layout(constant_id = 7) const uint CLANES = 64; // lanes along channels; the
 // checks ow % 4 == 0, so every pixel of the vec4 exists); then one strip of SW values per kernel row and
 // channel serves all four: about 2x fewer fetches of x for 3x3.
 layout(constant_id = 8) const bool ROW = false;
+// DIRECT: binding 0 is dy itself ([N][K][OH*OW], OH*OW % 4 == 0, offset
+// off_dy4 vec4s), not the packed copy: the four pixels of a vec4 always lie
+// in one image, so dy needs no packing (the pack cost as much as the GEMM
+// for few input channels).
+layout(constant_id = 9) const bool DIRECT = false;
 const int RS = KH * KW;
 const int TN = CPL * RS;
 const int SW = 3 * STRIDE + KW;
@@ -41,6 +46,7 @@ layout(push_constant) uniform Push {
     int k, c, h, w, oh, ow, pad;
     int npix, split4, split_stride;
     int x_last, bits;
+    int off_dy4;     // DIRECT: dy's offset in vec4s
 } p;
 
 void main()
@@ -54,7 +60,7 @@ void main()
         xc[u] = min(c0 + u, p.c - 1) * hw;
     int ar[TM];
     [[unroll]] for (int i = 0; i < TM; i++)
-        ar[i] = min(m0 + i, p.k - 1) * p.ld4;
+        ar[i] = min(m0 + i, p.k - 1) * (DIRECT ? ohw / 4 : p.ld4);
 
     float acc[TM][TN];
     [[unroll]] for (int i = 0; i < TM; i++)
@@ -68,8 +74,10 @@ void main()
     int oy = pix / p.ow, ox = pix % p.ow;
     for (int t = t0; t < t1; t++) {
         vec4 av[TM];
+        int ab = DIRECT ? p.off_dy4 + img * p.k * (ohw / 4) + (oy * p.ow + ox) / 4
+                        : t;
         [[unroll]] for (int i = 0; i < TM; i++)
-            av[i] = texelFetch(dyp, ar[i] + t);
+            av[i] = texelFetch(dyp, ar[i] + ab);
         if (ROW) {
             int iy = oy * STRIDE - p.pad, ix = ox * STRIDE - p.pad;
             int xb = p.off_x + img * chw + iy * p.w + ix;

@@ -34,6 +34,11 @@ layout(constant_id = 8) const int TS = 1;     // transposed stride (bwd_data)
 // neighbouring pixels, and one strip of SW values per kernel row serves
 // all TN pixels: about 2.4x fewer fetches of x for 3x3 at stride 1.
 layout(constant_id = 9) const bool ROW = false;
+// VST: ROW, TS == 1, TN % 4 == 0 and y's offset a multiple of 4: the TN
+// outputs of a row are whole aligned vec4s, stored as such (lavapipe's
+// storage writes are a per-lane scalar loop per store; for few input
+// channels the stores cost as much as the arithmetic).
+layout(constant_id = 10) const bool VST = false;
 const int SW = (TN - 1) * STRIDE + KW;
 const int RS = KH * KW;
 const int RS4 = (RS + 3) / 4;
@@ -42,6 +47,7 @@ layout(set = 0, binding = 0) uniform samplerBuffer wp;
 layout(set = 0, binding = 1) uniform samplerBuffer xt;
 layout(set = 0, binding = 2) uniform samplerBuffer et;   // bias or x
 layout(std430, set = 0, binding = 4) writeonly buffer BufY { float y[]; };
+layout(std430, set = 0, binding = 4) writeonly buffer BufY4 { vec4 y4[]; };
 
 layout(push_constant) uniform Push {
     int off_w4, off_x, off_e, off_y;
@@ -166,6 +172,30 @@ void main()
         }
     }
 
+    if (VST) {
+        // One output row: pixels n0 .. n0+TN-1 all exist, or none does.
+        int base = p.off_y + img0 * p.m * ohw + oy0 * p.ow + ox0;
+        [[unroll]] for (int i = 0; i < TM; i++) {
+            int row = m0 + i;
+            if (n0 < p.ncols && row < p.m) {
+                int idx = base + row * ohw;
+                [[unroll]] for (int q = 0; q < TN / 4; q++) {
+                    vec4 v = vec4(acc[i][4 * q], acc[i][4 * q + 1],
+                                  acc[i][4 * q + 2], acc[i][4 * q + 3]);
+                    if (EPI == 1)
+                        v += texelFetch(et, p.off_e + row).x;
+                    if (EPI == 2) {
+                        [[unroll]] for (int e = 0; e < 4; e++) {
+                            float xv = texelFetch(et, p.off_e + idx - p.off_y + 4 * q + e).x;
+                            v[e] = (xv >= 0.0 && xv <= 1.0) ? v[e] : 0.0;
+                        }
+                    }
+                    y4[idx / 4 + q] = v;
+                }
+            }
+        }
+        return;
+    }
     // No break or continue: they stop the unroll.
     int img = img0, oy = oy0, ox = ox0;
     [[unroll]] for (int j = 0; j < TN; j++) {
