@@ -274,6 +274,18 @@ static sr_status build_net(struct trainer *tr)
     return SR_OK;
 }
 
+/* Grows a scratch array of floats to at least n (tensor-by-tensor copies). */
+static sr_status grow_floats(float **buf, size_t *cap, size_t n)
+{
+    if (n <= *cap)
+        return SR_OK;
+    float *p = realloc(*buf, n * sizeof **buf);
+    SR_CHECK(p, SR_E_NOMEM, "out of memory for a %zu-float tensor copy", n);
+    *buf = p;
+    *cap = n;
+    return SR_OK;
+}
+
 /* Every tensor of the network from the --init file, by name and shape. */
 sr_status sr_train_load_tensors(sr_nn *net, sr_model_file *f)
 {
@@ -283,15 +295,9 @@ sr_status sr_train_load_tensors(sr_nn *net, sr_model_file *f)
 
     for (int i = 0; st == SR_OK && i < sr_nn_tensor_count(net); i++) {
         const sr_nn_tensor_info *ti = sr_nn_tensor(net, i);
-        if (ti->numel > cap) {
-            float *p = realloc(buf, ti->numel * sizeof *buf);
-            if (!p) {
-                st = sr_error(SR_E_NOMEM, "out of memory");
-                break;
-            }
-            buf = p;
-            cap = ti->numel;
-        }
+        st = grow_floats(&buf, &cap, ti->numel);
+        if (st != SR_OK)
+            break;
         st = sr_model_read(f, ti->name, ti->ndim, ti->dims, buf);
         if (st == SR_OK)
             st = sr_nn_write_tensor(net, i, buf);
@@ -893,15 +899,9 @@ static sr_status put_state(struct trainer *tr, sr_ckpt_writer *w)
     A(sr_ckpt_attr_str(w, "", "config", tr->cfg_text));
     for (int i = 0; st == SR_OK && i < nt; i++) {
         const sr_nn_tensor_info *ti = sr_nn_tensor(tr->net, i);
-        if (ti->numel > cap) {
-            float *q = realloc(buf, ti->numel * sizeof *buf);
-            if (!q) {
-                st = sr_error(SR_E_NOMEM, "out of memory");
-                break;
-            }
-            buf = q;
-            cap = ti->numel;
-        }
+        st = grow_floats(&buf, &cap, ti->numel);
+        if (st != SR_OK)
+            break;
         for (int pass = 0; st == SR_OK && pass < 2; pass++) {
             if (pass == 0) {
                 st = sr_nn_read_tensor(tr->net, i, buf);
@@ -1117,15 +1117,9 @@ static sr_status load_ckpt(struct trainer *tr)
                  (long long)v[0], (long long)v[1], tr->c->epochs);
     for (int i = 0; st == SR_OK && i < nt; i++) {
         const sr_nn_tensor_info *ti = sr_nn_tensor(tr->net, i);
-        if (ti->numel > cap) {
-            float *q = realloc(buf, ti->numel * sizeof *buf);
-            if (!q) {
-                st = sr_error(SR_E_NOMEM, "out of memory");
-                break;
-            }
-            buf = q;
-            cap = ti->numel;
-        }
+        st = grow_floats(&buf, &cap, ti->numel);
+        if (st != SR_OK)
+            break;
         st = sr_ckpt_get_f32(f, "model", ti->name, ti->numel, buf);
         if (st == SR_OK)
             st = sr_nn_write_tensor(tr->net, i, buf);
