@@ -39,7 +39,14 @@ layout(constant_id = 9) const bool ROW = false;
 // storage writes are a per-lane scalar loop per store; for few input
 // channels the stores cost as much as the arithmetic).
 layout(constant_id = 10) const bool VST = false;
-const int SW = (TN - 1) * STRIDE + KW;
+// ROWS: with ROW, the TN pixels are ROWS whole output rows of RW = TN /
+// ROWS pixels each (the host checks ow == RW and oh % ROWS == 0), so a
+// phase class of a narrow layer still gets a wide block; the input rows
+// shared by neighbouring output rows are fetched once.
+layout(constant_id = 11) const int ROWS = 1;
+const int RW = TN / ROWS;
+const int SW = (RW - 1) * STRIDE + KW;
+const int NT = (ROWS - 1) * STRIDE + KH;   // input rows per block
 const int RS = KH * KW;
 const int RS4 = (RS + 3) / 4;
 
@@ -125,22 +132,30 @@ void main()
             [[unroll]] for (int i = 0; i < TM; i++)
                 [[unroll]] for (int u = 0; u < RS4; u++)
                     av[i][u] = texelFetch(wp, wr[i] + ci * RS4 + u);
-            [[unroll]] for (int r = 0; r < KH; r++) {
-                bool rok0 = uint(iy + r) < uint(p.h);
+            // Input row t serves output row g with kernel row r = t - g*S;
+            // each accumulator still sums in (ci, r, s) order.
+            [[unroll]] for (int t = 0; t < NT; t++) {
+                bool rok0 = uint(iy + t) < uint(p.h);
                 float xs[SW];
-                [[unroll]] for (int t = 0; t < SW; t++) {
-                    int idx = clamp(xr + ci * hw + r * p.w + t, 0, p.x_last);
+                [[unroll]] for (int u = 0; u < SW; u++) {
+                    int idx = clamp(xr + ci * hw + t * p.w + u, 0, p.x_last);
                     float v = texelFetch(xt, idx).x;
                     if (QUANT)
                         v = sr_quantize01(v, p.bits);
-                    xs[t] = rok0 && ((sok >> t) & 1u) != 0u ? v : 0.0;
+                    xs[u] = rok0 && ((sok >> u) & 1u) != 0u ? v : 0.0;
                 }
-                [[unroll]] for (int s = 0; s < KW; s++) {
-                    int q = r * KW + s;
-                    [[unroll]] for (int i = 0; i < TM; i++)
-                        [[unroll]] for (int j = 0; j < TN; j++)
-                            acc[i][j] = fma(av[i][q / 4][q % 4],
-                                            xs[j * STRIDE + s], acc[i][j]);
+                [[unroll]] for (int g = 0; g < ROWS; g++) {
+                    int r = t - g * STRIDE;
+                    if (r >= 0 && r < KH) {
+                        [[unroll]] for (int s = 0; s < KW; s++) {
+                            int q = r * KW + s;
+                            [[unroll]] for (int i = 0; i < TM; i++)
+                                [[unroll]] for (int j = 0; j < RW; j++)
+                                    acc[i][g * RW + j] = fma(av[i][q / 4][q % 4],
+                                                             xs[j * STRIDE + s],
+                                                             acc[i][g * RW + j]);
+                        }
+                    }
                 }
             }
         }

@@ -251,6 +251,7 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
     uint32_t tm = m < 4 ? m : m <= 4 ? 4 : m <= 8 ? 8 : 16, lanes = 64;
     uint32_t tiles_n;
     uint32_t tn = CONV_TN;
+    uint32_t rows = 1; /* output rows per block (ROWS) */
     uint32_t max_x = sr_vk_max_groups_x(be);
     uint32_t kh[16], kw[16], rs4[16], woff4[16];
     size_t w_words = 0;
@@ -276,6 +277,16 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
     if (w_words > sr_vk_max_buffer_words(be) ||
         w_words > sr_vk_max_texel_words(be, 1))
         return SR_E_UNSUPPORTED;
+    /* Strided bwd_data phase classes have 1- to 2-tap sub-kernels: too
+     * little work per pixel to amortise the weight fetches and fixed cost
+     * of an 8-pixel block on lavapipe. A narrow class grid (8 or 16 wide,
+     * ResNet-20's downsampling layers) takes two whole rows per block
+     * (ROWS): measured on 2-core lavapipe, 32x32 dx ~9.0 -> ~11 GFLOP/s,
+     * 16x16 dx ~8.3 -> ~15 GFLOP/s. */
+    if (ts > 1 && (gw == 8 || gw == 16) && gh % 2 == 0) {
+        tn = 2 * gw;
+        rows = 2;
+    }
     while (lanes > 8 && (lanes / 2) * tn >= ncols)
         lanes /= 2;
     tiles_n = div_up((uint32_t)ncols, lanes * tn);
@@ -321,10 +332,11 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
             .spec = {lanes, tm, tn, kh[c], kw[c],
                      bwd_data ? 1u : (uint32_t)cd->stride,
                      !bwd_data && cd->act_bits > 0, (uint32_t)epi, ts,
-                     gw % tn == 0,
+                     rows > 1 || gw % tn == 0,
                      ts == 1 && gw % tn == 0 && tn % 4 == 0 &&
-                         out.off % 4 == 0},
-            .nspec = 11,
+                         out.off % 4 == 0,
+                     rows},
+            .nspec = 12,
             .push = &pc, .push_bytes = sizeof(pc),
             .bufs = {scratch, src.buf, e.buf, NULL, out.buf}, .nbufs = 5,
             .groups = {gx, gy, gz},
