@@ -421,22 +421,6 @@ void sr_ds_abort(sr_ds_writer *w)
     free_writer(w);
 }
 
-static sr_status fsync_path(const char *path, int dir)
-{
-    int fd = open(path, (dir ? O_DIRECTORY : 0) | O_RDONLY);
-
-    if (fd < 0)
-        return sr_error(SR_E_IO, "%s: cannot open to fsync: %s", path,
-                        strerror(errno));
-    if (fsync(fd) != 0 && !(dir && (errno == EINVAL || errno == EBADF))) {
-        int e = errno;
-        close(fd);
-        return sr_error(SR_E_IO, "%s: fsync failed: %s", path, strerror(e));
-    }
-    close(fd);
-    return SR_OK;
-}
-
 sr_status sr_ds_commit(sr_ds_writer *w)
 {
     sr_status st = SR_OK;
@@ -468,7 +452,7 @@ sr_status sr_ds_commit(sr_ds_writer *w)
         st = h5_error(SR_E_IO, "%s: close failed (disk full?)", w->tmp_path);
         goto out_abort;
     }
-    st = fsync_path(w->tmp_path, 0);
+    st = sr_h5_fsync_path(w->tmp_path, 0);
     if (st != SR_OK)
         goto out_abort;
     if (w->flags & SR_DS_OVERWRITE) {
@@ -489,7 +473,7 @@ sr_status sr_ds_commit(sr_ds_writer *w)
     }
     dir_copy = strdup(w->path);
     if (dir_copy)
-        st = fsync_path(dirname(dir_copy), 1);
+        st = sr_h5_fsync_path(dirname(dir_copy), 1);
     free(dir_copy);
     free_writer(w);
     return st;

@@ -79,7 +79,7 @@ sr_status sr_export_save(const char *path, const sr_model_meta *m,
 {
     char tmp[4200];
     hid_t file, gf, gq, gp;
-    int L = m->n_layers, bad = 0, in[3] = {m->in_c, m->in_h, m->in_w};
+    int L = m->n_layers, bad = 0;
     sr_status st = SR_OK;
 
     sr_h5_quiet();
@@ -93,16 +93,7 @@ sr_status sr_export_save(const char *path, const sr_model_meta *m,
     bad |= gf < 0 || gq < 0 || gp < 0;
     bad |= sr_h5_attr_str(file, "format", SR_EXPORT_FORMAT);
     bad |= sr_h5_attr_i32(file, "format_version", SR_EXPORT_FORMAT_VERSION);
-    bad |= sr_h5_attr_str(file, "net", m->net);
-    bad |= sr_h5_attr_i32(file, "width", m->width);
-    bad |= sr_h5_attr_i32(file, "classes", m->classes);
-    bad |= sr_h5_attr_i32s(file, "input", in, 3);
-    bad |= sr_h5_attr_str(file, "quantizer", m->quantizer);
-    bad |= sr_h5_attr_i32(file, "act_bits", m->act_bits);
-    bad |= sr_h5_attr_str(file, "regularizer", m->regularizer);
-    bad |= sr_h5_attr_f32s(file, "norm_mean", m->norm_mean, 3);
-    bad |= sr_h5_attr_f32s(file, "norm_std", m->norm_std, 3);
-    bad |= sr_h5_attr_str(file, "program_version", m->program_version);
+    bad |= sr_model_meta_attrs(file, m);
     if (L > 0 && !bad) {
         const char **names = calloc((size_t)L, sizeof *names);
         int *v = calloc((size_t)L * 3, sizeof *v);

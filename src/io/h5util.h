@@ -4,6 +4,7 @@
 
 #include <hdf5.h>
 
+#include "sinreq/model_io.h"
 #include "sinreq/status.h"
 
 sr_status sr_h5_error_at(sr_status code, const char *file, int line,
@@ -35,5 +36,8 @@ int sr_h5_read_attr_strs(hid_t loc, const char *name, char *buf, size_t size,
 sr_status sr_h5_fsync_path(const char *path, int dir);
 /* fsync tmp, rename it to path, fsync the directory. */
 sr_status sr_h5_commit_tmp(const char *tmp, const char *path);
+
+/* model_h5.c: the network description of model and export files. */
+int sr_model_meta_attrs(hid_t file, const sr_model_meta *m);
 
 #endif

@@ -54,10 +54,28 @@ out:
     return st;
 }
 
+/* The network description both model and export files carry as root
+ * attributes; 0 on success. */
+int sr_model_meta_attrs(hid_t file, const sr_model_meta *m)
+{
+    int in[3] = {m->in_c, m->in_h, m->in_w}, bad = 0;
+
+    bad |= sr_h5_attr_str(file, "net", m->net);
+    bad |= sr_h5_attr_i32(file, "width", m->width);
+    bad |= sr_h5_attr_i32(file, "classes", m->classes);
+    bad |= sr_h5_attr_i32s(file, "input", in, 3);
+    bad |= sr_h5_attr_str(file, "quantizer", m->quantizer);
+    bad |= sr_h5_attr_i32(file, "act_bits", m->act_bits);
+    bad |= sr_h5_attr_str(file, "regularizer", m->regularizer);
+    bad |= sr_h5_attr_f32s(file, "norm_mean", m->norm_mean, 3);
+    bad |= sr_h5_attr_f32s(file, "norm_std", m->norm_std, 3);
+    bad |= sr_h5_attr_str(file, "program_version", m->program_version);
+    return bad;
+}
+
 static sr_status write_meta(hid_t file, hid_t q, const char *path,
                             const sr_model_meta *m)
 {
-    int in[3] = {m->in_c, m->in_h, m->in_w};
     int L = m->n_layers, bad = 0;
     const char **names = calloc((size_t)(L ? L : 1), sizeof *names);
     int *quant = calloc((size_t)(L ? L : 1), sizeof *quant);
@@ -84,16 +102,7 @@ static sr_status write_meta(hid_t file, hid_t q, const char *path,
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tmv);
     bad |= sr_h5_attr_str(file, "format", SR_MODEL_FORMAT);
     bad |= sr_h5_attr_i32(file, "format_version", SR_MODEL_FORMAT_VERSION);
-    bad |= sr_h5_attr_str(file, "net", m->net);
-    bad |= sr_h5_attr_i32(file, "width", m->width);
-    bad |= sr_h5_attr_i32(file, "classes", m->classes);
-    bad |= sr_h5_attr_i32s(file, "input", in, 3);
-    bad |= sr_h5_attr_str(file, "quantizer", m->quantizer);
-    bad |= sr_h5_attr_i32(file, "act_bits", m->act_bits);
-    bad |= sr_h5_attr_str(file, "regularizer", m->regularizer);
-    bad |= sr_h5_attr_f32s(file, "norm_mean", m->norm_mean, 3);
-    bad |= sr_h5_attr_f32s(file, "norm_std", m->norm_std, 3);
-    bad |= sr_h5_attr_str(file, "program_version", m->program_version);
+    bad |= sr_model_meta_attrs(file, m);
     bad |= sr_h5_attr_str(file, "created_at", stamp);
     if (L > 0) {
         bad |= sr_h5_attr_strs(q, "layers", names, L);
