@@ -49,7 +49,21 @@ for sig in TERM USR1; do
     same full sig$sig "SIG$sig + resume"
 done
 
-# 4. rules
+# 4. WaveQ: learned betas and bitwidths resume exactly too (their SGD has
+#    no momentum, so the betas themselves are the whole state)
+W="$R --waveq --waveq-start 0.1 --sinreq-lambda 0"
+$W --out wq-full || fail "waveq reference rc $?"
+$W --out wq-part --checkpoint-interval 3 --max-steps 11 || fail "waveq max-steps rc $?"
+$W --out wq-part --checkpoint-interval 3 --resume auto || fail "waveq resume rc $?"
+same wq-full wq-part "WaveQ max-steps 11 + resume"
+beta() { "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["waveq_beta"])' "$1/result.json"; }
+b1=$(beta wq-full) b2=$(beta wq-part)
+[ -n "$b1" ] && [ "$b1" = "$b2" ] && ok "WaveQ betas identical: $b1" \
+    || fail "WaveQ betas differ: '$b1' vs '$b2'"
+"$PY" -c 'import json,sys; b=json.load(open(sys.argv[1]))["waveq_beta"]; sys.exit(any(v != 8.0 for v in b.values()) == 0)' \
+    wq-full/result.json || fail "WaveQ betas never left their initial 8: the case tests nothing"
+
+# 5. rules
 expect_rc 1 "another configuration" $R --out maxs --resume auto --bits 2
 expect_rc 1 "not empty" $R --out maxs
 expect_rc 1 "" $R --out maxs --resume maxs/nonexistent.h5
