@@ -2,12 +2,17 @@
 # Installs the Debian 12 packages sinreq needs to build and test, if any is
 # missing. `install-deps.sh --bench` adds PyTorch for the side-by-side
 # benchmarks. Needs root (or sudo) only when something is missing.
+# Slurm (tests/slurm starts its own one-node cluster; the packages' system
+# services are not used): slurmctld, slurmd, slurm-client, munge, and
+# libpmix-dev, whose libpmix.so Slurm's mpi/pmix plugin loads (srun
+# --mpi=pmix; Debian's Open MPI has no PMI-2 support).
 set -euo pipefail
 
 pkgs=(cmake gcc make pkg-config
       libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc spirv-tools
       vulkan-validationlayers
       libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
+      slurmctld slurmd slurm-client munge libpmix-dev procps
       libopenblas-dev libyaml-dev python3
       libmatio-dev libarchive-dev libjpeg62-turbo-dev libpng-dev libssl-dev
       zlib1g-dev dataset-fashion-mnist python3-numpy python3-scipy python3-pil

@@ -197,7 +197,8 @@ sr_status sr_dist_init(int *argc, char ***argv, const sr_dist_opts *opts,
         if (st)
             goto out_finalize;
     }
-    if (opts->verbose)
+    /* SINREQ_DIST_VERBOSE=1: the same line from `sinreq train` (tests) */
+    if (opts->verbose || env_int("SINREQ_DIST_VERBOSE") > 0)
         fprintf(stderr, "sinreq dist: rank %d of %d, local %d of %d (%s), "
                 "%s\n", d->rank, d->size, d->local_rank, d->local_size,
                 d->local_src, !d->uses_mpi ? "without MPI" :

@@ -1,0 +1,35 @@
+# Shared by the tests/slurm scripts: $SINREQ $MKDS $PY $MPIEXEC $MPI_NP
+# $MPI_PRE $BACKEND $CLUSTER $STATE from CTest (CMakeLists.txt). The cluster
+# in $STATE was started by the fixture test slurm.cluster_start.
+. "$(dirname "$0")/../dist_train/lib.sh"
+SL="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(cd "$SL/../.." && pwd)"
+export SLURM_CONF="$STATE/slurm.conf"
+# marks every task started from here: `cluster.sh stop` kills leftovers
+export SR_SLURM_STATE="$STATE"
+# on failure: the daemons' log tails
+finish() {
+    [ "$fails" -eq 0 ] && { echo PASS; exit 0; }
+    echo "$fails failure(s)"
+    bash "$CLUSTER" logs "$STATE"
+    exit 1
+}
+# the cluster must be up (the fixture started it); 77 outside CI when this
+# machine cannot run it (as cluster.sh start decided)
+command -v srun > /dev/null 2>&1 && [ "$(id -u)" -eq 0 ] || {
+    echo "slurm or root missing"; [ "${CI:-}" = true ] && exit 1; exit 77; }
+bash "$CLUSTER" status "$STATE" > status.txt 2>&1 \
+    || { fail "the test cluster is not up: $(cat status.txt)"; finish; }
+# job_field JOB FIELD: a field of `scontrol show job`
+job_field() { scontrol show job "$1" 2> /dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
+# wait_job JOB SECONDS STATE...: until the job is in one of the states
+wait_job() {
+    local job=$1 t=$(($2 * 2)) s; shift 2
+    while [ "$t" -gt 0 ]; do
+        s=$(job_field "$job" JobState)
+        for w in "$@"; do [ "$s" = "$w" ] && return 0; done
+        sleep 0.5; t=$((t - 1))
+    done
+    echo "job $job still ${s:-unknown} (want $*)"
+    return 1
+}
