@@ -5,7 +5,10 @@
 //   MODE_SUM: sum x
 //   MODE_SQ:  sum (x - mean)^2       (two-pass variance: no cancellation)
 //   MODE_BWD: sum dy, sum dy (x - mean) invstd
-// part[(c * P + p) * K + k], K = 2 for MODE_BWD else 1.
+// part[(c * P_ALL + P_BASE + p) * K + k], K = 2 for MODE_BWD else 1: a
+// batch larger than one storage binding runs in pieces of whole images,
+// each with its own P workgroups at its own P_BASE; bn_final folds all
+// P_ALL partials of a channel.
 #version 450
 #define SR_RED_LOCAL 256
 // Before the includes: sr_global_index() reads gl_WorkGroupSize.
@@ -29,6 +32,8 @@ layout(push_constant) uniform Push {
     uint c, hw, l, p;
     uint step_n, step_k;  // (P * 256) / hw and (P * 256) % hw
     uint x_off, dy_off, mean_off, inv_off, part_off;
+    uint p_all;           // partials per channel, all pieces
+    uint p_base;          // this piece's first
 } pc;
 
 void main()
@@ -67,7 +72,8 @@ void main()
         if (K == 2u)
             a1 = sr_wg_sum(a1);
         if (gl_LocalInvocationIndex == 0u) {
-            uint o = pc.part_off + (c * pc.p + gl_WorkGroupID.x) * K;
+            uint o = pc.part_off +
+                     (c * pc.p_all + pc.p_base + gl_WorkGroupID.x) * K;
             part[o] = a0;
             if (K == 2u)
                 part[o + 1u] = a1;

@@ -29,6 +29,8 @@ layout(push_constant) uniform Push {
     uint step_slot;
     float p;        // dropout probability; fill: value
     float scale;    // dropout: 1 / (1 - p)
+    uint i0;        // dropout: index of element 0 in the whole tensor
+                    // (ops over big tensors run in pieces)
 } pc;
 
 void main()
@@ -55,7 +57,7 @@ void main()
         r = sr_round(clamp(v, -1.0, 1.0) * m) / m;
     } else {
         uint key = sr_rng_key(pc.seed, pc.stream, scalars[pc.step_slot]);
-        r = sr_rng_uniform(key, i) >= pc.p ? v * pc.scale : 0.0;
+        r = sr_rng_uniform(key, pc.i0 + i) >= pc.p ? v * pc.scale : 0.0;
     }
     y[pc.y_off + i] = floatBitsToUint(r);
 }

@@ -24,6 +24,7 @@ layout(push_constant) uniform Push {
     uint n;
     uint w_off, dwq_off, stat_off, o_off;
     uint bits;
+    uint idx0;     // index of w[w_off] in the layer (pieces of big layers)
 } pc;
 
 void main()
@@ -44,7 +45,7 @@ void main()
     }
     float dt = 1.0 - t * t;
     float g = dwq[pc.dwq_off + i] * dt / m;
-    if (i == stats[pc.stat_off + 1u]) {
+    if (pc.idx0 + i == stats[pc.stat_off + 1u]) {
         float s = uintBitsToFloat(stats[pc.stat_off + 2u]);
         g -= sign(t) * dt * s / (m * m);
     }

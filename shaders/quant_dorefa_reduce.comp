@@ -1,6 +1,8 @@
 // DoReFa layer statistics, by two launches of this shader:
-//   PASS 0 (G workgroups, grid-stride over the weights) and
-//   PASS 1 (one workgroup over the G partials),
+//   PASS 0 (G workgroups, grid-stride over the weights; a layer larger
+//           than one storage binding runs it once per piece, the pieces'
+//           partials side by side) and
+//   PASS 1 (one workgroup over all G partials: the max stays layer-wide),
 // each producing triples {M = max |tanh w|, its FIRST arg-max, and (BWD)
 // S = sum dwq tanh w}. Max and arg-max are exact; S uses the fixed
 // sequential-then-tree order, so the result is deterministic.
@@ -24,6 +26,8 @@ layout(push_constant) uniform Push {
     uint w_off, dwq_off;
     uint in_off;   // PASS 1: where the partial triples are
     uint out_off;  // triples written at out_off + 3 * workgroup
+    uint idx0;     // PASS 0: index of w[w_off] in the layer (a layer
+                   // larger than one binding is reduced in pieces)
 } pc;
 
 shared float sh_m[SR_RED_LOCAL];
@@ -49,7 +53,7 @@ void main()
         if (PASS == 0u) {
             float th = sr_tanh(w[pc.w_off + i]);
             m = abs(th);
-            j = i;
+            j = pc.idx0 + i;
             if (BWD != 0u)
                 s = dwq[pc.dwq_off + i] * th;
         } else {

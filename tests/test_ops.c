@@ -1133,7 +1133,7 @@ static void test_sinreq_case(size_t n, sr_quantizer q, int bits, float divisor,
     snprintf(name, sizeof name, "sinreq %s b%d n=%zu div=%g coef=%g",
              q == SR_QUANT_DOREFA ? "dorefa" : "wrpn", bits, n, (double)divisor,
              (double)coef);
-    sr_sinreq_desc d = {n, q, bits, divisor, 11};
+    sr_sinreq_desc d = {n, q, bits, divisor, 11, SR_SINREQ_DOMAIN_W};
     slab s;
     slab_init(&s);
     int w = slab_in(&s, n), dw = slab_out(&s, n), val = slab_out(&s, 1);
@@ -1151,6 +1151,163 @@ static void test_sinreq_case(size_t n, sr_quantizer q, int bits, float divisor,
         snprintf(what, sizeof what, "%s dw (+=)", name);
         cmp(what, F(&s, dw), rdw, n, TOL_TRANS, 0);
     }
+    slab_free(&s);
+    scratch_free();
+}
+
+/* SinReQ domain X (DoReFa's rounding variable). tanh(w) ~ U(-0.95, 0.95)
+ * and, with argmax_at < n, one clear arg-max of |tanh w| (0.96) there, so
+ * float32 and float64 agree on it; otherwise random (first arg-max). */
+static void test_sinreq_x_case(size_t n, int bits, float divisor, float coef,
+                               size_t argmax_at)
+{
+    char name[128], what[192];
+    snprintf(name, sizeof name, "sinreq x b%d n=%zu div=%g coef=%g argmax=%s",
+             bits, n, (double)divisor, (double)coef,
+             argmax_at < n ? "unique" : "random");
+    sr_sinreq_desc d = {n, SR_QUANT_DOREFA, bits, divisor, 11,
+                        SR_SINREQ_DOMAIN_X};
+    slab s;
+    slab_init(&s);
+    int w = slab_in(&s, n), dw = slab_out(&s, n), val = slab_out(&s, 1);
+    if (!slab_alloc(&s)) return;
+    for (size_t i = 0; i < n; i++)
+        F(&s, w)[i] = (float)atanh(rnd_range(-0.95, 0.95));
+    if (argmax_at < n)
+        F(&s, w)[argmax_at] = (float)((argmax_at % 2 ? -1 : 1) * atanh(0.96));
+    fill_f(F(&s, dw), n, -0.01, 0.01); /* dw accumulates */
+    double *rw = dv(F(&s, w), n), *rdw = dv(F(&s, dw), n);
+    slab_upload(&s);
+    OK(sr_backend_set_scalar_f(g_be, 11, coef));
+    OK(sr_sinreq(g_be, &d, V(&s, w), V(&s, dw), V(&s, val)));
+    if (slab_download(&s, name)) {
+        double rv = ref_sinreq(&d, coef, rw, rdw);
+        snprintf(what, sizeof what, "%s value", name);
+        /* relative to the value's range [0, n / div]: n = 1 sits at ~0 */
+        cmp(what, F(&s, val), &rv, 1, TOL_TRANS, (double)n / divisor);
+        snprintf(what, sizeof what, "%s dw (+=)", name);
+        cmp(what, F(&s, dw), rdw, n, TOL_TRANS, 0);
+        if (argmax_at < n) {
+            /* the term through M at the arg-max, on its own: every other
+             * element's error could hide a missing one in the norm */
+            double e = fabs((double)F(&s, dw)[argmax_at] - rdw[argmax_at]);
+            snprintf(what, sizeof what, "%s dw at the arg-max", name);
+            CHECK(e <= TOL_TRANS * (1e-3 + fabs(rdw[argmax_at])),
+                  "%s: got %.9g, ref %.9g", what,
+                  (double)F(&s, dw)[argmax_at], rdw[argmax_at]);
+        }
+    }
+    slab_free(&s);
+    scratch_free();
+}
+
+/* Domain X's minima are DoReFa's rounding points, on the backend: weights
+ * whose x = k / L gives value ~0 and dw ~0 there, DoReFa's forward maps
+ * them to level k, domain W's value at the same weights is not ~0, and an
+ * all-zero layer gives value 1 (x = 1/2) and no gradient (no 0/0). */
+static void test_sinreq_x_minima(int bits)
+{
+    char name[64];
+    snprintf(name, sizeof name, "sinreq x b%d minima", bits);
+    int L = (1 << bits) - 1;
+    size_t n = 3 * ((size_t)L + 1);
+    slab s;
+    slab_init(&s);
+    int w = slab_in(&s, n), z = slab_in(&s, n), dw = slab_out(&s, n),
+        dz_ = slab_out(&s, n), wq = slab_out(&s, n), vx = slab_out(&s, 1),
+        vw = slab_out(&s, 1), v0 = slab_out(&s, 1);
+    if (!slab_alloc(&s)) return;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = i % ((size_t)L + 1);
+        F(&s, w)[i] = (float)atanh((2.0 * (double)k / L - 1.0) * 0.9);
+        F(&s, z)[i] = 0.0f;
+        F(&s, dw)[i] = 0.0f;
+        F(&s, dz_)[i] = 0.25f;
+    }
+    slab_upload(&s);
+    sr_sinreq_desc d = {n, SR_QUANT_DOREFA, bits, (float)n, 11,
+                        SR_SINREQ_DOMAIN_X};
+    sr_sinreq_desc dwd = d;
+    dwd.domain = SR_SINREQ_DOMAIN_W;
+    OK(sr_backend_set_scalar_f(g_be, 11, 1.0f));
+    OK(sr_sinreq(g_be, &d, V(&s, w), V(&s, dw), V(&s, vx)));
+    OK(sr_dorefa_w_fwd(g_be, n, bits, V(&s, w), V(&s, wq)));
+    OK(sr_sinreq(g_be, &d, V(&s, z), V(&s, dz_), V(&s, v0)));
+    float *dwx = fz(n);
+    if (!slab_download(&s, name)) goto out;
+    memcpy(dwx, F(&s, dw), n * sizeof *dwx);
+    /* domain W once domain X's dw is read: it adds to dw too */
+    OK(sr_sinreq(g_be, &dwd, V(&s, w), V(&s, dw), V(&s, vw)));
+    if (!slab_download(&s, name)) goto out;
+    /* float32 weights put x within eps = 2^-23 L of k / L: the value is
+     * ~(pi eps)^2 and each direct gradient term at most
+     * (pi L / n) sin(2 pi eps) / (2M); the arg-max (i = 0, t = -0.9) sums
+     * all of them through M, so it is checked against the reference */
+    double gmax = 0, lerr = 0, gscale = M_PI * L / (double)n;
+    double eps = L * 0x1p-23, gbound = gscale * 2 * M_PI * eps / 1.8;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = i % ((size_t)L + 1);
+        if (i) gmax = fmax(gmax, fabs((double)dwx[i]));
+        lerr = fmax(lerr, fabs((double)F(&s, wq)[i] - (2.0 * k - L) / L));
+    }
+    {
+        double *rw = dv(F(&s, w), n), *rdw = dz(n);
+        ref_sinreq(&d, 1.0, rw, rdw);
+        char what[96];
+        snprintf(what, sizeof what, "%s dw", name);
+        cmp(what, dwx, rdw, n, TOL_TRANS, gscale);
+    }
+    int zero_ok = 1;
+    for (size_t i = 0; i < n; i++) zero_ok &= F(&s, dz_)[i] == 0.25f;
+    CHECK(F(&s, vx)[0] < 10 * eps * eps && gmax < gbound && lerr < 1e-6 &&
+              F(&s, vw)[0] > 1e-3,
+          "%s: value %.3g, max|dw| %.3g (bound %.3g), DoReFa level error "
+          "%.3g, domain W value there %.3g", name, (double)F(&s, vx)[0], gmax,
+          gbound, lerr, (double)F(&s, vw)[0]);
+    CHECK(fabs(F(&s, v0)[0] - 1.0f) < 1e-6 && zero_ok,
+          "%s: all-zero layer value %.9g (want 1), dw %s", name,
+          (double)F(&s, v0)[0], zero_ok ? "unchanged" : "changed");
+out:
+    slab_free(&s);
+    scratch_free();
+}
+
+/* Domain X captured once and replayed: lambda from the coef slot at every
+ * run, the layer-wide statistics recomputed from the current weights. */
+static void test_sinreq_x_replay(void)
+{
+    const size_t n = 5003;
+    const char *name = "sinreq x replay";
+    sr_sinreq_desc d = {n, SR_QUANT_DOREFA, 3, (float)n, 12,
+                        SR_SINREQ_DOMAIN_X};
+    slab s;
+    slab_init(&s);
+    int w = slab_in(&s, n), dw = slab_out(&s, n), val = slab_out(&s, 1);
+    if (!slab_alloc(&s)) return;
+    sr_program *prog = NULL;
+    OK(sr_backend_begin_capture(g_be));
+    OK(sr_sinreq(g_be, &d, V(&s, w), V(&s, dw), V(&s, val)));
+    OK(sr_backend_end_capture(g_be, &prog));
+    const float coef[3] = {0.5f, 0.0f, 3.0f};
+    for (int run = 0; run < 3 && prog; run++) {
+        char what[96];
+        /* new weights each run: a different arg-max and M */
+        for (size_t i = 0; i < n; i++)
+            F(&s, w)[i] = (float)atanh(rnd_range(-0.9, 0.9));
+        F(&s, w)[(size_t)run * 1000 + 7] = (float)atanh(0.93 + 0.01 * run);
+        fill_f(F(&s, dw), n, -0.01, 0.01);
+        double *rw = dv(F(&s, w), n), *rdw = dv(F(&s, dw), n);
+        slab_upload(&s);
+        OK(sr_backend_set_scalar_f(g_be, 12, coef[run]));
+        OK(sr_program_run(g_be, prog));
+        snprintf(what, sizeof what, "%s run %d coef %g", name, run,
+                 (double)coef[run]);
+        if (!slab_download(&s, what)) break;
+        double rv = ref_sinreq(&d, coef[run], rw, rdw);
+        cmp(what, F(&s, val), &rv, 1, TOL_TRANS, 0);
+        cmp(what, F(&s, dw), rdw, n, TOL_TRANS, 0.01);
+    }
+    sr_program_free(g_be, prog);
     slab_free(&s);
     scratch_free();
 }
@@ -1219,6 +1376,19 @@ static void test_reg(void)
     test_sinreq_case(7, SR_QUANT_WRPN, 3, 7.0f, 10.0f);
     test_sinreq_case(65537, SR_QUANT_DOREFA, 4, 200000.0f, 50.0f);
     test_sinreq_case(4099, SR_QUANT_WRPN, 8, 4099.0f, 0.5f);
+    /* domain X: several k, odd sizes, one or many partials (65537 > one
+     * workgroup's 8192), unique or random arg-max */
+    static const int xbits[] = {1, 2, 3, 4, 5, 8};
+    for (size_t b = 0; b < sizeof xbits / sizeof xbits[0]; b++) {
+        test_sinreq_x_case(1000, xbits[b], 1000.0f, 1.0f, 333);
+        test_sinreq_x_case(4099, xbits[b], 4099.0f, 2.0f, (size_t)-1);
+    }
+    test_sinreq_x_case(1, 4, 1.0f, 1.0f, 0);
+    test_sinreq_x_case(7, 3, 7.0f, 10.0f, 6);
+    test_sinreq_x_case(65537, 4, 200000.0f, 50.0f, 60001);
+    test_sinreq_x_case(100003, 5, 100003.0f, 1.0f, (size_t)-1);
+    for (int b = 1; b <= 8; b++) test_sinreq_x_minima(b);
+    test_sinreq_x_replay();
     test_waveq_case(1000, 8.0f, 1000.0f, 0.6f, 0.03f);
     test_waveq_case(7, 2.5f, 7.0f, 1.0f, 0.0f);
     test_waveq_case(65537, 3.7f, 100000.0f, 0.3f, 0.02f);
@@ -1356,6 +1526,215 @@ static void test_capture(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Tensors larger than one storage binding (Vulkan windows)            */
+
+/* The Vulkan backend binds a buffer larger than maxStorageBufferRange
+ * through windows and splits ops into pieces that fit (docs/design.md).
+ * A second backend with SINREQ_VK_MAX_RANGE = 64 KiB (16384 words) runs
+ * op cases whose slabs, and many of whose operands, are larger than that,
+ * against the same float64 reference, with validation on. Every slab here
+ * exceeds the window, so every operand (even a 1-word loss) goes through
+ * one, and a buffer bound whole beyond the limit is an error of its own
+ * (sr_vk_record), so a missing window cannot pass unnoticed. */
+#define WIN_RANGE_BYTES 65536
+#define WIN_WORDS (WIN_RANGE_BYTES / 4)
+
+/* Program vs eager on split ops: a linear layer whose weight spans
+ * several windows, its backward passes, DoReFa on that weight, SGD. */
+static void test_windows_capture(void)
+{
+    const sr_linear_desc lin = {3, 301, 71, 1, 0}; /* w: 21371 words */
+    const size_t nw = (size_t)lin.out * lin.in, nx = (size_t)lin.n * lin.in,
+                 ny = (size_t)lin.n * lin.out;
+    const sr_sgd_desc sgd = {nw, 0.9f, 1e-4f, 22};
+    enum { RX, RW, RB, RDY, RY, RDX, RDW, RDB, RWQ, RV, NR };
+    const size_t sizes[NR] = {nx, nw, (size_t)lin.out, ny, ny, nx, nw,
+                              (size_t)lin.out, nw, nw};
+    slab a, b;
+    int r[NR];
+    slab_init(&a);
+    a.tight = 0;
+    for (int i = 0; i < NR; i++) r[i] = slab_region(&a, sizes[i], i >= RY || i == RW);
+    if (!slab_alloc(&a)) return;
+    CHECK(a.words > WIN_WORDS && nw > WIN_WORDS, "windows capture: too small");
+    fill_f(F(&a, r[RX]), nx, -1, 1);
+    fill_f(F(&a, r[RW]), nw, -0.5, 0.5);
+    fill_f(F(&a, r[RB]), (size_t)lin.out, -0.5, 0.5);
+    fill_f(F(&a, r[RDY]), ny, -1, 1);
+    fill_f(F(&a, r[RV]), nw, 0, 0);
+    b = a;
+    b.buf = NULL;
+    b.host = malloc(a.words * 4);
+    b.before = malloc(a.words * 4);
+    if (!b.host || !b.before) abort();
+    memcpy(b.host, a.host, a.words * 4);
+    if (!OK(sr_buf_alloc(g_be, SR_POOL_ACTIVATIONS, b.words, &b.buf))) {
+        slab_free(&a);
+        slab_free(&b);
+        return;
+    }
+#define WIN_OPS(s)                                                            \
+    (sr_linear_fwd(g_be, &lin, V(s, r[RX]), V(s, r[RW]), V(s, r[RB]),            \
+                   V(s, r[RY])) == SR_OK &&                                    \
+     sr_linear_bwd_data(g_be, &lin, V(s, r[RDY]), V(s, r[RW]), V(s, r[RX]),      \
+                        V(s, r[RDX])) == SR_OK &&                              \
+     sr_linear_bwd_weight(g_be, &lin, V(s, r[RX]), V(s, r[RDY]), V(s, r[RDW]),   \
+                          V(s, r[RDB])) == SR_OK &&                            \
+     sr_dorefa_w_fwd(g_be, nw, 3, V(s, r[RW]), V(s, r[RWQ])) == SR_OK &&        \
+     sr_sgd(g_be, &sgd, V(s, r[RW]), V(s, r[RDW]), V(s, r[RV])) == SR_OK)
+    slab_upload(&a);
+    slab_upload(&b);
+    sr_program *prog = NULL;
+    OK(sr_backend_begin_capture(g_be));
+    int captured = WIN_OPS(&b);
+    OK(sr_backend_end_capture(g_be, &prog));
+    CHECK(captured, "windows capture: recording failed: %s", sr_last_error());
+    for (int run = 0; run < 2 && prog; run++) {
+        char what[96];
+        OK(sr_backend_set_scalar_f(g_be, 22, run ? 0.05f : 0.1f));
+        CHECK(WIN_OPS(&a), "windows capture: eager ops failed: %s",
+              sr_last_error());
+        OK(sr_program_run(g_be, prog));
+        snprintf(what, sizeof what, "windows capture run %d (eager)", run);
+        slab_download(&a, what);
+        snprintf(what, sizeof what, "windows capture run %d (program)", run);
+        slab_download(&b, what);
+        for (int i = 0; i < NR; i++) {
+            double *ra = dv(F(&a, r[i]), sizes[i]);
+            snprintf(what, sizeof what, "windows capture run %d region %d "
+                     "program vs eager", run, i);
+            cmp(what, F(&b, r[i]), ra, sizes[i], 0, 1);
+        }
+        slab_upload(&a);
+        slab_upload(&b);
+    }
+#undef WIN_OPS
+    sr_program_free(g_be, prog);
+    slab_free(&a);
+    slab_free(&b);
+    scratch_free();
+}
+
+/* A convolution operand larger than one binding cannot be split, nor can
+ * a linear layer's row: the error names the op, the operand, its size and
+ * the limit. */
+static void test_windows_conv_error(void)
+{
+    const sr_conv2d_desc d = {8, 16, 16, 16, 4, 3, 3, 1, 1, 0, 0};
+    size_t nx = (size_t)d.n * d.c * d.h * d.w; /* 32768 words */
+    size_t nw = (size_t)d.k * d.c * d.kh * d.kw, ny = (size_t)d.n * d.k * 256;
+    sr_buf *buf = NULL;
+    if (!OK(sr_buf_alloc(g_be, SR_POOL_ACTIVATIONS, nx + nw + ny, &buf))) return;
+    OK(sr_fill(g_be, nx + nw + ny, 0.5f, sr_at(buf, 0)));
+    EXPECT(SR_E_UNSUPPORTED, sr_conv2d_fwd(g_be, &d, sr_at(buf, 0),
+                                           sr_at(buf, nx), SR_NONE,
+                                           sr_at(buf, nx + nw)));
+    const char *msg = sr_last_error();
+    CHECK(strstr(msg, "conv2d_fwd") && strstr(msg, "'x'") &&
+              strstr(msg, "8 x 16 x 16 x 16") && strstr(msg, "32768 words") &&
+              strstr(msg, "0.06 MiB") && strstr(msg, "SINREQ_VK_MAX_RANGE") &&
+              strstr(msg, "smaller batch"),
+          "conv operand too big: message \"%s\" lacks op, operand, size, "
+          "limit or remedy", msg);
+    printf("       message: %s\n", msg);
+    /* a linear layer splits rows, not a row: 20000 input features */
+    const sr_linear_desc l = {1, 20000, 1, 0, 0};
+    EXPECT(SR_E_UNSUPPORTED, sr_linear_fwd(g_be, &l, sr_at(buf, 0), sr_at(buf, 0),
+                                           SR_NONE, sr_at(buf, 40000)));
+    msg = sr_last_error();
+    CHECK(strstr(msg, "linear_fwd") && strstr(msg, "'w'") &&
+              strstr(msg, "20000 words") && strstr(msg, "fewer features"),
+          "linear row too big: message \"%s\"", msg);
+    /* the backend still works afterwards */
+    OK(sr_backend_sync(g_be));
+    sr_buf_free(g_be, buf);
+}
+
+static void test_windows(void)
+{
+    if (strcmp(sr_backend_name(g_be), "vulkan") != 0) {
+        printf("       (Vulkan only: nothing to do on %s)\n",
+               sr_backend_name(g_be));
+        check_record(1);
+        return;
+    }
+    sr_backend_opts opts = {0};
+    opts.validation = 1;
+    sr_backend *small = NULL, *main_be = g_be;
+    const char *old = getenv("SINREQ_VK_MAX_RANGE");
+    char saved_buf[64], *saved = NULL;
+    if (old) {
+        snprintf(saved_buf, sizeof saved_buf, "%s", old);
+        saved = saved_buf;
+    }
+    setenv("SINREQ_VK_MAX_RANGE", "nonsense", 1);
+    EXPECT(SR_E_ARG, sr_backend_create("vulkan", &opts, &small));
+    setenv("SINREQ_VK_MAX_RANGE", "64k", 1);
+    sr_status st = sr_backend_create("vulkan", &opts, &small);
+    if (saved) setenv("SINREQ_VK_MAX_RANGE", saved, 1);
+    else unsetenv("SINREQ_VK_MAX_RANGE");
+    if (!OK(st)) return;
+    g_be = small;
+
+    /* elementwise and SGD: runs of 16380 words, odd sizes */
+    test_utility();                      /* fill, copy, add at n = 65537 */
+    test_relu();                         /* n = 40001 */
+    test_dropout_case(40001, 0.3f);      /* the mask index spans pieces */
+    test_sgd_case(65539, 0.9f, 5e-4f);
+    test_sgd_case(16381, 0.0f, 0.0f);    /* one word past a piece */
+    /* quantizers: DoReFa's max|tanh w| and its arg-max layer-wide, the
+     * arg-max in the first (n = 20000) or the second piece (n = 50001) */
+    test_dorefa_case(20000, 8);
+    test_dorefa_case(50001, 3);
+    test_wrpn_case(30000, 8);
+    test_actq_case(40000, 8);
+    /* reductions: partials of all pieces folded once */
+    test_sinreq_case(65537, SR_QUANT_DOREFA, 4, 200000.0f, 50.0f);
+    test_waveq_case(65537, 3.7f, 100000.0f, 0.3f, 0.02f);
+    test_mad_case(100003);
+    /* SinReQ on DoReFa's x: M and the term through it layer-wide, the
+     * arg-max in the first or the fourth piece */
+    test_sinreq_x_case(40000, 3, 40000.0f, 1.0f, 100);
+    test_sinreq_x_case(65537, 4, 200000.0f, 50.0f, 60001);
+    /* linear: w over several windows (rows split), x and y over several
+     * (batch split), fused activations (bwd_data's mask on accumulated
+     * pieces) */
+    static const sr_linear_desc lin[] = {
+        {3, 300, 70, 1, 0}, {5, 257, 97, 1, 4}, {33, 520, 65, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof lin / sizeof lin[0]; i++)
+        test_linear_case(lin[i]);
+    /* batch norm: pieces of whole images (3, 3, 2 of 8; 4, 1 of 5) */
+    static const sr_bn_desc bn[] = {
+        {8, 64, 64, 1e-5f, 0.1f}, {5, 13, 300, 1e-5f, 0.1f},
+    };
+    for (size_t i = 0; i < sizeof bn / sizeof bn[0]; i++) test_bn_case(bn[i]);
+    /* pooling: pieces of whole planes */
+    const sr_pool_desc mp = {4, 8, 33, 33, 3, 2, 1};
+    test_maxpool_case(mp, DATA_RANDOM);
+    test_maxpool_case(mp, DATA_TIES);
+    const sr_avgpool_desc ap = {3, 9, 40, 40, 6, 6};
+    test_avgpool_case(ap);
+    /* losses: pieces of whole rows */
+    test_xent_case(40, 1000, -3, 3);
+    test_xent_case(300, 97, -10, 10);
+    /* convolution: every operand within a window of a bigger slab (texel
+     * views at window offsets); one too big to bind is an error */
+    static const sr_conv2d_desc conv[] = {
+        {4, 16, 15, 15, 33, 3, 3, 2, 1, 1, 0},
+        {2, 5, 30, 30, 7, 5, 3, 1, 1, 0, 3},
+    };
+    for (size_t i = 0; i < sizeof conv / sizeof conv[0]; i++)
+        test_conv_case(conv[i]);
+    test_windows_conv_error();
+    test_windows_capture();
+
+    OK(sr_backend_sync(g_be));
+    g_be = main_be;
+    sr_backend_free(small);
+}
+
+/* ------------------------------------------------------------------ */
 /* Bad input                                                           */
 
 static void test_bad_input(void)
@@ -1458,7 +1837,8 @@ static void test_bad_input(void)
     EXPECT(SR_E_ARG, sr_actq_fwd(g_be, 64, 4, X, NUL));
 
     /* regularizers */
-    sr_sinreq_desc r0 = {64, SR_QUANT_WRPN, 3, 64.0f, 1}, r;
+    sr_sinreq_desc r0 = {64, SR_QUANT_WRPN, 3, 64.0f, 1, SR_SINREQ_DOMAIN_W},
+                   r;
     r = r0; r.quantizer = SR_QUANT_NONE; EXPECT(SR_E_ARG, sr_sinreq(g_be, &r, X, Y, Z));
     r = r0; r.divisor = 0;               EXPECT(SR_E_ARG, sr_sinreq(g_be, &r, X, Y, Z));
     r = r0; r.bits = 1;                  EXPECT(SR_E_BITS, sr_sinreq(g_be, &r, X, Y, Z));
@@ -1466,6 +1846,12 @@ static void test_bad_input(void)
     EXPECT(SR_E_BITS, sr_sinreq(g_be, &r, X, Y, Z));
     r = r0; r.coef_slot = SR_SCALAR_SLOTS; EXPECT(SR_E_ARG, sr_sinreq(g_be, &r, X, Y, Z));
     EXPECT(SR_E_ARG, sr_sinreq(g_be, &r0, X, Y, NUL));             /* value */
+    r = r0; r.domain = SR_SINREQ_DOMAIN_X;  /* WRPN has no domain X */
+    EXPECT(SR_E_ARG, sr_sinreq(g_be, &r, X, Y, Z));
+    r.quantizer = SR_QUANT_DOREFA;
+    EXPECT(SR_E_ARG, sr_sinreq(g_be, &r, X, X, Z));                /* alias */
+    r = r0; r.domain = (sr_sinreq_domain)2;
+    EXPECT(SR_E_ARG, sr_sinreq(g_be, &r, X, Y, Z));
     sr_waveq_desc q0 = {64, 64.0f, 1, 2}, q;
     q = q0; q.divisor = -1;  EXPECT(SR_E_ARG, sr_waveq(g_be, &q, X, Z, Y, Z, Z));
     q = q0; q.coef_beta_slot = 64; EXPECT(SR_E_ARG, sr_waveq(g_be, &q, X, Z, Y, Z, Z));
@@ -1598,6 +1984,7 @@ int main(int argc, char **argv)
         {"sgd", test_sgd},         {"quantizers", test_quant},
         {"sinreq+waveq+mad", test_reg}, {"capture+replay", test_capture},
         {"bad input", test_bad_input},
+        {"windows (SINREQ_VK_MAX_RANGE)", test_windows},
     };
     for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
         if (!want(groups[i].name)) continue;

@@ -14,6 +14,8 @@
  *   WRPN: clamp(w,-1,1); activations: clamp(x,0,1)).
  * - SinReQ/WaveQ: dw and dbeta against FD of the value; minima exactly at
  *   the quantization levels; mean 0.5 for weights spread uniformly.
+ *   SinReQ's domain X (on DoReFa's x): FD over a whole layer including the
+ *   arg-max of |tanh w|; minima exactly at DoReFa's rounding points.
  */
 #include <math.h>
 #include <stdio.h>
@@ -769,8 +771,8 @@ static void test_sinreq(sr_quantizer q, int bits, double divisor_scale)
     char name[100];
     const char *qn = q == SR_QUANT_DOREFA ? "dorefa" : "wrpn";
     size_t n = 300;
-    reg_ctx c = {{n, q, bits, (float)(n * divisor_scale), 0}, {0}, 0.7, 0, 0,
-                 dalloc(n)};
+    reg_ctx c = {{n, q, bits, (float)(n * divisor_scale), 0,
+                  SR_SINREQ_DOMAIN_W}, {0}, 0.7, 0, 0, dalloc(n)};
     fill_uniform(c.w, n, -1.2, 1.2);
     double *dw = dalloc(n);
     ref_sinreq(&c.s, c.coef, c.w, dw);
@@ -800,14 +802,15 @@ static void test_sinreq(sr_quantizer q, int bits, double divisor_scale)
             lev[i] = (double)(i - m) / m;
         }
     }
-    sr_sinreq_desc sl = {(size_t)nlev, q, bits, (float)nlev, 0};
+    sr_sinreq_desc sl = {(size_t)nlev, q, bits, (float)nlev, 0,
+                         SR_SINREQ_DOMAIN_W};
     double v0 = ref_sinreq(&sl, 1.0, lev, g);
     double gmax = 0;
     for (int i = 0; i < nlev; i++) gmax = fmax(gmax, fabs(g[i]));
     int side_ok = 1;
     for (int i = 0; i < nlev; i++) {
         double a = lev[i] + 0.01 * D, b = lev[i] - 0.01 * D;
-        sr_sinreq_desc s1 = {1, q, bits, 1.0f, 0};
+        sr_sinreq_desc s1 = {1, q, bits, 1.0f, 0, SR_SINREQ_DOMAIN_W};
         side_ok &= ref_sinreq(&s1, 1, &a, NULL) > 1e-4 &&
                    ref_sinreq(&s1, 1, &b, NULL) > 1e-4;
     }
@@ -830,11 +833,91 @@ static void test_sinreq(sr_quantizer q, int bits, double divisor_scale)
     size_t ng = 1000;
     double *grid = dalloc(ng);
     for (size_t i = 0; i < ng; i++) grid[i] = -1.0 + 2.0 * (double)i / ng;
-    sr_sinreq_desc sg = {ng, q, bits, (float)ng, 0};
+    sr_sinreq_desc sg = {ng, q, bits, (float)ng, 0, SR_SINREQ_DOMAIN_W};
     double vg = ref_sinreq(&sg, 1, grid, NULL);
     CHECK(fabs(vg - 0.5) < 1e-12, "sinreq %s b%d uniform grid mean %.15g != 0.5",
           qn, bits, vg);
     free(grid), free(lev), free(g), free(dw), free(dw2), free(c.w);
+}
+
+/* SinReQ on DoReFa's rounding variable x (domain X): the gradient through
+ * tanh and through M = max|tanh w| (to the first arg-max) against FD of the
+ * value, over every weight of a layer with one clear arg-max. */
+static void test_sinreq_x(int bits, double divisor_scale, int argmax_sign)
+{
+    char name[100];
+    size_t n = 300, a = 17;
+    reg_ctx c = {{n, SR_QUANT_DOREFA, bits, (float)(n * divisor_scale), 0,
+                  SR_SINREQ_DOMAIN_X}, {0}, 0.7, 0, 0, dalloc(n)};
+    /* |tanh w| < 0.95 except the arg-max at 0.96: a gap of 1e-2 >> FD eps,
+     * so M's arg-max never moves inside [w - eps, w + eps] */
+    for (size_t i = 0; i < n; i++) c.w[i] = atanh(rnd_range(-0.95, 0.95));
+    c.w[a] = argmax_sign * atanh(0.96);
+    double *dw = dalloc(n);
+    ref_sinreq(&c.s, c.coef, c.w, dw);
+    snprintf(name, sizeof name, "sinreq x b%d div %.0f argmax %+d dw", bits,
+             (double)c.s.divisor, argmax_sign);
+    fd_check(name, sinreq_loss, &c, c.w, n, dw);
+    /* the term through M is what the FD check above would miss if it were
+     * dropped: make sure it is far above the FD bound at the arg-max */
+    double L = (1 << bits) - 1, M = 0.96, ta = argmax_sign * 0.96;
+    double xa = ta / (2 * M) + 0.5;
+    double direct = c.coef * (M_PI * L / c.s.divisor) *
+                    sin(2 * M_PI * L * xa) * (1 - ta * ta) / (2 * M);
+    CHECK(fabs(dw[a] - direct) > 1e-4,
+          "%s: the term through M at the arg-max is %.3g: test is vacuous",
+          name, dw[a] - direct);
+    free(dw), free(c.w);
+}
+
+/* Domain X's minima are exactly DoReFa's rounding points: weights whose x
+ * sits on a level k/L give value 0 and gradient 0, DoReFa's pre-round
+ * value there is the integer k (so Q leaves them where they are), moving
+ * one weight off its level raises the value, and domain W's term at the
+ * same weights is not 0 (the two domains differ). */
+static void test_sinreq_x_minima(int bits)
+{
+    int L = (1 << bits) - 1;
+    size_t n = (size_t)L + 1;
+    double M = 0.9, *w = dalloc(n), *g = dalloc(n), *pre = dalloc(n);
+    for (size_t k = 0; k < n; k++)
+        w[k] = atanh((2.0 * (double)k / L - 1.0) * M); /* x_k = k / L */
+    sr_sinreq_desc sx = {n, SR_QUANT_DOREFA, bits, (float)n, 0,
+                         SR_SINREQ_DOMAIN_X};
+    double v0 = ref_sinreq(&sx, 1.0, w, g);
+    double gmax = 0;
+    for (size_t k = 0; k < n; k++) gmax = fmax(gmax, fabs(g[k]));
+    ref_dorefa_w_preround(n, bits, w, pre);
+    double off = 0;
+    for (size_t k = 0; k < n; k++) off = fmax(off, fabs(pre[k] - (double)k));
+    /* the middle weight (never the arg-max, which is k = 0): x moves by
+     * 0.05 / L to either side, one term of sin^2(0.05 pi) / n = 0.024 / n */
+    size_t j = n / 2;
+    double save = w[j], t = tanh(save), up, down;
+    w[j] = atanh(t + 2.0 * M * 0.05 / L);
+    up = ref_sinreq(&sx, 1.0, w, NULL);
+    w[j] = atanh(t - 2.0 * M * 0.05 / L);
+    down = ref_sinreq(&sx, 1.0, w, NULL);
+    w[j] = save;
+    sr_sinreq_desc sw = sx;
+    sw.domain = SR_SINREQ_DOMAIN_W;
+    double vw = ref_sinreq(&sw, 1.0, w, NULL);
+    double side = 0.02 / (double)n;
+    CHECK(v0 < 1e-20 && gmax < 1e-9 && off < 1e-9 && up > side &&
+              down > side && vw > 1e-3,
+          "sinreq x b%d minima: value %.3g, max|grad| %.3g, |pre-round - k| "
+          "%.3g, off-level %.3g/%.3g, domain W there %.3g", bits, v0, gmax,
+          off, up, down, vw);
+
+    /* all-zero layer: x = 1/2 everywhere (a maximum, L odd), no gradient */
+    for (size_t k = 0; k < n; k++) w[k] = 0.0, g[k] = 0.25;
+    double vz = ref_sinreq(&sx, 1.0, w, g);
+    int same = 1;
+    for (size_t k = 0; k < n; k++) same &= g[k] == 0.25;
+    CHECK(fabs(vz - 1.0) < 1e-12 && same,
+          "sinreq x b%d on zeros: value %.15g (want 1), dw %s", bits, vz,
+          same ? "unchanged" : "changed");
+    free(w), free(g), free(pre);
 }
 
 static void test_sinreq_random_uniform(void)
@@ -842,7 +925,7 @@ static void test_sinreq_random_uniform(void)
     size_t n = 100000;
     double *w = dalloc(n);
     fill_uniform(w, n, -1, 1);
-    sr_sinreq_desc s = {n, SR_QUANT_WRPN, 3, (float)n, 0};
+    sr_sinreq_desc s = {n, SR_QUANT_WRPN, 3, (float)n, 0, SR_SINREQ_DOMAIN_W};
     double v = ref_sinreq(&s, 1, w, NULL);
     /* var of sin^2 for uniform phase is 1/8: sd of the mean 0.0011 */
     CHECK(fabs(v - 0.5) < 0.006, "sinreq on U(-1,1) weights %.4f, want ~0.5", v);
@@ -976,6 +1059,10 @@ int main(void)
     test_sinreq(SR_QUANT_DOREFA, 1, 3.0);
     test_sinreq(SR_QUANT_WRPN, 3, 7.5);
     test_sinreq_random_uniform();
+    for (int b = 1; b <= 5; b++) test_sinreq_x(b, 1.0, b % 2 ? -1 : 1);
+    test_sinreq_x(3, 2.5, 1);
+    test_sinreq_x(8, 10.0, -1);
+    for (int b = 1; b <= 8; b++) test_sinreq_x_minima(b);
     test_waveq(8.0, 0.03);
     test_waveq(2.3, 0.0);
     test_waveq(3.7, 0.02);

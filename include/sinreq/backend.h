@@ -288,10 +288,28 @@ typedef enum sr_quantizer {
     SR_QUANT_WRPN
 } sr_quantizer;
 
-/* SinReQ on one layer's raw weights:
+/* Where SinReQ's minima sit for DoReFa (PAPER.md section 8). */
+typedef enum sr_sinreq_domain {
+    SR_SINREQ_DOMAIN_W = 0, /* raw weights, at the positions of DoReFa's
+                               levels (authors' choice; the only one WRPN
+                               has) */
+    SR_SINREQ_DOMAIN_X      /* DoReFa's rounding variable x: the minima are
+                               exactly its rounding points */
+} sr_sinreq_domain;
+
+/* SinReQ on one layer's weights. Domain W (the raw weights):
  *   value = (1/divisor) sum_j sin^2(pi (w_j + s) / D)
  *   WRPN:   D = 1/(2^(b-1)-1), s = 0;  DoReFa: D = 2/(2^b-1), s = D/2
  *   dw += coef * d value / d w_j = coef (pi / (D divisor)) sin(2 pi (w_j+s)/D)
+ * Domain X (DoReFa only): on x_j = t_j / (2M) + 1/2, t = tanh(w),
+ * M = max|t| over the layer, L = 2^b - 1,
+ *   value = (1/divisor) sum_j sin^2(pi L x_j)
+ *   g_j   = coef (pi L / divisor) sin(2 pi L x_j)          (coef dvalue/dx_j)
+ *   dw_j += g_j (1 - t_j^2) / (2M)
+ *   dw_a += -sign(t_a) (1 - t_a^2) / (2M^2) sum_i g_i t_i  (through M; a =
+ *           first arg-max of |t|, as sr_dorefa_w_bwd)
+ * an all-zero layer (M = 0) has every x = 1/2 and gets no gradient. w and
+ * dw must not alias there.
  * divisor = n gives the authors' per-layer mean; the total number of
  * quantized weights gives the global normalisation. coef (lambda) is read
  * from scalar slot coef_slot. value: 1 float, overwritten. */
@@ -301,6 +319,7 @@ typedef struct sr_sinreq_desc {
     int bits;
     float divisor;
     int coef_slot;
+    sr_sinreq_domain domain; /* last, so {n, q, bits, div, slot} means W */
 } sr_sinreq_desc;
 sr_status sr_sinreq(sr_backend *be, const sr_sinreq_desc *d, sr_view w,
                     sr_view dw, sr_view value);

@@ -63,7 +63,8 @@ typedef enum sr_dist_reduce {
 typedef struct sr_dist_opts {
     sr_dist_mode mode;     /* SR_DIST_AUTO; env SINREQ_DIST overrides AUTO */
     sr_dist_reduce reduce; /* env SINREQ_DIST_REDUCE=exact overrides */
-    int verbose;           /* one line per rank to stderr at init */
+    int verbose;           /* one line per rank to stderr at init;
+                              env SINREQ_DIST_VERBOSE=1 also turns it on */
 } sr_dist_opts;
 void sr_dist_opts_default(sr_dist_opts *o);
 
@@ -165,12 +166,21 @@ sr_status sr_dist_grad_finish(sr_dist_grad *g);
 sr_status sr_dist_grad_progress(sr_dist_grad *g);
 sr_status sr_dist_grad_allreduce(sr_dist_grad *g, double weight);
 
-/* Seconds spent in the last step inside finish waiting for buckets (after
- * starting the remaining ones) and in host<->device copies. */
+/* Seconds spent in the last step blocked in MPI (begin's weight exchange;
+ * finish waiting for the buckets, after starting the remaining ones), in
+ * the ready and progress calls, and in host<->device copies; how many
+ * buckets bucket_ready started before finish (those whose allreduce could
+ * overlap the caller's backward; 0 with one rank, where nothing starts). */
 typedef struct sr_dist_grad_times {
-    double wait_s;     /* MPI_Waitall in finish */
+    double wait_s;     /* MPI_Allgather of the weights in begin (a rank
+                          ahead waits there) + MPI_Waitall in finish */
     double copy_s;     /* sr_buf_read + sr_buf_write */
+    double progress_s; /* in bucket_ready and progress, copies aside:
+                          starting buckets, MPI_Testall (MPI moves them
+                          only inside such calls: work done while the
+                          caller's backward waits) */
     double total_s;    /* begin .. end of finish */
+    int early;         /* buckets started by bucket_ready */
 } sr_dist_grad_times;
 void sr_dist_grad_last_times(const sr_dist_grad *g, sr_dist_grad_times *t);
 

@@ -214,6 +214,25 @@ sr_status sr_nn_forward(sr_nn *net, int train);
 sr_status sr_nn_loss(sr_nn *net, int n_valid);  /* xent + top-1, first rows */
 sr_status sr_nn_backward(sr_nn *net);           /* needs sr_nn_loss first */
 sr_status sr_nn_update(sr_nn *net);
+
+/* Backward in segments, for a caller that uses gradients while backward
+ * goes on (gradient averaging overlapped with backward, src/train):
+ *   sr_nn_backward_begin(net)      a new pass (after sr_nn_loss)
+ *   sr_nn_backward_until(net, l)   backward of the layers not yet done,
+ *                                  down to layer l included; l decreasing
+ *                                  from call to call, the last one 0
+ * sr_nn_backward is begin + until(0). The segments emit exactly the ops of
+ * sr_nn_backward in the same order (identical results), so each may be
+ * captured into a program of its own and the programs run in turn. */
+sr_status sr_nn_backward_begin(sr_nn *net);
+sr_status sr_nn_backward_until(sr_nn *net, int layer);
+/* How many gradient words are final once backward has run down to layer l
+ * (after sr_nn_alloc; 0 for l >= layer count): a prefix of the slabs laid
+ * end to end (slab 0's words, then slab 1's, ...). Slabs hold tensors in
+ * reverse layer order, and a parameter belongs to one layer whose backward
+ * alone writes its gradient (the regularizer's term included), so the
+ * prefix is every trainable tensor of layers l..last. */
+size_t sr_nn_grad_final_words(const sr_nn *net, int layer);
 /* Eval-mode forward + loss + top-1 over the first n_valid rows (pad the
  * last partial batch; 0 means the whole batch). */
 sr_status sr_nn_eval_step(sr_nn *net, int n_valid);

@@ -55,6 +55,10 @@ typedef struct sr_quant_opts {
     int act_bits;             /* 0: float activations (authors' configs) */
     sr_quant_reg reg;
     sr_quant_norm norm;
+    /* SinReQ's domain for DoReFa (PAPER.md section 8): W (authors'
+     * default) or X, DoReFa's rounding variable. X with WRPN or WaveQ is
+     * an error: neither has a rounding variable other than W. */
+    sr_sinreq_domain sinreq_domain;
     float beta_init;          /* WaveQ's initial beta; 0 means 8 */
     /* 1: quantize every conv/linear; 0: keep the first conv and the last
      * linear in float32; -1: the network's own rule (authors': first conv
@@ -64,7 +68,7 @@ typedef struct sr_quant_opts {
     int n_overrides;
 } sr_quant_opts;
 
-/* The defaults: no quantization, 4 bits, layer-mean SinReQ, beta 8,
+/* The defaults: no quantization, 4 bits, layer-mean SinReQ on W, beta 8,
  * the network's own end rule. */
 void sr_quant_opts_default(sr_quant_opts *o);
 
@@ -82,6 +86,7 @@ typedef struct sr_quant_layer {
     sr_quantizer quantizer;   /* NONE when !quantized */
     int bits;                 /* weight bits, 0 when !quantized */
     int act_bits;             /* input bits, 0 = float */
+    sr_sinreq_domain domain;  /* SinReQ's domain (W when !quantized) */
 } sr_quant_layer;
 
 /* Resolve opts over the network's layers: default rule, then overrides in
@@ -171,5 +176,7 @@ sr_status sr_quant_quantizer_parse(const char *s, sr_quantizer *out);
 const char *sr_quant_reg_name(sr_quant_reg r);      /* "none" "sinreq" "waveq" */
 sr_status sr_quant_reg_parse(const char *s, sr_quant_reg *out);
 sr_status sr_quant_norm_parse(const char *s, sr_quant_norm *out); /* "layer", "global" */
+const char *sr_quant_domain_name(sr_sinreq_domain d); /* "w" "x" */
+sr_status sr_quant_domain_parse(const char *s, sr_sinreq_domain *out);
 
 #endif

@@ -31,7 +31,7 @@ typedef struct sr_train_config {
     int bits, act_bits;
     /* SinReQ */
     double sinreq_lambda, lambda_start, lambda_end, lambda_width;
-    char *lambda_schedule, *sinreq_norm;
+    char *lambda_schedule, *sinreq_norm, *sinreq_domain;
     /* WaveQ */
     int waveq;
     double waveq_scale, waveq_c, waveq_start, waveq_stop, waveq_width,
@@ -44,6 +44,8 @@ typedef struct sr_train_config {
     char *backend, *device, *out, *init, *hist_epochs;
     int threads, val, force, quiet, capture, hist_bins;
     long seed, max_steps;
+    /* data parallelism: gradient bucket size in MiB (docs/distributed.md) */
+    double bucket_mb;
     /* checkpoints: RUN_DIR/ckpt/, every checkpoint_interval steps (0: at
      * epoch ends only; epoch ends always), the newest keep_last kept;
      * resume: "", "auto" or a checkpoint file */

@@ -915,6 +915,17 @@ sr_status sr_sinreq(sr_backend *be, const sr_sinreq_desc *d, sr_view w,
              SR_E_ARG, "%s: quantizer must be DoReFa or WRPN", op);
     SR_TRY(need_bits(op, d->bits,
                      d->quantizer == SR_QUANT_WRPN ? 2 : SR_MIN_BITS));
+    SR_CHECK(d->domain == SR_SINREQ_DOMAIN_W || d->domain == SR_SINREQ_DOMAIN_X,
+             SR_E_ARG, "%s: domain %d is not W (0) or X (1)", op,
+             (int)d->domain);
+    SR_CHECK(d->domain != SR_SINREQ_DOMAIN_X || d->quantizer == SR_QUANT_DOREFA,
+             SR_E_ARG, "%s: domain X is DoReFa's rounding variable "
+             "tanh(w)/(2 max|tanh w|) + 1/2; WRPN rounds w itself, so it has "
+             "only domain W", op);
+    /* X reads w[arg-max] after the elementwise pass has written dw. */
+    SR_CHECK(d->domain != SR_SINREQ_DOMAIN_X ||
+                 !(w.buf == dw.buf && w.off == dw.off),
+             SR_E_ARG, "%s: domain X needs w and dw apart", op);
     SR_CHECK(d->divisor > 0.0f, SR_E_ARG, "%s: divisor must be > 0", op);
     SR_TRY(need_slot(op, "coef_slot", d->coef_slot));
     SR_TRY(need(op, "w", w, d->n));

@@ -190,6 +190,8 @@ sr_status sr_dist_grad_begin(sr_dist_grad *g, double weight)
     if (!w)
         return sr_error(SR_E_NOMEM, "sr_dist_grad_begin: out of memory");
     MPI_Allgather(&weight, 1, MPI_DOUBLE, w, 1, MPI_DOUBLE, g->d->comm);
+    /* blocking: a rank that is ahead waits here for the others */
+    g->times.wait_s = sr_dist_now() - g->t_begin;
     mn = mx = w[0];
     for (i = 0; i < n; i++) {
         if (!isfinite(w[i]) || w[i] < 0) {
@@ -252,6 +254,8 @@ static sr_status start_bucket(sr_dist_grad *g, int i)
 
 sr_status sr_dist_grad_bucket_ready(sr_dist_grad *g, int i)
 {
+    double t0 = sr_dist_now(), c0;
+
     SR_CHECK(g && g->active, SR_E_ARG, "sr_dist_grad_bucket_ready: no step "
              "begun (sr_dist_grad_begin)");
     SR_CHECK(i >= 0 && i < g->nb, SR_E_ARG, "sr_dist_grad_bucket_ready: "
@@ -264,19 +268,25 @@ sr_status sr_dist_grad_bucket_ready(sr_dist_grad *g, int i)
     }
     /* Start every bucket up to i, in order: all ranks then issue the same
      * sequence of collectives whatever ready calls each one made. */
+    c0 = g->times.copy_s;
     while (g->next <= i) {
         SR_TRY(start_bucket(g, g->next));
         g->next++;
+        g->times.early++;
     }
     progress(g);
+    g->times.progress_s += sr_dist_now() - t0 - (g->times.copy_s - c0);
     return SR_OK;
 }
 
 sr_status sr_dist_grad_progress(sr_dist_grad *g)
 {
     SR_CHECK(g, SR_E_ARG, "sr_dist_grad_progress: g is NULL");
-    if (g->active && reduces(g))
+    if (g->active && reduces(g)) {
+        double t0 = sr_dist_now();
         progress(g);
+        g->times.progress_s += sr_dist_now() - t0;
+    }
     return SR_OK;
 }
 
@@ -308,7 +318,7 @@ sr_status sr_dist_grad_finish(sr_dist_grad *g)
                        0, g->d->comm, &g->req[i]);
         MPI_Waitall(g->nb, g->req, MPI_STATUSES_IGNORE);
     }
-    g->times.wait_s = sr_dist_now() - t0;
+    g->times.wait_s += sr_dist_now() - t0;
     g->active = 0;
 
     if (g->post_div != 1.0f)

@@ -83,6 +83,7 @@ sr_status sr_nn_create(const char *name, int batch, int c, int h, int w,
     net->in_h = h;
     net->in_w = w;
     net->logits = -1;
+    net->bwd_next = -1;  /* no backward pass begun */
     if (add_tensor(net, c, h, w, -1) != 0) {
         sr_status st = net->status;
         sr_nn_free(net);

@@ -100,6 +100,8 @@ struct sr_nn {
     sr_buf *beta;               /* WaveQ: beta[nq], dbeta[nq], vbeta[nq] */
     /* emission-time state for backward */
     unsigned char *written;     /* per gradient storage */
+    int bwd_next;               /* next layer of a segmented backward,
+                                   -1: none begun */
 };
 
 /* graph.c */

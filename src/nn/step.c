@@ -338,20 +338,67 @@ static sr_status backward_layer(sr_nn *net, const nn_layer *l)
     return grad_done(net, in, acc);
 }
 
-sr_status sr_nn_backward(sr_nn *net)
+sr_status sr_nn_backward_begin(sr_nn *net)
 {
     SR_TRY(need_alloc(net));
     memset(net->written, 0, (size_t)net->ngrad);
     net->written[net->tensors[net->logits].grad] = 1;  /* sr_nn_loss */
+    net->bwd_next = net->nlayers - 1;
     if (net->nq && net->qopts.reg == SR_QUANT_REG_WAVEQ)
         SR_TRY(sr_fill(net->be, (size_t)net->nq, 0.0f,
                        sr_at(net->beta, (size_t)net->nq)));
-    for (int i = net->nlayers - 1; i >= 0; i--) {
-        const nn_layer *l = &net->layers[i];
+    return SR_OK;
+}
+
+sr_status sr_nn_backward_until(sr_nn *net, int layer)
+{
+    SR_TRY(need_alloc(net));
+    SR_CHECK(layer >= 0 && layer < net->nlayers, SR_E_ARG,
+             "%s: backward down to layer %d of %d", net->name, layer,
+             net->nlayers);
+    /* bwd_next < layer: a later call for a layer done already, or no
+     * sr_nn_backward_begin (bwd_next is -1 after a complete pass) */
+    SR_CHECK(net->bwd_next >= layer, SR_E_ARG,
+             "%s: backward down to layer %d, but the pass %s", net->name,
+             layer, net->bwd_next < 0 ? "is not begun (sr_nn_backward_begin)"
+                                      : "is past it (call in decreasing order)");
+    for (; net->bwd_next >= layer; net->bwd_next--) {
+        const nn_layer *l = &net->layers[net->bwd_next];
         if (!net->tensors[l->out].rg) continue;
         SR_TRY(backward_layer(net, l));
     }
     return SR_OK;
+}
+
+sr_status sr_nn_backward(sr_nn *net)
+{
+    SR_TRY(sr_nn_backward_begin(net));
+    return sr_nn_backward_until(net, 0);
+}
+
+/* Word offset of slab s's first word in the slabs laid end to end. */
+static size_t slab_start(const sr_nn *net, int s)
+{
+    size_t w = 0;
+    for (int i = 0; i < s; i++) w += net->slab_words[i];
+    return w;
+}
+
+size_t sr_nn_grad_final_words(const sr_nn *net, int layer)
+{
+    if (!net->be || layer >= net->nlayers) return 0;
+    /* Up to the first word of a tensor whose layer is still to come. The
+     * layout makes that every parameter of layers >= layer; asking the
+     * layout keeps it right whatever the placement. */
+    size_t done = slab_start(net, net->nslabs);
+    for (int i = 0; i < layer; i++)
+        for (int k = 0; k < net->layers[i].nparam; k++) {
+            const sr_nn_tensor_info *t =
+                &net->tinfo[net->layers[i].param[k]].pub;
+            size_t w = slab_start(net, t->slab) + t->off;
+            if (w < done) done = w;
+        }
+    return done;
 }
 
 /* ------------------------------------------------------------------ */

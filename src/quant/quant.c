@@ -15,6 +15,7 @@ void sr_quant_opts_default(sr_quant_opts *o)
     o->act_bits = 0;
     o->reg = SR_QUANT_REG_NONE;
     o->norm = SR_QUANT_NORM_LAYER_MEAN;
+    o->sinreq_domain = SR_SINREQ_DOMAIN_W;
     o->beta_init = 8.0f;
     o->quantize_ends = -1;
 }
@@ -79,6 +80,18 @@ sr_status sr_quant_resolve(const sr_quant_opts *o, int ends_fp_default,
     SR_CHECK(o->reg == SR_QUANT_REG_NONE || o->quantizer != SR_QUANT_NONE,
              SR_E_CONFIG, "the %s regularizer needs a quantizer (dorefa or "
              "wrpn)", sr_quant_reg_name(o->reg));
+    SR_CHECK(o->sinreq_domain == SR_SINREQ_DOMAIN_W ||
+                 o->sinreq_domain == SR_SINREQ_DOMAIN_X,
+             SR_E_ARG, "SinReQ domain %d is not w or x", (int)o->sinreq_domain);
+    SR_CHECK(o->sinreq_domain != SR_SINREQ_DOMAIN_X ||
+                 o->quantizer != SR_QUANT_WRPN,
+             SR_E_CONFIG, "SinReQ domain x is DoReFa's rounding variable "
+             "tanh(W)/(2 max|tanh W|) + 1/2; WRPN rounds W itself, so its "
+             "SinReQ term is always on W (use domain w with wrpn)");
+    SR_CHECK(o->sinreq_domain != SR_SINREQ_DOMAIN_X ||
+                 o->reg != SR_QUANT_REG_WAVEQ,
+             SR_E_CONFIG, "SinReQ domain x applies to SinReQ only; WaveQ's "
+             "term is on W (use domain w with waveq)");
     SR_CHECK(o->quantize_ends >= -1 && o->quantize_ends <= 1, SR_E_ARG,
              "quantize_ends must be -1 (network rule), 0 or 1");
     if (o->quantizer != SR_QUANT_NONE)
@@ -142,6 +155,7 @@ sr_status sr_quant_resolve(const sr_quant_opts *o, int ends_fp_default,
             continue;
         }
         q->quantizer = o->quantizer;
+        q->domain = o->sinreq_domain;
         if (layers[i].is_first) q->act_bits = 0;  /* images, not [0, 1] */
     }
     return SR_OK;
@@ -261,7 +275,8 @@ sr_status sr_quant_emit_reg(sr_backend *be, const sr_quant_layer *q, size_t n,
     /* SinReQ, or none: with reg none the caller keeps lambda at 0 and the
      * op still yields R_l, worth logging for the baselines too. */
     sr_sinreq_desc d = {.n = n, .quantizer = q->quantizer, .bits = q->bits,
-                        .divisor = a->divisor, .coef_slot = a->lambda_slot};
+                        .divisor = a->divisor, .coef_slot = a->lambda_slot,
+                        .domain = q->domain};
     return sr_sinreq(be, &d, w, dw, value);
 }
 
@@ -328,5 +343,28 @@ sr_status sr_quant_norm_parse(const char *s, sr_quant_norm *out)
     else
         return sr_error(SR_E_CONFIG, "unknown normalisation '%s' (use layer "
                         "or global)", s);
+    return SR_OK;
+}
+
+const char *sr_quant_domain_name(sr_sinreq_domain d)
+{
+    switch (d) {
+    case SR_SINREQ_DOMAIN_W: return "w";
+    case SR_SINREQ_DOMAIN_X: return "x";
+    }
+    return "unknown";
+}
+
+sr_status sr_quant_domain_parse(const char *s, sr_sinreq_domain *out)
+{
+    SR_CHECK(s && out, SR_E_ARG, "sr_quant_domain_parse: NULL argument");
+    if (strcasecmp(s, "w") == 0)
+        *out = SR_SINREQ_DOMAIN_W;
+    else if (strcasecmp(s, "x") == 0)
+        *out = SR_SINREQ_DOMAIN_X;
+    else
+        return sr_error(SR_E_CONFIG, "unknown SinReQ domain '%s' (use w: "
+                        "the raw weights, or x: DoReFa's rounding variable)",
+                        s);
     return SR_OK;
 }

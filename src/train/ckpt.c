@@ -15,11 +15,14 @@
 /* Keys that may differ between a run and its resumption (docs/usage.md):
  * where output goes and how it is shown, the step limit, threads and device
  * (bit-identity needs the same backend and thread count, but a resume on
- * other ones is allowed), checkpoint bookkeeping. Everything else, epochs
+ * other ones is allowed), checkpoint bookkeeping, the gradient bucket size
+ * (a schedule: with 2 ranks the sums are the same; with more, MPI's algorithm
+ * for another message size may round differently). Everything else, epochs
  * included (they set the schedules' T), must match. */
 static const char *may_differ[] = {
     "out", "resume", "force", "quiet", "max_steps", "threads", "device",
     "checkpoint_interval", "keep_last", "hist_epochs", "hist_bins",
+    "bucket_mb",
 };
 
 int sr_ckpt_key_may_differ(const char *key)
@@ -73,6 +76,11 @@ sr_status sr_train_config_compare(const char *old_text, const char *now_text,
     char diff[2048];
     size_t o = 0;
     int n = 0;
+    /* the defaults' text: a key newer than old_text still matches there */
+    sr_train_config def;
+    sr_train_config_default(&def);
+    char *def_text = sr_train_config_text(&def);
+    sr_train_config_free(&def);
 
     diff[0] = '\0';
     for (const char *p = now_text; p && *p;) {
@@ -85,6 +93,14 @@ sr_status sr_train_config_compare(const char *old_text, const char *now_text,
             snprintf(key, sizeof key, "%.*s", (int)(colon - p), p);
             const char *v = find_line(now_text, key, &vl);
             const char *ov = find_line(old_text, key, &ol);
+            if (!ov && def_text) {
+                size_t dl = 0;
+                const char *dv = find_line(def_text, key, &dl);
+                if (dv && dl == vl && memcmp(dv, v, vl) == 0) {
+                    ov = v;
+                    ol = vl;
+                }
+            }
             if (!sr_ckpt_key_may_differ(key) &&
                 (!ov || ol != vl || memcmp(ov, v, vl) != 0)) {
                 /* a key the old text lacks counts as different, unless
@@ -100,6 +116,7 @@ sr_status sr_train_config_compare(const char *old_text, const char *now_text,
         }
         p = nl ? nl + 1 : NULL;
     }
+    free(def_text);
     if (n)
         return sr_error(SR_E_CONFIG, "%s was written by a run with another "
                         "configuration (%d key%s differ: %s); resume with the "

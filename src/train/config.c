@@ -46,6 +46,7 @@ static const struct key keys[] = {
     {"lambda_end", K_DBL, F(lambda_end), "1", "ramp end, fraction of training"},
     {"lambda_width", K_DBL, F(lambda_width), "0", "tanh width s in steps (0: 0.05 T)"},
     {"sinreq_norm", K_STR, F(sinreq_norm), "layer-mean", "layer-mean (authors) or global"},
+    {"sinreq_domain", K_STR, F(sinreq_domain), "w", "DoReFa: w (raw weights, authors) or x (DoReFa's rounding variable)"},
     {"waveq", K_BOOL, F(waveq), "false", "WaveQ: learn each layer's bitwidth"},
     {"waveq_scale", K_DBL, F(waveq_scale), "1", "WaveQ lambda_w maximum"},
     {"waveq_c", K_DBL, F(waveq_c), "0.03", "WaveQ lambda_beta scale c"},
@@ -72,6 +73,7 @@ static const struct key keys[] = {
     {"hist_epochs", K_STR, F(hist_epochs), "0,last", "epochs with weight histograms E,...,last (empty: none)"},
     {"hist_bins", K_INT, F(hist_bins), "200", "histogram bins"},
     {"capture", K_BOOL, F(capture), "true", "record the step once and replay it"},
+    {"bucket_mb", K_DBL, F(bucket_mb), "0.25", "several ranks: gradient bucket size in MiB (averaged while backward goes on)"},
     {"force", K_BOOL, F(force), "false", "reuse a non-empty run directory"},
     {"max_steps", K_LONG, F(max_steps), "0", "stop after this many steps (0: no limit)"},
     {"quiet", K_BOOL, F(quiet), "false", "no progress output"},
@@ -486,6 +488,10 @@ sr_status sr_train_config_check(const sr_train_config *c)
              sr_train_where(c, "keep_last"));
     SR_CHECK(c->threads >= 0, SR_E_CONFIG, "%s: threads must be >= 0",
              sr_train_where(c, "threads"));
+    /* at least one float, at most what one MPI message takes here */
+    SR_CHECK(c->bucket_mb * 1048576.0 >= 4.0 && c->bucket_mb <= 1024.0,
+             SR_E_CONFIG, "%s: bucket_mb must be in [4 bytes, 1024] MiB, not %g",
+             sr_train_where(c, "bucket_mb"), c->bucket_mb);
     SR_CHECK(c->waveq_beta_init > 0 && c->waveq_beta_init <= SR_MAX_BITS,
              SR_E_CONFIG, "%s: waveq_beta_init must be in (0, 16]",
              sr_train_where(c, "waveq_beta_init"));

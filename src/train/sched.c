@@ -115,6 +115,20 @@ sr_status sr_train_sched_parse(const sr_train_config *c, sr_train_sched *s)
         return sr_error(SR_E_CONFIG, "%s: unknown sinreq_norm '%s' (use "
                         "layer-mean or global)", sr_train_where(c, "sinreq_norm"),
                         c->sinreq_norm);
+    if (sr_quant_domain_parse(c->sinreq_domain, &s->domain) != SR_OK)
+        return sr_error(SR_E_CONFIG, "%s: unknown sinreq_domain '%s' (use w: "
+                        "the raw weights, or x: DoReFa's rounding variable "
+                        "tanh(W)/(2 max|tanh W|) + 1/2)",
+                        sr_train_where(c, "sinreq_domain"), c->sinreq_domain);
+    if (s->domain == SR_SINREQ_DOMAIN_X && s->quantizer == SR_QUANT_WRPN)
+        return sr_error(SR_E_CONFIG, "%s: sinreq_domain x is DoReFa's rounding "
+                        "variable; WRPN rounds W itself and has no such "
+                        "choice (use sinreq_domain w, or quantizer dorefa)",
+                        sr_train_where(c, "sinreq_domain"));
+    if (s->domain == SR_SINREQ_DOMAIN_X && c->waveq)
+        return sr_error(SR_E_CONFIG, "%s: sinreq_domain x applies to SinReQ "
+                        "only; WaveQ's term is on W (use sinreq_domain w)",
+                        sr_train_where(c, "sinreq_domain"));
     if (strcasecmp(c->quantize_ends, "auto") == 0)
         s->quantize_ends = -1;
     else if (strcasecmp(c->quantize_ends, "quantize") == 0)

@@ -28,6 +28,7 @@ typedef struct sr_train_sched {
     sr_quantizer quantizer;
     sr_quant_reg reg;
     sr_quant_norm norm;
+    sr_sinreq_domain domain;
     int quantize_ends;          /* -1 network rule, 0, 1 */
     sr_quant_sched lambda;
     sr_quant_waveq_sched waveq;

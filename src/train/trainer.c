@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,12 +45,30 @@ struct progress {
     double lr, lam;
 };
 
+/* A backward segment: backward down to `layer`, after which gradient
+ * buckets [0, ready) are final. */
+struct seg {
+    int layer;
+    int ready;
+};
+
 /* SIGTERM / SIGUSR1: the only state the handler touches. */
 static volatile sig_atomic_t stop_signal;
 
 static void on_stop_signal(int sig)
 {
     stop_signal = sig;
+}
+
+/* CPU seconds of this process, every thread, user + system. */
+static double cpu_now(void)
+{
+    struct rusage u;
+
+    if (getrusage(RUSAGE_SELF, &u))
+        return 0;
+    return (double)u.ru_utime.tv_sec + 1e-6 * (double)u.ru_utime.tv_usec +
+           (double)u.ru_stime.tv_sec + 1e-6 * (double)u.ru_stime.tv_usec;
 }
 
 struct trainer {
@@ -86,9 +105,20 @@ struct trainer {
     sr_dist *d;
     int rank, nranks;
     int root;               /* rank 0: the only one that writes files */
-    sr_program *prog_upd;   /* nranks > 1: prog = forward+loss+backward,
-                               prog_upd = the update */
+    sr_program *prog_upd;   /* nranks > 1: the update (prog unused) */
     sr_dist_grad *grad;     /* nranks > 1: gradient averaging */
+    /* nranks > 1: backward in segments that end where gradient buckets
+     * complete (seg_plan); seg_prog[k] is segment k captured, the first
+     * with forward and loss. One segment: the serial schedule. */
+    struct seg *seg;
+    int nseg;
+    sr_program **seg_prog;
+    /* this epoch's step timings (metrics.jsonl) */
+    struct ep_times {
+        long steps;
+        double step_s, wait_s, copy_s, progress_s, early;
+        double cpu_s;   /* the loop's CPU time, summed over ranks */
+    } et;
     int stop;               /* a stop signal, agreed by every rank */
     int stop_sig;           /* its number; -1: seen by another rank */
     int bn_synced;          /* BN running statistics averaged since the
@@ -221,6 +251,7 @@ static sr_status build_net(struct trainer *tr)
     qo.act_bits = c->act_bits;
     qo.reg = tr->s.reg;
     qo.norm = tr->s.norm;
+    qo.sinreq_domain = tr->s.domain;
     qo.beta_init = (float)c->waveq_beta_init;
     qo.quantize_ends = tr->s.quantize_ends;
     qo.overrides = tr->plan.ov;
@@ -525,44 +556,65 @@ static int hist_wanted(struct trainer *tr, int epoch, int last)
 
 /* ---- steps ---- */
 
-/* nranks > 1: a step is forward, loss, backward; the gradient average;
- * the update. Training batches are always full (drop_last). */
-static sr_status step_grad(sr_nn *net)
+/* nranks > 1: a step is forward, loss and backward in segments; the
+ * gradient average, each bucket started when the segment that completes it
+ * has run; the update. Training batches are always full (drop_last).
+ * Segment k's ops (the first also forward, loss and the pass's start): */
+static sr_status seg_ops(struct trainer *tr, int k)
 {
-    SR_TRY(sr_nn_forward(net, 1));
-    SR_TRY(sr_nn_loss(net, sr_nn_batch(net)));
-    return sr_nn_backward(net);
+    if (k == 0) {
+        SR_TRY(sr_nn_forward(tr->net, 1));
+        SR_TRY(sr_nn_loss(tr->net, sr_nn_batch(tr->net)));
+        SR_TRY(sr_nn_backward_begin(tr->net));
+    }
+    return sr_nn_backward_until(tr->net, tr->seg[k].layer);
 }
 
+static void free_progs(struct trainer *tr)
+{
+    if (tr->prog)
+        sr_program_free(tr->be, tr->prog);
+    if (tr->prog_upd)
+        sr_program_free(tr->be, tr->prog_upd);
+    for (int k = 0; tr->seg_prog && k < tr->nseg; k++)
+        if (tr->seg_prog[k])
+            sr_program_free(tr->be, tr->seg_prog[k]);
+    free(tr->seg_prog);
+    tr->prog = tr->prog_upd = NULL;
+    tr->seg_prog = NULL;
+}
+
+/* One rank: the whole step as one program. Several: one program per
+ * backward segment (so the trainer can start buckets between them), then
+ * the update. */
 static sr_status capture(struct trainer *tr)
 {
-    sr_status st, st2;
+    sr_status st = SR_OK, st2 = SR_OK;
 
-    if (tr->prog) {
-        sr_program_free(tr->be, tr->prog);
-        tr->prog = NULL;
-    }
-    if (tr->prog_upd) {
-        sr_program_free(tr->be, tr->prog_upd);
-        tr->prog_upd = NULL;
-    }
+    free_progs(tr);
     if (!tr->c->capture)
         return SR_OK;
-    SR_TRY(sr_backend_begin_capture(tr->be));
-    st = tr->nranks > 1 ? step_grad(tr->net) : sr_nn_train_step(tr->net);
-    st2 = sr_backend_end_capture(tr->be, &tr->prog);
-    if (tr->nranks > 1 && st == SR_OK && st2 == SR_OK) {
+    if (tr->nranks == 1) {
         SR_TRY(sr_backend_begin_capture(tr->be));
-        st = sr_nn_update(tr->net);
-        st2 = sr_backend_end_capture(tr->be, &tr->prog_upd);
+        st = sr_nn_train_step(tr->net);
+        st2 = sr_backend_end_capture(tr->be, &tr->prog);
+    } else {
+        tr->seg_prog = calloc((size_t)tr->nseg, sizeof *tr->seg_prog);
+        SR_CHECK(tr->seg_prog, SR_E_NOMEM, "out of memory");
+        for (int k = 0; st == SR_OK && st2 == SR_OK && k < tr->nseg; k++) {
+            SR_TRY(sr_backend_begin_capture(tr->be));
+            st = seg_ops(tr, k);
+            st2 = sr_backend_end_capture(tr->be, &tr->seg_prog[k]);
+        }
+        if (st == SR_OK && st2 == SR_OK) {
+            SR_TRY(sr_backend_begin_capture(tr->be));
+            st = sr_nn_update(tr->net);
+            st2 = sr_backend_end_capture(tr->be, &tr->prog_upd);
+        }
     }
     if (st == SR_E_UNSUPPORTED || st2 == SR_E_UNSUPPORTED) {
         /* the graph cannot be replayed here: run steps immediately */
-        if (tr->prog)
-            sr_program_free(tr->be, tr->prog);
-        if (tr->prog_upd)
-            sr_program_free(tr->be, tr->prog_upd);
-        tr->prog = tr->prog_upd = NULL;
+        free_progs(tr);
         say(tr, "note: step capture unsupported (%s); running immediately",
             sr_last_error());
         return SR_OK;
@@ -687,6 +739,27 @@ static void metrics_line(struct trainer *tr, int epoch, double lr, double lam,
     }
     fputs(", \"images_per_s\": ", f);
     sr_json_num(f, ips);
+    /* per step, means over this epoch's steps (this process's, when
+     * resumed within the epoch) */
+    if (tr->et.steps > 0) {
+        double n = (double)tr->et.steps;
+        fputs(", \"step_s\": ", f);
+        sr_json_num(f, tr->et.step_s / n);
+        fputs(", \"cpu_s\": ", f);
+        sr_json_num(f, tr->et.cpu_s / n);
+        if (tr->nranks > 1) {
+            fputs(", \"allreduce_wait_s\": ", f);
+            sr_json_num(f, tr->et.wait_s / n);
+            fputs(", \"allreduce_copy_s\": ", f);
+            sr_json_num(f, tr->et.copy_s / n);
+            fputs(", \"allreduce_progress_s\": ", f);
+            sr_json_num(f, tr->et.progress_s / n);
+            fputs(", \"allreduce_early\": ", f);
+            sr_json_num(f, tr->et.early / n);
+            fprintf(f, ", \"allreduce_buckets\": %d",
+                    sr_dist_grad_bucket_count(tr->grad));
+        }
+    }
     fputs(", \"wall_s\": ", f);
     sr_json_num(f, sr_now() - tr->t0);
     fputs(", \"layers\": [", f);
@@ -726,6 +799,8 @@ static sr_status write_result(struct trainer *tr, int epochs_done,
     sr_json_str(f, sr_quant_quantizer_name(tr->s.quantizer));
     fputs(", \"regularizer\": ", f);
     sr_json_str(f, sr_quant_reg_name(tr->s.reg));
+    fputs(", \"sinreq_domain\": ", f);
+    sr_json_str(f, sr_quant_domain_name(tr->s.domain));
     fprintf(f, ", \"epochs\": %d, \"steps\": %ld, \"final_test_acc\": ",
             epochs_done, tr->t);
     sr_json_num(f, final_acc);
@@ -1396,14 +1471,68 @@ out:
     return st;
 }
 
+/* Backward segments for the plan's buckets: walking backward from the
+ * last layer, a segment ends at each layer after which more buckets are
+ * final (sr_nn_grad_final_words counts over the slabs in plan order). The
+ * last segment always ends at layer 0; the buckets it completes are started
+ * by sr_dist_grad_finish. SINREQ_DIST_OVERLAP=0: one segment, i.e. the whole
+ * backward and then every bucket (the serial schedule; the same sums). */
+static sr_status seg_plan(struct trainer *tr)
+{
+    const char *ov = getenv("SINREQ_DIST_OVERLAP");
+    int overlap = !ov || atoi(ov) != 0;
+    int nb = sr_dist_grad_bucket_count(tr->grad), ns = sr_nn_slab_count(tr->net);
+    size_t *start = calloc((size_t)ns + 1, sizeof *start);
+    sr_status st = SR_OK;
+    int b = 0;
+
+    free(tr->seg);
+    tr->nseg = 0;
+    tr->seg = calloc((size_t)nb + 1, sizeof *tr->seg);
+    if (!start || !tr->seg) {
+        free(start);
+        return sr_error(SR_E_NOMEM, "out of memory");
+    }
+    /* where each slab (plan range) starts when laid end to end */
+    for (int i = 0; st == SR_OK && i < ns; i++) {
+        size_t w = 0;
+        st = sr_nn_slab(tr->net, i, NULL, NULL, NULL, &w);
+        start[i + 1] = start[i] + w;
+    }
+    if (st == SR_OK && sr_nn_grad_final_words(tr->net, 0) != start[ns])
+        st = sr_error(SR_E_INTERNAL, "backward leaves %zu of %zu gradient "
+                      "words final", sr_nn_grad_final_words(tr->net, 0),
+                      start[ns]);
+    for (int l = sr_nn_layer_count(tr->net) - 1;
+         st == SR_OK && overlap && l >= 0 && b < nb; l--) {
+        size_t done = sr_nn_grad_final_words(tr->net, l);
+        int b0 = b;
+        for (; st == SR_OK && b < nb; b++) {
+            sr_dist_range r;
+            int ri = 0;
+            st = sr_dist_grad_bucket(tr->grad, b, &r, &ri);
+            if (st != SR_OK || start[ri] + r.off + r.words > done)
+                break;
+        }
+        if (b > b0)
+            tr->seg[tr->nseg++] = (struct seg){l, b};
+    }
+    free(start);
+    SR_TRY(st);
+    if (!tr->nseg || tr->seg[tr->nseg - 1].layer != 0)
+        tr->seg[tr->nseg++] = (struct seg){0, nb};
+    return SR_OK;
+}
+
 /* The gradient plan: every gradient slab, in the order backward fills
- * them. SINREQ_DIST_VERIFY=1 checks every step that all ranks hold the
- * same averaged gradient (tests). */
+ * them, in buckets of bucket_mb MiB. SINREQ_DIST_VERIFY=1 checks every step
+ * that all ranks hold the same averaged gradient (tests). */
 static sr_status grad_plan(struct trainer *tr)
 {
     int ns = sr_nn_slab_count(tr->net);
     sr_dist_range *r = calloc((size_t)(ns ? ns : 1), sizeof *r);
     const char *v = getenv("SINREQ_DIST_VERIFY");
+    size_t bytes = (size_t)(tr->c->bucket_mb * 1048576.0);
     sr_status st = SR_OK;
 
     SR_CHECK(r, SR_E_NOMEM, "out of memory");
@@ -1414,28 +1543,48 @@ static sr_status grad_plan(struct trainer *tr)
         r[i] = (sr_dist_range){gb, 0, w};
     }
     if (st == SR_OK)
-        st = sr_dist_grad_create(tr->d, tr->be, r, ns, (size_t)8 << 20,
-                                 &tr->grad);
+        st = sr_dist_grad_create(tr->d, tr->be, r, ns,
+                                 bytes - bytes % sizeof(float), &tr->grad);
     free(r);
     if (st == SR_OK && v && atoi(v) > 0)
         sr_dist_grad_set_verify(tr->grad, 1);
-    return st;
+    return st == SR_OK ? seg_plan(tr) : st;
 }
 
-/* One step on every rank: forward, loss, backward; the gradients averaged
- * (weighted by valid rows); the update. v gets the global sums of loss x
- * rows, correct rows, rows, and whether a rank saw a stop signal: one
- * small allreduce. */
+/* One step on every rank: forward, loss, backward in segments, each
+ * followed by the start of the buckets it completed (MPI_Iallreduce, while
+ * the next segments run); the gradients averaged (weighted by valid rows);
+ * the update. v gets the global sums of loss x rows, correct rows, rows,
+ * and whether a rank saw a stop signal: one small allreduce. */
 static sr_status dist_step(struct trainer *tr, int nv, double v[4])
 {
+    sr_dist_grad_times gt;
     float loss;
     uint32_t ok;
 
-    if (tr->prog)
-        SR_TRY(sr_program_run(tr->be, tr->prog));
-    else
-        SR_TRY(step_grad(tr->net));
-    SR_TRY(sr_dist_grad_allreduce(tr->grad, (double)nv));
+    for (int k = 0; k < tr->nseg; k++) {
+        if (tr->seg_prog)
+            SR_TRY(sr_program_run(tr->be, tr->seg_prog[k]));
+        else
+            SR_TRY(seg_ops(tr, k));
+        /* Vulkan runs programs asynchronously; reading a bucket waits for
+         * the segment anyway, so waiting here changes nothing but keeps
+         * the device's time out of the copy time (allreduce_copy_s) */
+        SR_TRY(sr_backend_sync(tr->be));
+        /* begin's weight exchange after the first segment: no collective
+         * before there is work to overlap it with */
+        if (k == 0)
+            SR_TRY(sr_dist_grad_begin(tr->grad, (double)nv));
+        /* the last segment's buckets: finish starts them */
+        if (k + 1 < tr->nseg)
+            SR_TRY(sr_dist_grad_bucket_ready(tr->grad, tr->seg[k].ready - 1));
+    }
+    SR_TRY(sr_dist_grad_finish(tr->grad));
+    sr_dist_grad_last_times(tr->grad, &gt);
+    tr->et.wait_s += gt.wait_s;
+    tr->et.copy_s += gt.copy_s;
+    tr->et.progress_s += gt.progress_s;
+    tr->et.early += gt.early;
     if (tr->prog_upd)
         SR_TRY(sr_program_run(tr->be, tr->prog_upd));
     else
@@ -1501,12 +1650,15 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
         long seen0 = p->seen;   /* > 0 when resumed within the epoch */
 
         p->epoch = e;
+        memset(&tr->et, 0, sizeof tr->et);
+        tr->et.cpu_s = cpu_now();
         SR_TRY(sr_loader_seek(tr->train, e - 1, (int)p->step));
         for (;;) {
             int nv = 0;
             float loss;
             uint32_t ok;
             sr_nn_scalars sc = {0};
+            double ts;
 
             if (p->step >= tr->steps_per_epoch)
                 break;
@@ -1526,11 +1678,16 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
             /* dropout masks are keyed by the step: another key per rank */
             if (tr->nranks > 1)
                 sc.step = (uint32_t)(tr->t * tr->nranks + tr->rank);
+            /* the step's time: from the upload of the batch to its
+             * statistics on the host (loading excluded) */
+            ts = sr_now();
             SR_TRY(sr_nn_set_batch(tr->net, tr->x, tr->y));
             SR_TRY(sr_nn_set_scalars(tr->net, &sc));
             if (tr->nranks > 1) {
                 double v[4];
                 SR_TRY(dist_step(tr, nv, v));
+                tr->et.step_s += sr_now() - ts;
+                tr->et.steps++;
                 tr->t++;
                 p->step++;
                 /* the global batch: mean loss, correct and rows of all
@@ -1556,6 +1713,8 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
                 else
                     SR_TRY(sr_nn_train_step(tr->net));
                 SR_TRY(sr_nn_read_stats(tr->net, &loss, &ok));
+                tr->et.step_s += sr_now() - ts;
+                tr->et.steps++;
                 tr->t++;
                 p->step++;
                 /* %.9g: every float32 loss round-trips, so backends compare
@@ -1598,6 +1757,12 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
                 break;
         }
         double ips = (p->seen - seen0) / (sr_now() - te);
+        /* CPU time of the loop: with images_per_s, how much of the machine
+         * a step took (a shared machine's load changes the one, much less
+         * the other) */
+        tr->et.cpu_s = cpu_now() - tr->et.cpu_s;
+        if (tr->nranks > 1)
+            SR_TRY(sr_dist_sum_f64(tr->d, &tr->et.cpu_s, 1));
         long seen = p->seen, right = p->right;
         double sum = p->sum;
         SR_TRY(sync_bn(tr));
@@ -1682,10 +1847,8 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
 
 static void trainer_free(struct trainer *tr)
 {
-    if (tr->prog)
-        sr_program_free(tr->be, tr->prog);
-    if (tr->prog_upd)
-        sr_program_free(tr->be, tr->prog_upd);
+    free_progs(tr);
+    free(tr->seg);
     sr_dist_grad_free(tr->grad);
     sr_nn_free(tr->net);
     if (tr->be)
@@ -1810,10 +1973,16 @@ static sr_status train_run(const sr_train_config *c, const char *cmdline,
         sr_backend_name(tr.be), sr_quant_quantizer_name(tr.s.quantizer),
         tr.s.quantizer == SR_QUANT_NONE ? 32 : c->bits,
         sr_quant_reg_name(tr.s.reg), c->epochs, tr.steps_per_epoch, c->batch);
-    if (tr.nranks > 1)
+    if (tr.nranks > 1) {
         say(&tr, "data parallel: %d ranks (MPI), batch %d per rank = global "
             "batch %d; rank 0 writes the run directory", tr.nranks, c->batch,
             c->batch * tr.nranks);
+        say(&tr, "gradient averaging: %d bucket(s) of up to %g MiB; "
+            "backward in %d segment(s), %d bucket(s) started before its "
+            "end%s", sr_dist_grad_bucket_count(tr.grad), c->bucket_mb,
+            tr.nseg, tr.nseg > 1 ? tr.seg[tr.nseg - 2].ready : 0,
+            tr.nseg > 1 ? "" : " (serial schedule)");
+    }
     if (c->init[0])
         say(&tr, "initialised from %s", c->init);
     if (c->val && !tr.val)

@@ -1,6 +1,6 @@
 """compare.py A.h5 B.h5 [RUN_A RUN_B]: every /model tensor of two model
-files bit for bit; with run dirs, also metrics.jsonl (timings aside) and
-steps.tsv. Exit 1 on any difference."""
+files bit for bit; with run dirs, also metrics.jsonl (timings and the
+gradient schedule aside) and steps.tsv. Exit 1 on any difference."""
 import json, sys
 import h5py
 import numpy as np
@@ -18,8 +18,12 @@ if len(sys.argv) > 4:
     ra, rb = sys.argv[3], sys.argv[4]
     def metrics(d):
         rows = [json.loads(l) for l in open(d + "/metrics.jsonl")]
+        # timings (images_per_s, wall_s, step_s, ..._s) and the gradient
+        # schedule (allreduce_*) aside: results only
         for r in rows:
-            r.pop("images_per_s"); r.pop("wall_s")
+            for k in [k for k in r if k == "images_per_s" or
+                      k.endswith("_s") or k.startswith("allreduce_")]:
+                r.pop(k)
         return rows
     ma, mb = metrics(ra), metrics(rb)
     if ma != mb:

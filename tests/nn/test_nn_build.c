@@ -253,6 +253,35 @@ static void test_quant_plan(void)
     q.quantizer = SR_QUANT_NONE;
     q.reg = SR_QUANT_REG_SINREQ;
     EXPECT_ERROR(sr_nn_set_quant(net, &q), SR_E_CONFIG, "needs a quantizer");
+    /* SinReQ's domain X is DoReFa's rounding variable only */
+    q.quantizer = SR_QUANT_WRPN;
+    q.sinreq_domain = SR_SINREQ_DOMAIN_X;
+    EXPECT_ERROR(sr_nn_set_quant(net, &q), SR_E_CONFIG, "WRPN rounds W");
+    q.quantizer = SR_QUANT_DOREFA;
+    q.reg = SR_QUANT_REG_WAVEQ;
+    EXPECT_ERROR(sr_nn_set_quant(net, &q), SR_E_CONFIG, "WaveQ's term");
+    q.reg = SR_QUANT_REG_SINREQ;
+    q.sinreq_domain = (sr_sinreq_domain)7;
+    EXPECT_ERROR(sr_nn_set_quant(net, &q), SR_E_ARG, "not w or x");
+    sr_sinreq_domain dm;
+    EXPECT_ERROR(sr_quant_domain_parse("z", &dm), SR_E_CONFIG, "use w");
+    CHECK(sr_quant_domain_parse("X", &dm) == SR_OK && dm == SR_SINREQ_DOMAIN_X &&
+              strcmp(sr_quant_domain_name(dm), "x") == 0,
+          "domain parse/name round trip");
+    /* a layer gets the domain it is resolved with, float layers W */
+    q.sinreq_domain = SR_SINREQ_DOMAIN_X;
+    TRY(sr_nn_set_quant(net, &q));
+    {
+        int quantized = 0, right = 1;
+        for (int i = 0; i < sr_nn_layer_count(net); i++) {
+            if (sr_nn_layer(net, i, &li) != SR_OK) continue;
+            if (li.qidx >= 0) quantized++;
+            right &= li.quant.domain == (li.qidx >= 0 ? SR_SINREQ_DOMAIN_X
+                                                      : SR_SINREQ_DOMAIN_W);
+        }
+        CHECK(quantized > 0 && right, "resolved domains (%d quantized)",
+              quantized);
+    }
     sr_nn_free(net);
 }
 

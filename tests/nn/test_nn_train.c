@@ -11,7 +11,8 @@ static sr_backend *be;
 /* ------------------------------------------------------------------ */
 /* A small ResNet-like graph: BN, projection and identity shortcuts,
  * dropout, maxpool, adaptive avgpool, flatten, linear. */
-static sr_status tiny_resnet(int batch, sr_nn **out)
+static sr_status tiny_resnet_slabs(int batch, size_t max_slab_words,
+                                   sr_nn **out)
 {
     sr_nn *net;
     SR_TRY(sr_nn_create("tiny", batch, 3, 8, 8, "3x8x8", &net));
@@ -45,6 +46,7 @@ static sr_status tiny_resnet(int batch, sr_nn **out)
         sr_nn_opts o;
         sr_nn_opts_default(&o);
         o.seed = 5;
+        o.max_slab_words = max_slab_words;
         st = sr_nn_alloc(net, be, &o);
     }
     if (st != SR_OK) {
@@ -53,6 +55,11 @@ static sr_status tiny_resnet(int batch, sr_nn **out)
     }
     *out = net;
     return SR_OK;
+}
+
+static sr_status tiny_resnet(int batch, sr_nn **out)
+{
+    return tiny_resnet_slabs(batch, 0, out);
 }
 
 /* The check differentiates S(w) = sum_ij G_ij z_ij(w), z the logits and
@@ -420,8 +427,11 @@ static void test_quantized_levels(void)
 /* ------------------------------------------------------------------ */
 
 /* dW(lambda) - dW(0) == lambda * sr_sinreq's own gradient, and both
- * match PAPER.md's formula; R_l matches mean sin^2. */
-static void sinreq_case(sr_quantizer qz, int bits, sr_quant_norm norm)
+ * match PAPER.md's formula; R_l matches mean sin^2. Domain X (DoReFa's
+ * rounding variable; tests/test_ops checks the op against its formula):
+ * the step runs the op in that domain, R_l is the op's value. */
+static void sinreq_case(sr_quantizer qz, int bits, sr_quant_norm norm,
+                        sr_sinreq_domain dom)
 {
     sr_quant_opts q;
     sr_quant_opts_default(&q);
@@ -429,6 +439,7 @@ static void sinreq_case(sr_quantizer qz, int bits, sr_quant_norm norm)
     q.bits = bits;
     q.reg = SR_QUANT_REG_SINREQ;
     q.norm = norm;
+    q.sinreq_domain = dom;
     sr_nn *net;
     TRY(nu_model(be, "resnet20", 2, &q, 13, &net));
     TRY(nu_batch(net, 3, 32, 32, 14));
@@ -456,9 +467,11 @@ static void sinreq_case(sr_quantizer qz, int bits, sr_quant_norm norm)
     float divisor = norm == SR_QUANT_NORM_GLOBAL ? (float)sr_nn_quant_numel(net)
                                                  : (float)n;
     sr_sinreq_desc d = {.n = n, .quantizer = qz, .bits = bits,
-                        .divisor = divisor, .coef_slot = 40};
+                        .divisor = divisor, .coef_slot = 40, .domain = dom};
     TRY(sr_sinreq(be, &d, sr_at(bw, 0), sr_at(bdw, 0), sr_at(bv, 0)));
     TRY(sr_buf_read(be, bdw, 0, n, r));
+    float op_value;
+    TRY(sr_buf_read(be, bv, 0, 1, &op_value));
     float D, s;
     sr_sinreq_period(qz == SR_QUANT_DOREFA, bits, &D, &s);
     double md = 0, mr = 0, mf = 0, rsum = 0;
@@ -472,9 +485,13 @@ static void sinreq_case(sr_quantizer qz, int bits, sr_quant_norm norm)
         rsum += sin(ph) * sin(ph);
     }
     CHECK(mr > 0, "regularizer gradient is zero");
-    CHECK(md <= 1e-6 + 1e-4 * mr, "%s-%d: dW difference vs lambda * op: %g "
-          "(scale %g)", sr_quant_quantizer_name(qz), bits, md, mr);
-    CHECK(mf <= 1e-4 * (M_PI / (D * divisor)), "op vs formula: %g", mf);
+    CHECK(md <= 1e-6 + 1e-4 * mr, "%s-%d domain %s: dW difference vs lambda "
+          "* op: %g (scale %g)", sr_quant_quantizer_name(qz), bits,
+          sr_quant_domain_name(dom), md, mr);
+    if (dom == SR_SINREQ_DOMAIN_W)
+        CHECK(mf <= 1e-4 * (M_PI / (D * divisor)), "op vs formula: %g", mf);
+    else
+        rsum = (double)op_value * divisor;
     /* R of this layer from the step's metrics */
     sr_nn_layer_info li;
     TRY(sr_nn_layer(net, sr_nn_find_layer(net, "layer2.1.conv1"), &li));
@@ -491,9 +508,13 @@ static void sinreq_case(sr_quantizer qz, int bits, sr_quant_norm norm)
 
 static void test_sinreq_gradient(void)
 {
-    sinreq_case(SR_QUANT_WRPN, 4, SR_QUANT_NORM_LAYER_MEAN);
-    sinreq_case(SR_QUANT_DOREFA, 3, SR_QUANT_NORM_LAYER_MEAN);
-    sinreq_case(SR_QUANT_DOREFA, 5, SR_QUANT_NORM_GLOBAL);
+    sinreq_case(SR_QUANT_WRPN, 4, SR_QUANT_NORM_LAYER_MEAN, SR_SINREQ_DOMAIN_W);
+    sinreq_case(SR_QUANT_DOREFA, 3, SR_QUANT_NORM_LAYER_MEAN,
+                SR_SINREQ_DOMAIN_W);
+    sinreq_case(SR_QUANT_DOREFA, 5, SR_QUANT_NORM_GLOBAL, SR_SINREQ_DOMAIN_W);
+    sinreq_case(SR_QUANT_DOREFA, 4, SR_QUANT_NORM_LAYER_MEAN,
+                SR_SINREQ_DOMAIN_X);
+    sinreq_case(SR_QUANT_DOREFA, 3, SR_QUANT_NORM_GLOBAL, SR_SINREQ_DOMAIN_X);
 }
 
 /* WaveQ: after one step with beta_lr, each beta moved by -beta_lr dbeta
@@ -692,6 +713,135 @@ static void test_sgd_decay(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Backward in segments (sr_nn_backward_begin / _until) and the final
+ * gradient prefix (sr_nn_grad_final_words), as the trainer uses them to
+ * average gradient buckets while backward goes on. */
+
+/* Every gradient slab laid end to end (malloc'd). */
+static float *all_grads(sr_nn *net, size_t *n)
+{
+    size_t total = 0, off = 0;
+    for (int s = 0; s < sr_nn_slab_count(net); s++) {
+        size_t w;
+        if (sr_nn_slab(net, s, NULL, NULL, NULL, &w) != SR_OK) return NULL;
+        total += w;
+    }
+    float *g = malloc((total ? total : 1) * sizeof *g);
+    for (int s = 0; g && s < sr_nn_slab_count(net); s++) {
+        sr_buf *gb;
+        size_t w;
+        if (sr_nn_slab(net, s, NULL, &gb, NULL, &w) != SR_OK ||
+            sr_buf_read(be, gb, 0, w, g + off) != SR_OK) {
+            free(g);
+            return NULL;
+        }
+        off += w;
+    }
+    *n = total;
+    return g;
+}
+
+/* a: sr_nn_backward; b: begin, then until(l) for every layer with the
+ * gradient slabs poisoned first. After until(l) the first
+ * sr_nn_grad_final_words(l) words must equal a's, and the next word must
+ * still be poison (the prefix is not short: it starts a later layer's
+ * tensor). At the end b == a bit for bit. */
+static void segments_case(const char *what, sr_nn *a, sr_nn *b)
+{
+    const float poison = 1e30f;
+    TRY(nu_scalars(a, 0.05f, 1, 0.5f));
+    TRY(nu_scalars(b, 0.05f, 1, 0.5f));
+    TRY(sr_nn_forward(a, 1));
+    TRY(sr_nn_loss(a, 0));
+    TRY(sr_nn_backward(a));
+    size_t n = 0, nb = 0;
+    float *ga = all_grads(a, &n);
+    CHECK(ga, "%s: read gradients", what);
+    for (int s = 0; s < sr_nn_slab_count(b); s++) {
+        sr_buf *gb;
+        size_t w;
+        TRY(sr_nn_slab(b, s, NULL, &gb, NULL, &w));
+        TRY(sr_fill(be, w, poison, sr_at(gb, 0)));
+    }
+    TRY(sr_nn_forward(b, 1));
+    TRY(sr_nn_loss(b, 0));
+    TRY(sr_nn_backward_begin(b));
+    int nl = sr_nn_layer_count(b), steps_up = 0;
+    size_t prev = 0;
+    CHECK(sr_nn_grad_final_words(b, nl) == 0, "%s: final words past the end",
+          what);
+    for (int l = nl - 1; ga && l >= 0; l--) {
+        TRY(sr_nn_backward_until(b, l));
+        size_t done = sr_nn_grad_final_words(b, l);
+        float *gb = all_grads(b, &nb);
+        CHECK(gb && nb == n && done >= prev && done <= n,
+              "%s layer %d: %zu final words of %zu (before: %zu)", what, l,
+              done, n, prev);
+        for (size_t i = 0; gb && i < done && i < n; i++)
+            if (memcmp(&gb[i], &ga[i], sizeof *ga)) {
+                CHECK(0, "%s layer %d: word %zu of the final prefix %zu is "
+                      "%g, sr_nn_backward gives %g", what, l, i, done,
+                      (double)gb[i], (double)ga[i]);
+                break;
+            }
+        if (gb && done < n)
+            CHECK(gb[done] == poison, "%s layer %d: word %zu past the prefix "
+                  "is written already", what, l, done);
+        steps_up += done > prev;
+        prev = done;
+        free(gb);
+    }
+    CHECK(prev == n, "%s: %zu of %zu words final after layer 0", what, prev,
+          n);
+    CHECK(steps_up > 2, "%s: the prefix grew only %d times", what, steps_up);
+    /* again in two segments (begin resets the pass; backward consumes
+     * the loss gradient, so forward and loss first) */
+    EXPECT_ERROR(sr_nn_backward_until(b, 0), SR_E_ARG, "not begun");
+    TRY(sr_nn_forward(b, 1));
+    TRY(sr_nn_loss(b, 0));
+    TRY(sr_nn_backward_begin(b));
+    TRY(sr_nn_backward_until(b, nl / 2));
+    EXPECT_ERROR(sr_nn_backward_until(b, nl - 1), SR_E_ARG,
+                 "decreasing order");
+    EXPECT_ERROR(sr_nn_backward_until(b, nl), SR_E_ARG, "layer");
+    TRY(sr_nn_backward_until(b, 0));
+    float *gb = all_grads(b, &nb);
+    CHECK(gb && ga && nb == n && !memcmp(ga, gb, n * sizeof *ga),
+          "%s: segmented backward != sr_nn_backward", what);
+    free(ga);
+    free(gb);
+}
+
+static void test_backward_segments(void)
+{
+    sr_nn *a, *b;
+    /* 40-word slabs: BN and conv tensors spread over many slabs, and a
+     * tensor above 40 words gets a slab of its own */
+    TRY(tiny_resnet_slabs(4, 40, &a));
+    TRY(tiny_resnet_slabs(4, 40, &b));
+    CHECK(sr_nn_slab_count(b) > 3, "%d slabs", sr_nn_slab_count(b));
+    TRY(nu_batch(a, 3, 8, 8, 6));
+    TRY(nu_batch(b, 3, 8, 8, 6));
+    segments_case("tiny-resnet", a, b);
+    sr_nn_free(a);
+    sr_nn_free(b);
+    /* the quantizer's STE and WaveQ's term also write the weight
+     * gradient: still within the layer's own backward */
+    sr_quant_opts q;
+    sr_quant_opts_default(&q);
+    q.quantizer = SR_QUANT_WRPN;
+    q.bits = 4;
+    q.reg = SR_QUANT_REG_WAVEQ;
+    TRY(nu_model(be, "svhnnet", 4, &q, 8, &a));
+    TRY(nu_model(be, "svhnnet", 4, &q, 8, &b));
+    TRY(nu_batch(a, 3, 32, 32, 6));
+    TRY(nu_batch(b, 3, 32, 32, 6));
+    segments_case("svhnnet wrpn waveq", a, b);
+    sr_nn_free(a);
+    sr_nn_free(b);
+}
+
+/* ------------------------------------------------------------------ */
 
 static void test_errors(void)
 {
@@ -731,6 +881,7 @@ int main(int argc, char **argv)
         RUN(test_gradcheck_tiny_resnet);
         RUN(test_loss_decreases);
         RUN(test_capture_replay);
+        RUN(test_backward_segments);
         RUN(test_quantized_levels);
         RUN(test_sinreq_gradient);
         RUN(test_waveq_step);

@@ -1,5 +1,7 @@
 /* The same training steps on the Vulkan and the CPU backend: equal loss
  * and parameters within float32 tolerances, immediate and replayed.
+ * `--big [alexnet|resnet18|alexnet-dorefa]` runs one step of the
+ * ImageNet-size nets instead (default: alexnet and resnet18).
  * Exits 77 (skipped) when no Vulkan device is available. Set
  * SR_NN_VK_VALIDATION=1 to run under the Khronos validation layer. */
 #include "nn_util.h"
@@ -13,9 +15,26 @@ static double rel(double a, double b)
 
 /* tol_loss / tol_param: relative. Quantized nets get looser bounds: a
  * weight within float rounding of a level boundary may round to the
- * neighbouring level on the other backend (tanh differs in the last bit). */
-static void compare_case(const char *name, int batch, const sr_quant_opts *q,
-                         double tol_loss, double tol_param, int replay)
+ * neighbouring level on the other backend (tanh differs in the last bit).
+ *
+ * flip_tol > 0 (the ImageNet-size nets): gradients of conv and BN layers
+ * are compared normwise (||g_cpu - g_vk|| <= flip_tol ||g_cpu||), those
+ * of linear layers elementwise as everywhere else. The backends' forward
+ * passes differ by ~1e-6 (summation order). Where two values of a max-pool
+ * window, or a pre-activation and 0 at a ReLU, are that close, the
+ * backends route that one gradient differently, and every gradient
+ * upstream differs by it. With ~10^5-10^6 such decisions per pass at
+ * 224x224, one or two are expected: at batch 2 AlexNet has exactly one
+ * (max-pool features.12, two values 0.0174097 apart by 2e-8) and ResNet-18
+ * one (the ReLU after layer3.1's residual add); they move the conv and BN
+ * gradients upstream by up to ~4% elementwise and <= 0.8% normwise, while
+ * the linear layers (after every such decision here) agree to ~2e-6. The
+ * CPU backend alone shows the same when its input is perturbed by 1e-6.
+ * Loss and parameters are compared at the usual tolerances. */
+static void compare_case_steps(const char *name, int batch,
+                               const sr_quant_opts *q, double tol_loss,
+                               double tol_param, int replay, uint32_t steps,
+                               double flip_tol)
 {
     sr_nn *a, *b;
     TRY(nu_model(cpu, name, batch, q, 42, &a));
@@ -38,15 +57,36 @@ static void compare_case(const char *name, int batch, const sr_quant_opts *q,
         if (!ti->trainable) continue;
         float *ga = malloc(ti->numel * sizeof *ga);
         float *gb = malloc(ti->numel * sizeof *gb);
+        CHECK(ga && gb, "out of memory");
+        if (!ga || !gb) {
+            free(ga);
+            free(gb);
+            return;
+        }
         TRY(sr_nn_read_grad(a, t, ga));
         TRY(sr_nn_read_grad(b, t, gb));
-        double md = 0, mx = 0;
+        double md = 0, mx = 0, d2 = 0, g2 = 0;
         for (size_t i = 0; i < ti->numel; i++) {
-            md = fmax(md, fabs((double)ga[i] - gb[i]));
+            double d = (double)ga[i] - gb[i];
+            md = fmax(md, fabs(d));
             mx = fmax(mx, fabs((double)ga[i]));
+            d2 += d * d;
+            g2 += (double)ga[i] * ga[i];
         }
-        CHECK(md <= tol_param * 10 * (mx + 1e-6), "%s: gradient of %s "
-              "differs by %g (max %g)", name, ti->name, md, mx);
+        sr_nn_layer_info li;
+        TRY(sr_nn_layer(a, ti->layer, &li));
+        if (flip_tol > 0 && li.kind != SR_NN_LINEAR) {
+            double nd = sqrt(d2 / (g2 + 1e-30));
+            if (md > tol_param * 10 * (mx + 1e-6))
+                fprintf(stderr, "  %-10s gradient of %-24s differs by %.2g "
+                        "normwise, %.2g elementwise\n", name, ti->name, nd,
+                        md / (mx + 1e-30));
+            CHECK(nd <= flip_tol, "%s: gradient of %s differs by %g "
+                  "normwise", name, ti->name, nd);
+        } else {
+            CHECK(md <= tol_param * 10 * (mx + 1e-6), "%s: gradient of %s "
+                  "differs by %g (max %g)", name, ti->name, md, mx);
+        }
         free(ga);
         free(gb);
     }
@@ -58,7 +98,7 @@ static void compare_case(const char *name, int batch, const sr_quant_opts *q,
         TRY(st);
         TRY(st2);
     }
-    for (uint32_t s = 0; s < 2; s++) {
+    for (uint32_t s = 0; s < steps; s++) {
         TRY(nu_scalars(a, 0.01f, s, 1.0f));
         TRY(nu_scalars(b, 0.01f, s, 1.0f));
         TRY(sr_nn_train_step(a));
@@ -100,6 +140,12 @@ static void compare_case(const char *name, int batch, const sr_quant_opts *q,
     sr_nn_free(b);
 }
 
+static void compare_case(const char *name, int batch, const sr_quant_opts *q,
+                         double tol_loss, double tol_param, int replay)
+{
+    compare_case_steps(name, batch, q, tol_loss, tol_param, replay, 2, 0);
+}
+
 static void test_float_nets(void)
 {
     compare_case("cifar10net", 4, NULL, 1e-4, 1e-4, 0);
@@ -116,6 +162,10 @@ static void test_quantized_nets(void)
     q.bits = 4;
     q.reg = SR_QUANT_REG_SINREQ;
     compare_case("cifar10net", 4, &q, 1e-2, 1e-3, 1);
+    /* SinReQ on DoReFa's rounding variable, replayed */
+    q.sinreq_domain = SR_SINREQ_DOMAIN_X;
+    compare_case("resnet20", 4, &q, 1e-2, 1e-3, 1);
+    q.sinreq_domain = SR_SINREQ_DOMAIN_W;
     q.quantizer = SR_QUANT_WRPN;
     q.bits = 3;
     compare_case("svhnnet", 4, &q, 1e-2, 1e-3, 1);
@@ -124,8 +174,41 @@ static void test_quantized_nets(void)
     compare_case("resnet20", 4, &q, 1e-2, 1e-3, 1);
 }
 
-int main(void)
+/* The ImageNet-size nets at batch 2 (224x224), one training step,
+ * replayed from a captured program. AlexNet's fc6 weight (4096 x 9216
+ * floats, 151 MB) and its gradient, momentum and quantized copy are larger
+ * than lavapipe's 128 MiB maxStorageBufferRange: the ops bind windows of
+ * them and run in pieces (docs/design.md). */
+static const char *big_net = "all";
+
+static void test_big_nets(void)
 {
+    int all = strcmp(big_net, "all") == 0;
+    if (all || strcmp(big_net, "alexnet") == 0)
+        compare_case_steps("alexnet", 2, NULL, 1e-4, 1e-4, 1, 1, 2e-2);
+    if (all || strcmp(big_net, "resnet18") == 0)
+        compare_case_steps("resnet18", 2, NULL, 1e-4, 1e-4, 1, 1, 2e-2);
+    /* DoReFa + SinReQ: fc6's quantized copy, the layer-wide max|tanh w|
+     * over its pieces and the regularizer sums (quantized nets get the
+     * looser bounds, see compare_case) */
+    CHECK(all || !strcmp(big_net, "alexnet") || !strcmp(big_net, "resnet18") ||
+              !strcmp(big_net, "alexnet-dorefa"),
+          "--big %s: want alexnet, resnet18 or alexnet-dorefa", big_net);
+    if (strcmp(big_net, "alexnet-dorefa") == 0) {
+        sr_quant_opts q;
+        sr_quant_opts_default(&q);
+        q.quantizer = SR_QUANT_DOREFA;
+        q.bits = 4;
+        q.reg = SR_QUANT_REG_SINREQ;
+        compare_case_steps("alexnet", 2, &q, 1e-2, 1e-3, 1, 1, 2e-2);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    /* --big [alexnet|resnet18|alexnet-dorefa]: the ImageNet-size nets */
+    int big = argc > 1 && strcmp(argv[1], "--big") == 0;
+    if (big && argc > 2) big_net = argv[2];
     sr_backend_opts o = {0};
     const char *v = getenv("SR_NN_VK_VALIDATION");
     o.validation = v && atoi(v);
@@ -139,8 +222,12 @@ int main(void)
         return 1;
     }
     fprintf(stderr, "vulkan device: %s\n", sr_backend_device_name(vk));
-    RUN(test_float_nets);
-    RUN(test_quantized_nets);
+    if (big) {
+        RUN(test_big_nets);
+    } else {
+        RUN(test_float_nets);
+        RUN(test_quantized_nets);
+    }
     sr_backend_free(cpu);
     sr_backend_free(vk);
     return nt_finish();

@@ -543,9 +543,36 @@ void ref_sinreq_period(sr_quantizer q, int bits, double *period, double *shift)
     }
 }
 
+/* Domain X: value = (1/div) sum sin^2(pi L x_j), x = tanh(w)/(2M) + 1/2,
+ * differentiated by the chain rule written out plainly: dvalue/dx_j, then
+ * dx_j/dw_j directly and every x_i through M = |tanh w_a|. */
+static double ref_sinreq_x(const sr_sinreq_desc *d, double coef,
+                           const double *w, double *dw)
+{
+    double L = levels01(d->bits), div = d->divisor, sum = 0.0;
+    size_t a = 0;
+    double M = dorefa_max(d->n, w, &a);
+    if (!(M > 0.0)) /* all-zero layer: x = 1/2 everywhere, no gradient */
+        return (double)d->n * pow(sin(M_PI * L * 0.5), 2) / div;
+    double dM = 0.0; /* coef dvalue/dM */
+    for (size_t i = 0; i < d->n; i++) {
+        double t = tanh(w[i]);
+        double x = t / (2.0 * M) + 0.5;
+        double a1 = sin(M_PI * L * x);
+        sum += a1 * a1;
+        double gx = coef * (M_PI * L / div) * sin(2.0 * M_PI * L * x);
+        if (dw) dw[i] += gx * (1.0 - t * t) / (2.0 * M);
+        dM += gx * (-t / (2.0 * M * M));
+    }
+    double ta = tanh(w[a]);
+    if (dw) dw[a] += dM * (ta < 0.0 ? -1.0 : 1.0) * (1.0 - ta * ta);
+    return sum / div;
+}
+
 double ref_sinreq(const sr_sinreq_desc *d, double coef, const double *w,
                   double *dw)
 {
+    if (d->domain == SR_SINREQ_DOMAIN_X) return ref_sinreq_x(d, coef, w, dw);
     double D, s, div = d->divisor, sum = 0.0;
     ref_sinreq_period(d->quantizer, d->bits, &D, &s);
     for (size_t i = 0; i < d->n; i++) {

@@ -101,7 +101,8 @@ void ref_actq_fwd(size_t n, int bits, const double *x, double *y);
 void ref_actq_bwd(size_t n, int bits, const double *x, const double *dy,
                   double *dx);
 
-/* SinReQ: returns value; dw += coef d value / dw. dw may be NULL. */
+/* SinReQ (either domain, d->domain): returns value; dw += coef d value / dw.
+ * dw may be NULL. */
 void ref_sinreq_period(sr_quantizer q, int bits, double *period,
                        double *shift);
 double ref_sinreq(const sr_sinreq_desc *d, double coef, const double *w,

@@ -2,7 +2,7 @@
 . "$(dirname "$0")/lib.sh"
 expect_rc 0 "" $SINREQ train --help
 for k in --net --data --width-mult --quantizer --bits --layer-bits --quantize-layers \
-         --fp-layers --act-bits --sinreq-lambda --lambda-schedule --sinreq-norm --waveq \
+         --fp-layers --act-bits --sinreq-lambda --lambda-schedule --sinreq-norm --sinreq-domain --waveq \
          --epochs --batch --lr --lr-schedule --lr-milestones --lr-gamma --momentum \
          --weight-decay --backend --device --threads --seed --out --init --val \
          --hist-epochs --force --max-steps --quiet; do

@@ -1,10 +1,12 @@
 # The Vulkan backend (lavapipe on CPU-only machines) against the CPU backend:
 # the same 50-step run gives the same loss at every step (steps.tsv), for a
-# float network and for 4-bit WRPN + SinReQ; eval works on Vulkan.
+# float network, for 4-bit WRPN + SinReQ and for 4-bit DoReFa + SinReQ on
+# DoReFa's rounding variable (--sinreq-domain x); eval works on Vulkan.
 . "$(dirname "$0")/lib.sh"
 $SINREQ devices --backend vulkan > /dev/null 2>&1 || { echo "no Vulkan device"; exit 77; }
 "$MKDS" data.h5 --train 1600 --test 60 || exit 2
-for q in "none" "wrpn --bits 4 --sinreq-lambda 1"; do
+for q in "none" "wrpn --bits 4 --sinreq-lambda 1" \
+         "dorefa --bits 4 --quantize-ends fp --sinreq-lambda 5 --sinreq-domain x"; do
     tag=${q%% *}
     for be in cpu vulkan; do
         $T --data data.h5 --out "$tag-$be" --epochs 1 --backend $be \

@@ -200,11 +200,68 @@ sr_status sr_cpu_actq_bwd(sr_cpu_backend *cb, const sr_op *op)
 /* ------------------------------------------------------------------ */
 /* Regularizers                                                        */
 
+/* Domain X (backend.h): on DoReFa's x_j = t_j / (2M) + 1/2, phi_j = pi L x_j,
+ *   value  = (1/div) sum sin^2(phi_j)
+ *   g_j    = coef pi L / div sin(2 phi_j)
+ *   dw_j  += g_j (1 - t_j^2) / (2M)
+ *   dw_a  += -sign(t_a) (1 - t_a^2) / (2M^2) sum_i g_i t_i
+ * M and its first arg-max come from DoReFa's own scan (the layer-wide max
+ * the quantizer divides by); the rest is in double from tanh(double w). */
+static sr_status sinreq_x(sr_cpu_backend *cb, const sr_op *op)
+{
+    const sr_sinreq_desc *d = &op->p.sinreq;
+    size_t n = d->n, nb = nblocks(n), at;
+    const float *w = sr_cpu_f(op->v[0]);
+    float *dw = sr_cpu_f(op->v[1]), *value = sr_cpu_f(op->v[2]);
+    float mf;
+    double unused, *part;
+    SR_TRY(dorefa_scan(cb, n, w, NULL, NULL, &mf, &at, &unused));
+    double L = (double)((1u << d->bits) - 1u);
+    double m = fabs(tanh((double)w[at]));
+    /* M = 0: every x is 1/2 (as the quantizer maps it), no gradient */
+    double inv2m = mf > 0.0f && m > 0.0 ? 0.5 / m : 0.0;
+    double gscale = (double)sr_scalar_f(&cb->base, d->coef_slot) * M_PI * L /
+                    (double)d->divisor;
+    SR_TRY(scratch_f64(cb, 2 * nb, &part));
+
+#pragma omp parallel for schedule(static) num_threads(cb->threads) \
+    if (n >= EW_PAR_MIN)
+    for (size_t b = 0; b < nb; b++) {
+        size_t lo, hi;
+        block_range(b, n, &lo, &hi);
+        double acc = 0.0, dot = 0.0;
+        for (size_t i = lo; i < hi; i++) {
+            double t = tanh((double)w[i]);
+            double phi = M_PI * L * (t * inv2m + 0.5);
+            double s = sin(phi), g = gscale * sin(2.0 * phi);
+            double c = cosh((double)w[i]);
+            acc += s * s;
+            dot += g * t;
+            dw[i] += (float)(g * inv2m / (c * c)); /* 1/cosh^2 = 1 - t^2 */
+        }
+        part[2 * b] = acc;
+        part[2 * b + 1] = dot;
+    }
+    double total = 0.0, dot = 0.0;
+    for (size_t b = 0; b < nb; b++) {
+        total += part[2 * b];
+        dot += part[2 * b + 1];
+    }
+    if (inv2m > 0.0) {
+        double c = cosh((double)w[at]);
+        double sign = w[at] < 0.0f ? -1.0 : 1.0;
+        dw[at] += (float)(-sign / (c * c) * 2.0 * inv2m * inv2m * dot);
+    }
+    *value = (float)(total / (double)d->divisor);
+    return SR_OK;
+}
+
 /* value = (1/div) sum sin^2(phi_j), phi_j = pi (w_j + s) / D;
  * dw_j += coef pi / (D div) sin(2 phi_j). */
 sr_status sr_cpu_sinreq(sr_cpu_backend *cb, const sr_op *op)
 {
     const sr_sinreq_desc *d = &op->p.sinreq;
+    if (d->domain == SR_SINREQ_DOMAIN_X) return sinreq_x(cb, op);
     size_t n = d->n, nb = nblocks(n);
     const float *w = sr_cpu_f(op->v[0]);
     float *dw = sr_cpu_f(op->v[1]), *value = sr_cpu_f(op->v[2]);

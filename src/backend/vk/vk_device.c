@@ -616,6 +616,13 @@ sr_status sr_vk_backend_create(const sr_backend_opts *opts, sr_backend **out)
     vk->max_alloc = m3.maxMemoryAllocationSize ? m3.maxMemoryAllocationSize
                                                : ((VkDeviceSize)1 << 30);
 
+    st = sr_vk_window_init(vk);
+    if (st != SR_OK) goto out_destroy;
+    if (opts->verbose && vk->range_lowered)
+        fprintf(stderr, "sinreq: SINREQ_VK_MAX_RANGE: storage bindings of at "
+                "most %zu bytes (the device allows %u)\n",
+                vk->range_words * 4,
+                (unsigned)vk->props.limits.maxStorageBufferRange);
     st = create_device(vk);
     if (st != SR_OK) goto out_destroy;
     /* From here on vk_destroy can tear down a partial backend. */
@@ -653,11 +660,6 @@ uint32_t sr_vk_max_groups_x(const sr_backend *be)
     return ((const sr_vk_backend *)be)->props.limits.maxComputeWorkGroupCount[0];
 }
 
-size_t sr_vk_max_buffer_words(const sr_backend *be)
-{
-    return ((const sr_vk_backend *)be)->props.limits.maxStorageBufferRange / 4;
-}
-
 int sr_vk_device_is_cpu(const sr_backend *be)
 {
     return ((const sr_vk_backend *)be)->props.deviceType ==
@@ -668,7 +670,9 @@ size_t sr_vk_max_texel_words(const sr_backend *be, int vec4)
 {
     const VkPhysicalDeviceLimits *l = &((const sr_vk_backend *)be)->props.limits;
     size_t words = (size_t)l->maxTexelBufferElements * (vec4 ? 4 : 1);
-    size_t buf = l->maxStorageBufferRange / 16 * 4;
+    /* a texel view is made of one binding's range (a window's, for
+     * buffers larger than that) */
+    size_t buf = sr_vk_max_buffer_words(be) / 4 * 4;
     return words < buf ? words : buf;
 }
 

@@ -7,7 +7,9 @@
  *  - Storage buffers: set 0, bindings 0..nbufs-1, each bound WHOLE; the word
  *    offsets of the views are passed by the op in its push constants
  *    (so offsets need no alignment). A view with buf == NULL binds a 1-word
- *    dummy buffer.
+ *    dummy buffer. A buffer larger than one binding is bound through a
+ *    window (sr_vk_fit below): the window is bound whole, offsets are
+ *    relative to its start.
  *  - Or, with sr_vk_dispatch.texel, bindings 0..3 are uniform texel
  *    buffers (RGBA32F or R32F views of whole buffers; see the field), the
  *    rest storage buffers as above.
@@ -68,7 +70,32 @@ sr_status sr_vk_scratch(sr_backend *be, size_t words, sr_buf **out);
 
 /* Device limits the op code needs. */
 uint32_t sr_vk_max_groups_x(const sr_backend *be);     /* maxComputeWorkGroupCount[0] */
-size_t sr_vk_max_buffer_words(const sr_backend *be);   /* maxStorageBufferRange / 4 */
+/* Words one storage binding covers: maxStorageBufferRange / 4, or less
+ * where SINREQ_VK_MAX_RANGE lowers it (vk_window.c). */
+size_t sr_vk_max_buffer_words(const sr_backend *be);
+
+/* Windows (vk_window.c). A buffer of at most sr_vk_max_buffer_words is
+ * bound whole; a bigger one only through windows: views of at most
+ * sr_vk_max_buffer_words words starting at an aligned word. Op code binds
+ * what sr_vk_fit returns and splits its work so that every binding's words
+ * fit: sr_vk_span_words from any offset always do. */
+size_t sr_vk_span_words(const sr_backend *be);
+/* SIZE_MAX when v's buffer is bound whole (any extent is fine), else
+ * sr_vk_span_words: what one dispatch may address through v. */
+size_t sr_vk_cap(const sr_backend *be, sr_view v);
+/* *out addresses the same `words` words as v ([v.off, v.off + words)):
+ * v itself where its buffer is bound whole, else a window and the offset
+ * into it. Fails, naming op and operand `what`, where no window covers
+ * them. NULL views pass through. */
+sr_status sr_vk_fit(sr_backend *be, sr_view v, size_t words, const char *op,
+                    const char *what, sr_view *out);
+/* The SR_E_UNSUPPORTED error for an operand of `words` words that no
+ * binding covers and the op cannot split: names op, operand (and its
+ * shape, "n x c x h x w = 2 x 3 x 4 x 5", unless NULL), size, the limit
+ * (and SINREQ_VK_MAX_RANGE where it applies) and `remedy`. */
+sr_status sr_vk_too_big(const sr_backend *be, const char *op,
+                        const char *what, const char *shape, size_t words,
+                        const char *remedy);
 /* Words of a buffer that its texel view reaches (RGBA32F when vec4, else
  * R32F): maxTexelBufferElements may be as low as 65536 texels, so ops
  * check their buffers against this and fall back where it is exceeded. */

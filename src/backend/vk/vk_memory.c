@@ -278,17 +278,17 @@ sr_status sr_vk_buf_create(sr_vk_backend *vk, sr_pool pool, size_t words,
 {
     sr_vk_mem_pool *mp = &vk->pools[pool];
     VkDeviceSize bytes = (VkDeviceSize)words * 4;
-    VkDeviceSize limit = vk->props.limits.maxStorageBufferRange;
     sr_status st;
     *out = NULL;
-    /* Buffers are bound whole as storage buffers, so this is a hard limit
-     * for every buffer; callers split tensors or use several buffers. */
-    SR_CHECK(bytes <= limit, SR_E_NOMEM,
+    /* One buffer is one allocation. Buffers larger than one storage
+     * binding (maxStorageBufferRange) are fine: ops bind windows of them
+     * (vk_window.c). */
+    SR_CHECK(bytes <= vk->max_alloc, SR_E_NOMEM,
              "Vulkan: a buffer of %zu words (%.1f MiB) exceeds this device's "
-             "maxStorageBufferRange of %.1f MiB (%s); use smaller batches or "
-             "split the tensor",
-             words, (double)bytes / (double)MiB, (double)limit / (double)MiB,
-             vk->base.device_name);
+             "maxMemoryAllocationSize of %.1f MiB (%s); use smaller batches "
+             "or a smaller model",
+             words, (double)bytes / (double)MiB,
+             (double)vk->max_alloc / (double)MiB, vk->base.device_name);
 
     sr_vk_buf *b = calloc(1, sizeof *b);
     SR_CHECK(b, SR_E_NOMEM, "out of host memory for a buffer");
@@ -298,7 +298,7 @@ sr_status sr_vk_buf_create(sr_vk_backend *vk, sr_pool pool, size_t words,
     VkDeviceSize padded = (bytes + 15) & ~(VkDeviceSize)15;
     VkBufferCreateInfo bci = {
         .sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO,
-        .size = padded <= limit ? padded : bytes,
+        .size = padded,
         .usage = BUF_USAGE,
         .sharingMode = VK_SHARING_MODE_EXCLUSIVE,
     };
@@ -362,6 +362,7 @@ void sr_vk_buf_destroy(sr_vk_backend *vk, sr_vk_buf *b)
     if (b->prev) b->prev->next = b->next;
     else vk->bufs = b->next;
     if (b->next) b->next->prev = b->prev;
+    sr_vk_windows_destroy(vk, b);
     if (b->view4) vkDestroyBufferView(vk->dev, b->view4, NULL);
     if (b->view1) vkDestroyBufferView(vk->dev, b->view1, NULL);
     vkDestroyBuffer(vk->dev, b->buf, NULL);
@@ -475,6 +476,10 @@ sr_status sr_vk_scratch(sr_backend *be, size_t words, sr_buf **out)
     sr_vk_backend *vk = sr_vk_be(be);
     *out = NULL;
     SR_CHECK(words > 0, SR_E_INTERNAL, "sr_vk_scratch: 0 words");
+    /* Scratch is bound whole: at most one binding. */
+    SR_CHECK(words <= sr_vk_max_buffer_words(be), SR_E_INTERNAL,
+             "sr_vk_scratch: %zu words exceed one storage binding (%zu)",
+             words, sr_vk_max_buffer_words(be));
     if (vk->nscratch && vk->scratch[vk->nscratch - 1]->base.words >= words) {
         *out = &vk->scratch[vk->nscratch - 1]->base;
         return SR_OK;

@@ -162,8 +162,10 @@ static uint32_t pick_splits(uint32_t invocations, int n, size_t words,
  * more than they gain (measured: 32 beat 8, 16, 64, 128 and 512). */
 #define CONV_TARGET_GROUPS_GPU 512u
 #define CONV_TARGET_GROUPS_CPU 32u
-/* Pixels per invocation (register block columns) in conv_implicit. */
+/* Pixels per invocation (register block columns) in conv_implicit: the
+ * default, and the widest row block (ROW mode, see implicit_conv). */
 #define CONV_TN 8u
+#define CONV_TN_ROW_MAX 32u
 
 /* conv_pack.comp modes */
 enum { PACK_W = 0, PACK_DY = 1, PACK_WFLIP = 2, PACK_WPHASE = 3 };
@@ -252,6 +254,8 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
     uint32_t tiles_n;
     uint32_t tn = CONV_TN;
     uint32_t rows = 1; /* output rows per block (ROWS) */
+    uint32_t row;      /* ROW: a block's pixels lie in whole output rows */
+    int xv4;           /* ROW strips read as vec4s (XV4) */
     uint32_t max_x = sr_vk_max_groups_x(be);
     uint32_t kh[16], kw[16], rs4[16], woff4[16];
     size_t w_words = 0;
@@ -287,6 +291,22 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
         tn = 2 * gw;
         rows = 2;
     }
+    /* ROW blocks (one row's TN consecutive pixels) as wide as the row
+     * allows, up to 32: the weights fetched per input channel (TM x RS4
+     * vec4s, the same for every pixel) serve TN pixels, and fewer, longer
+     * strips overlap less. With TN > 8, TM = 8 keeps the accumulators (and
+     * LLVM's compile time) near the TM 16 x TN 8 block. Measured on 2-core
+     * lavapipe (run 6): 1.2-1.7x on the 32- and 16-wide layers. */
+    row = rows > 1 || gw % tn == 0;
+    if (row && rows == 1) {
+        while (tn < CONV_TN_ROW_MAX && gw % (2 * tn) == 0)
+            tn *= 2;
+        if (tn > CONV_TN && tm > 8)
+            tm = 8;
+    }
+    /* Strided bwd_data (ROWS): TM 8 (1.1x at 16x16 and 8x8 dy). */
+    if (rows > 1 && tm > 8)
+        tm = 8;
     while (lanes > 8 && (lanes / 2) * tn >= ncols)
         lanes /= 2;
     tiles_n = div_up((uint32_t)ncols, lanes * tn);
@@ -309,6 +329,16 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
     SR_TRY(word_off(src, &pc.off_x));
     SR_TRY(word_off(e, &pc.off_e));
     SR_TRY(word_off(out, &pc.off_y));
+    /* XV4: x's rows start at multiples of 4 words and every block's strip
+     * at the same phase mod 4 (a whole number of vec4s between blocks). */
+    xv4 = row && pc.w % 4 == 0 && pc.off_x % 4 == 0 &&
+          (rows > 1 || (tn * (bwd_data ? 1u : (uint32_t)cd->stride)) % 4 == 0) &&
+          src.buf->words <= sr_vk_max_texel_words(be, 1);
+    /* The STE mask read as vec4s where the stores are (VST) and x allows. */
+    int vst = ts == 1 && row && tn % 4 == 0 && out.off % 4 == 0;
+    if (epi == 2 && vst && pc.off_e % 4 == 0 &&
+        e.buf->words <= sr_vk_max_texel_words(be, 1))
+        epi = 3;
     uint32_t gx = tiles_n < max_x ? tiles_n : max_x;
     uint32_t gz = div_up(tiles_n, gx), gy = div_up(m, tm);
     if (gy > MAX_GROUPS_YZ || gz > MAX_GROUPS_YZ)
@@ -325,6 +355,9 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
                                scratch, 0, m * cin, kh[c] * kw[c], rs4[c], 0));
     }
     for (uint32_t c = 0; c < ncls; c++) {
+        /* the class's padding on the left of x (dy), hence the phase */
+        int pwc = ts > 1 ? (int)kw[c] - 1 - (int)((c % ts + (uint32_t)cd->pad) / ts)
+                         : pc.pw;
         pc.off_w4 = (int32_t)woff4[c];
         pc.cls = (int32_t)c;
         sr_vk_dispatch d = {
@@ -332,15 +365,14 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
             .spec = {lanes, tm, tn, kh[c], kw[c],
                      bwd_data ? 1u : (uint32_t)cd->stride,
                      !bwd_data && cd->act_bits > 0, (uint32_t)epi, ts,
-                     rows > 1 || gw % tn == 0,
-                     ts == 1 && gw % tn == 0 && tn % 4 == 0 &&
-                         out.off % 4 == 0,
-                     rows},
+                     !row ? 0u : xv4 ? 2u + (uint32_t)(-pwc & 3) : 1u,
+                     (uint32_t)vst, rows},
             .nspec = 12,
             .push = &pc, .push_bytes = sizeof(pc),
             .bufs = {scratch, src.buf, e.buf, NULL, out.buf}, .nbufs = 5,
             .groups = {gx, gy, gz},
-            .texel = 1, .texel_r32 = 0x6,
+            .texel = 1,
+            .texel_r32 = (xv4 ? 0u : 0x2u) | (epi == 3 ? 0u : 0x4u),
         };
         SR_TRY(sr_vk_record(be, &d));
     }
@@ -600,9 +632,10 @@ typedef struct gemm_args {
     int bits;
     int bias;           /* 0, 1: bias[n], 2: bias[m] */
     sr_view a, b, c, bias_v, mask_x;
+    float beta;         /* 0: C = ..., 1: C += ... (split-K pieces) */
 } gemm_args;
 
-/* C = op(A) op(B) (+ bias) (STE mask), overwriting C. */
+/* C = op(A) op(B) + beta C (+ bias) (STE mask). */
 static sr_status record_gemm(sr_backend *be, const gemm_args *g)
 {
     gemm_tiling t;
@@ -617,7 +650,7 @@ static sr_status record_gemm(sr_backend *be, const gemm_args *g)
         (uint32_t)off[0], (uint32_t)off[1], (uint32_t)off[2],
         (uint32_t)off[3], (uint32_t)off[4],
         g->m, g->n, g->k, g->lda, g->ldb, g->ldc,
-        g->bits, t.tiles_n, 1.0f, 0.0f};
+        g->bits, t.tiles_n, 1.0f, g->beta};
 
     sr_vk_dispatch d = {
         .shader = "gemm",
@@ -634,57 +667,201 @@ static sr_status record_gemm(sr_backend *be, const gemm_args *g)
     return sr_vk_record(be, &d);
 }
 
+/* ------------------------------------------------------------------ */
+/* Linear layers, in pieces where a tensor exceeds one binding.
+ *
+ * A weight larger than one storage binding (AlexNet's fc6: 4096 x 9216
+ * floats, 151 MB, over lavapipe's 128 MiB) is split along its rows, which
+ * are contiguous per output feature: forward and backward-weight split the
+ * output features (y and dw columns / rows), backward-data splits the
+ * reduction over output features and accumulates the pieces (beta = 1).
+ * The batch dimension splits too where x, y, dy or dx exceed a binding.
+ * Every piece binds the window that covers its rows (vk_window.c); with
+ * every buffer bound whole it is one dispatch, exactly as before. */
+
+/* Words spanned by `rows` rows of `cols` words, `ld` apart. */
+static size_t span_rows(size_t rows, size_t ld, size_t cols)
+{
+    return rows ? (rows - 1) * ld + cols : 0;
+}
+
+static size_t min_sz(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Rows of `ld` words such that `rows - 1` strides plus `tail` words fit
+ * cap (the view's reach): SIZE_MAX-safe. */
+static size_t rows_fit(size_t cap, size_t ld, size_t tail)
+{
+    if (cap == SIZE_MAX)
+        return SIZE_MAX;
+    return cap < tail ? 0 : (cap - tail) / ld + 1;
+}
+
+/* record_gemm with every operand fitted into a binding; names: a, b, c,
+ * bias, mask (for errors). */
+static sr_status gemm_piece(sr_backend *be, const char *op, gemm_args g,
+                            const char *const names[5])
+{
+    size_t ea = g.trans_a ? span_rows(g.k, g.lda, g.m)
+                          : span_rows(g.m, g.lda, g.k);
+    size_t eb = g.trans_b ? span_rows(g.n, g.ldb, g.k)
+                          : span_rows(g.k, g.ldb, g.n);
+    size_t ec = span_rows(g.m, g.ldc, g.n);
+
+    SR_TRY(sr_vk_fit(be, g.a, ea, op, names[0], &g.a));
+    SR_TRY(sr_vk_fit(be, g.b, eb, op, names[1], &g.b));
+    SR_TRY(sr_vk_fit(be, g.c, ec, op, names[2], &g.c));
+    SR_TRY(sr_vk_fit(be, g.bias_v, g.bias == 2 ? g.m : g.n, op, names[3],
+                     &g.bias_v));
+    SR_TRY(sr_vk_fit(be, g.mask_x, ec, op, names[4], &g.mask_x));
+    return record_gemm(be, &g);
+}
+
+static sr_status row_too_big(const sr_backend *be, const char *op,
+                             const char *what, size_t words)
+{
+    return sr_vk_too_big(be, op, what, "one row", words,
+                         "the op splits rows, not a row: use fewer "
+                         "features, or a device with a larger "
+                         "maxStorageBufferRange");
+}
+
 static sr_status linear_fwd(sr_backend *be, const sr_op *op)
 {
+    static const char *const name = "linear_fwd";
+    static const char *const names[5] = {"x", "w", "y", "b", "-"};
     const sr_linear_desc *ld = &op->p.linear;
+    size_t n = (size_t)ld->n, in = (size_t)ld->in, out = (size_t)ld->out;
     /* y[n][out] = xq[n][in] w[out][in]^T + b[out]; v: x, w, b, y */
-    gemm_args g = {
-        .m = (uint32_t)ld->n, .n = (uint32_t)ld->out, .k = (uint32_t)ld->in,
-        .lda = (uint32_t)ld->in, .ldb = (uint32_t)ld->in,
-        .ldc = (uint32_t)ld->out,
-        .trans_b = 1,
-        .quant = ld->act_bits ? 1 : 0, .bits = ld->act_bits,
-        .bias = ld->bias ? 1 : 0,
-        .a = op->v[0], .b = op->v[1], .c = op->v[3],
-        .bias_v = ld->bias ? op->v[2] : SR_NONE, .mask_x = SR_NONE,
-    };
-    return record_gemm(be, &g);
+    sr_view x = op->v[0], w = op->v[1], b = ld->bias ? op->v[2] : SR_NONE,
+            y = op->v[3];
+    size_t cy = sr_vk_cap(be, y);
+    /* out features per piece: w rows, b and a y row's part */
+    size_t r = min_sz(min_sz(out, sr_vk_cap(be, w) / in),
+                      min_sz(sr_vk_cap(be, b), cy));
+    size_t nb;
+
+    if (r == 0)
+        return row_too_big(be, name, sr_vk_cap(be, w) / in ? "y" : "w", in);
+    nb = min_sz(min_sz(n, sr_vk_cap(be, x) / in), rows_fit(cy, out, r));
+    if (nb == 0)
+        return row_too_big(be, name, "x", in);
+    for (size_t i0 = 0; i0 < n; i0 += nb) {
+        size_t ni = min_sz(nb, n - i0);
+        for (size_t o0 = 0; o0 < out; o0 += r) {
+            size_t no = min_sz(r, out - o0);
+            gemm_args g = {
+                .m = (uint32_t)ni, .n = (uint32_t)no, .k = (uint32_t)in,
+                .lda = (uint32_t)in, .ldb = (uint32_t)in,
+                .ldc = (uint32_t)out,
+                .trans_b = 1,
+                .quant = ld->act_bits ? 1 : 0, .bits = ld->act_bits,
+                .bias = ld->bias ? 1 : 0,
+                .a = sr_at(x.buf, x.off + i0 * in),
+                .b = sr_at(w.buf, w.off + o0 * in),
+                .c = sr_at(y.buf, y.off + i0 * out + o0),
+                .bias_v = b.buf ? sr_at(b.buf, b.off + o0) : SR_NONE,
+                .mask_x = SR_NONE,
+            };
+            SR_TRY(gemm_piece(be, name, g, names));
+        }
+    }
+    return SR_OK;
 }
 
 static sr_status linear_bwd_data(sr_backend *be, const sr_op *op)
 {
+    static const char *const name = "linear_bwd_data";
+    static const char *const names[5] = {"dy", "w", "dx", "-", "x"};
     const sr_linear_desc *ld = &op->p.linear;
+    size_t n = (size_t)ld->n, in = (size_t)ld->in, out = (size_t)ld->out;
     /* dx[n][in] = dy[n][out] w[out][in], STE mask; v: dy, w, x, dx */
-    gemm_args g = {
-        .m = (uint32_t)ld->n, .n = (uint32_t)ld->in, .k = (uint32_t)ld->out,
-        .lda = (uint32_t)ld->out, .ldb = (uint32_t)ld->in,
-        .ldc = (uint32_t)ld->in,
-        .a = op->v[0], .b = op->v[1], .c = op->v[3],
-        .bias_v = SR_NONE, .mask_x = ld->act_bits ? op->v[2] : SR_NONE,
-    };
-    return record_gemm(be, &g);
+    sr_view dy = op->v[0], w = op->v[1],
+            x = ld->act_bits ? op->v[2] : SR_NONE, dx = op->v[3];
+    size_t cdy = sr_vk_cap(be, dy);
+    /* output features (the reduction) per piece: w rows, a dy row's part */
+    size_t r = min_sz(min_sz(out, sr_vk_cap(be, w) / in), cdy);
+    size_t nb;
+
+    if (r == 0)
+        return row_too_big(be, name, "w", in);
+    nb = min_sz(min_sz(n, sr_vk_cap(be, dx) / in),
+                min_sz(sr_vk_cap(be, x) / in, rows_fit(cdy, out, r)));
+    if (nb == 0)
+        return row_too_big(be, name, "dx", in);
+    for (size_t i0 = 0; i0 < n; i0 += nb) {
+        size_t ni = min_sz(nb, n - i0);
+        /* pieces of the reduction add up in dx, in order */
+        for (size_t k0 = 0; k0 < out; k0 += r) {
+            size_t nk = min_sz(r, out - k0);
+            gemm_args g = {
+                .m = (uint32_t)ni, .n = (uint32_t)in, .k = (uint32_t)nk,
+                .lda = (uint32_t)out, .ldb = (uint32_t)in,
+                .ldc = (uint32_t)in,
+                .a = sr_at(dy.buf, dy.off + i0 * out + k0),
+                .b = sr_at(w.buf, w.off + k0 * in),
+                .c = sr_at(dx.buf, dx.off + i0 * in),
+                .bias_v = SR_NONE,
+                .mask_x = x.buf ? sr_at(x.buf, x.off + i0 * in) : SR_NONE,
+                .beta = k0 ? 1.0f : 0.0f,
+            };
+            SR_TRY(gemm_piece(be, name, g, names));
+        }
+    }
+    return SR_OK;
 }
 
 static sr_status linear_bwd_weight(sr_backend *be, const sr_op *op)
 {
+    static const char *const name = "linear_bwd_weight";
+    static const char *const names[5] = {"dy", "x", "dw", "-", "-"};
     const sr_linear_desc *ld = &op->p.linear;
+    size_t n = (size_t)ld->n, in = (size_t)ld->in, out = (size_t)ld->out;
     sr_view x = op->v[0], dy = op->v[1], dw = op->v[2], db = op->v[3];
+    size_t cdy = sr_vk_cap(be, dy);
+    /* output features per piece: dw rows, a dy row's part */
+    size_t r = min_sz(min_sz(out, sr_vk_cap(be, dw) / in), cdy);
+    size_t kb;
     uint32_t splits = 1;
     sr_buf *scratch = NULL;
-    /* dw[out][in] = dy[n][out]^T xq[n][in]; v: x, dy, dw, db */
-    gemm_args g = {
-        .m = (uint32_t)ld->out, .n = (uint32_t)ld->in, .k = (uint32_t)ld->n,
-        .lda = (uint32_t)ld->out, .ldb = (uint32_t)ld->in,
-        .ldc = (uint32_t)ld->in,
-        .trans_a = 1,
-        .quant = ld->act_bits ? 2 : 0, .bits = ld->act_bits,
-        .a = dy, .b = x, .c = dw,
-        .bias_v = SR_NONE, .mask_x = SR_NONE,
-    };
 
-    SR_TRY(record_gemm(be, &g));
+    if (r == 0)
+        return row_too_big(be, name, "dw", in);
+    /* images per piece of the reduction over the batch */
+    kb = min_sz(min_sz(n, sr_vk_cap(be, x) / in), rows_fit(cdy, out, r));
+    if (kb == 0)
+        return row_too_big(be, name, "x", in);
+    /* dw[out][in] = dy[n][out]^T xq[n][in]; v: x, dy, dw, db */
+    for (size_t o0 = 0; o0 < out; o0 += r) {
+        size_t no = min_sz(r, out - o0);
+        for (size_t k0 = 0; k0 < n; k0 += kb) {
+            size_t nk = min_sz(kb, n - k0);
+            gemm_args g = {
+                .m = (uint32_t)no, .n = (uint32_t)in, .k = (uint32_t)nk,
+                .lda = (uint32_t)out, .ldb = (uint32_t)in,
+                .ldc = (uint32_t)in,
+                .trans_a = 1,
+                .quant = ld->act_bits ? 2 : 0, .bits = ld->act_bits,
+                .a = sr_at(dy.buf, dy.off + k0 * out + o0),
+                .b = sr_at(x.buf, x.off + k0 * in),
+                .c = sr_at(dw.buf, dw.off + o0 * in),
+                .bias_v = SR_NONE, .mask_x = SR_NONE,
+                .beta = k0 ? 1.0f : 0.0f,
+            };
+            SR_TRY(gemm_piece(be, name, g, names));
+        }
+    }
     if (!ld->bias)
         return SR_OK;
+    /* db = sum over the batch of dy: one binding for all of dy */
+    if (n * out > sr_vk_cap(be, dy))
+        return sr_vk_too_big(be, name, "dy", "n x out", n * out,
+                             "the bias gradient reads all of dy through one "
+                             "binding: use a smaller batch");
+    SR_TRY(sr_vk_fit(be, dy, n * out, name, "dy", &dy));
+    SR_TRY(sr_vk_fit(be, db, out, name, "db", &db));
     splits = pick_splits((uint32_t)ld->out, ld->n, (size_t)ld->out,
                          sr_vk_max_buffer_words(be));
     if (splits > 1)

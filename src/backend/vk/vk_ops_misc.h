@@ -25,6 +25,15 @@ sr_status sr_vk_misc_off(sr_view v, size_t n, uint32_t *out);
  * steps) handles. */
 sr_status sr_vk_misc_count(const char *op, size_t n, uint32_t *out);
 
+/* Items per dispatch (at most n) such that a piece of every view, `unit`
+ * words per item, fits one binding (vk_window.c): n when every buffer is
+ * bound whole, 0 when not even one item fits. */
+size_t sr_vk_misc_chunk(const sr_backend *be, const sr_view *v, int nv,
+                        size_t unit, size_t n);
+
+/* v advanced by `words` (NULL views stay NULL). */
+sr_view sr_vk_misc_at(sr_view v, size_t words);
+
 /* Pass-1 workgroups for a grid-stride reduction over n items: depends on n
  * only (not the device), so results are identical everywhere. */
 uint32_t sr_vk_misc_partials(size_t n);

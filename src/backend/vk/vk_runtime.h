@@ -40,6 +40,15 @@ typedef struct sr_vk_buf {
     VkBufferView view4;          /* RGBA32F texel view, made on first use */
     VkBufferView view1;          /* R32F texel view, made on first use */
     struct sr_vk_buf *prev, *next; /* all live buffers, freed at destroy */
+    /* A window (vk_window.c): words [win_start, win_start + base.words)
+     * of `parent`, bound as a descriptor range (buf is parent's VkBuffer;
+     * block, map, prev/next unused). Owned by the parent, freed with it;
+     * programs track and host transfers wait on the parent. */
+    struct sr_vk_buf *parent;
+    size_t win_start;            /* words, a multiple of the alignment */
+    /* A parent's windows made so far (one per distinct start). */
+    struct sr_vk_buf **wins;
+    int nwins, capwins;
 } sr_vk_buf;
 
 typedef struct sr_vk_range {
@@ -118,6 +127,13 @@ typedef struct sr_vk_backend {
     VkPhysicalDeviceProperties props;
     VkPhysicalDeviceMemoryProperties memprops;
     VkDeviceSize max_alloc;      /* maxMemoryAllocationSize */
+    /* Storage-buffer windows (vk_window.c): one binding covers at most
+     * range_words words (maxStorageBufferRange / 4, or less when
+     * SINREQ_VK_MAX_RANGE lowers it), a multiple of align_words; window
+     * starts are multiples of align_words (minStorageBufferOffsetAlignment
+     * and minTexelBufferOffsetAlignment, in words). */
+    size_t range_words, align_words;
+    int range_lowered;           /* SINREQ_VK_MAX_RANGE took effect */
 
     /* validation messages, reported at the next sync/read/run */
     int validation;
@@ -183,6 +199,18 @@ sr_status sr_vk_buf_write(sr_backend *be, sr_buf *buf, size_t off,
 sr_status sr_vk_buf_read(sr_backend *be, sr_buf *buf, size_t off,
                          size_t words, void *dst);
 void sr_vk_scratch_destroy(sr_vk_backend *vk);
+
+/* vk_window.c */
+sr_status sr_vk_window_init(sr_vk_backend *vk);
+void sr_vk_windows_destroy(sr_vk_backend *vk, sr_vk_buf *parent);
+/* A conv op with every operand bound through the window that covers it
+ * (or the error naming the operand that none covers). */
+sr_status sr_vk_fit_conv(sr_backend *be, const sr_op *op, sr_op *out);
+/* The buffer a binding names and the descriptor range it covers. */
+static inline sr_vk_buf *sr_vk_owner(sr_vk_buf *b)
+{
+    return b->parent ? b->parent : b;
+}
 
 /* vk_pipeline.c */
 sr_status sr_vk_pipeline_init(sr_vk_backend *vk);
