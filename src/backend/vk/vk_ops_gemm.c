@@ -162,10 +162,8 @@ static uint32_t pick_splits(uint32_t invocations, int n, size_t words,
  * more than they gain (measured: 32 beat 8, 16, 64, 128 and 512). */
 #define CONV_TARGET_GROUPS_GPU 512u
 #define CONV_TARGET_GROUPS_CPU 32u
-/* Pixels per invocation (register block columns) in conv_implicit: the
- * default, and the widest row block (ROW mode, see implicit_conv). */
+/* Pixels per invocation (register block columns) in conv_implicit. */
 #define CONV_TN 8u
-#define CONV_TN_ROW_MAX 32u
 
 /* conv_pack.comp modes */
 enum { PACK_W = 0, PACK_DY = 1, PACK_WFLIP = 2, PACK_WPHASE = 3 };
@@ -254,8 +252,6 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
     uint32_t tiles_n;
     uint32_t tn = CONV_TN;
     uint32_t rows = 1; /* output rows per block (ROWS) */
-    uint32_t row;      /* ROW: a block's pixels lie in whole output rows */
-    int xv4;           /* ROW strips read as vec4s (XV4) */
     uint32_t max_x = sr_vk_max_groups_x(be);
     uint32_t kh[16], kw[16], rs4[16], woff4[16];
     size_t w_words = 0;
@@ -291,22 +287,6 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
         tn = 2 * gw;
         rows = 2;
     }
-    /* ROW blocks (one row's TN consecutive pixels) as wide as the row
-     * allows, up to 32: the weights fetched per input channel (TM x RS4
-     * vec4s, the same for every pixel) serve TN pixels, and fewer, longer
-     * strips overlap less. With TN > 8, TM = 8 keeps the accumulators (and
-     * LLVM's compile time) near the TM 16 x TN 8 block. Measured on 2-core
-     * lavapipe (run 6): 1.2-1.7x on the 32- and 16-wide layers. */
-    row = rows > 1 || gw % tn == 0;
-    if (row && rows == 1) {
-        while (tn < CONV_TN_ROW_MAX && gw % (2 * tn) == 0)
-            tn *= 2;
-        if (tn > CONV_TN && tm > 8)
-            tm = 8;
-    }
-    /* Strided bwd_data (ROWS): TM 8 (1.1x at 16x16 and 8x8 dy). */
-    if (rows > 1 && tm > 8)
-        tm = 8;
     while (lanes > 8 && (lanes / 2) * tn >= ncols)
         lanes /= 2;
     tiles_n = div_up((uint32_t)ncols, lanes * tn);
@@ -329,16 +309,6 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
     SR_TRY(word_off(src, &pc.off_x));
     SR_TRY(word_off(e, &pc.off_e));
     SR_TRY(word_off(out, &pc.off_y));
-    /* XV4: x's rows start at multiples of 4 words and every block's strip
-     * at the same phase mod 4 (a whole number of vec4s between blocks). */
-    xv4 = row && pc.w % 4 == 0 && pc.off_x % 4 == 0 &&
-          (rows > 1 || (tn * (bwd_data ? 1u : (uint32_t)cd->stride)) % 4 == 0) &&
-          src.buf->words <= sr_vk_max_texel_words(be, 1);
-    /* The STE mask read as vec4s where the stores are (VST) and x allows. */
-    int vst = ts == 1 && row && tn % 4 == 0 && out.off % 4 == 0;
-    if (epi == 2 && vst && pc.off_e % 4 == 0 &&
-        e.buf->words <= sr_vk_max_texel_words(be, 1))
-        epi = 3;
     uint32_t gx = tiles_n < max_x ? tiles_n : max_x;
     uint32_t gz = div_up(tiles_n, gx), gy = div_up(m, tm);
     if (gy > MAX_GROUPS_YZ || gz > MAX_GROUPS_YZ)
@@ -355,9 +325,6 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
                                scratch, 0, m * cin, kh[c] * kw[c], rs4[c], 0));
     }
     for (uint32_t c = 0; c < ncls; c++) {
-        /* the class's padding on the left of x (dy), hence the phase */
-        int pwc = ts > 1 ? (int)kw[c] - 1 - (int)((c % ts + (uint32_t)cd->pad) / ts)
-                         : pc.pw;
         pc.off_w4 = (int32_t)woff4[c];
         pc.cls = (int32_t)c;
         sr_vk_dispatch d = {
@@ -365,14 +332,15 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
             .spec = {lanes, tm, tn, kh[c], kw[c],
                      bwd_data ? 1u : (uint32_t)cd->stride,
                      !bwd_data && cd->act_bits > 0, (uint32_t)epi, ts,
-                     !row ? 0u : xv4 ? 2u + (uint32_t)(-pwc & 3) : 1u,
-                     (uint32_t)vst, rows},
+                     rows > 1 || gw % tn == 0,
+                     ts == 1 && gw % tn == 0 && tn % 4 == 0 &&
+                         out.off % 4 == 0,
+                     rows},
             .nspec = 12,
             .push = &pc, .push_bytes = sizeof(pc),
             .bufs = {scratch, src.buf, e.buf, NULL, out.buf}, .nbufs = 5,
             .groups = {gx, gy, gz},
-            .texel = 1,
-            .texel_r32 = (xv4 ? 0u : 0x2u) | (epi == 3 ? 0u : 0x4u),
+            .texel = 1, .texel_r32 = 0x6,
         };
         SR_TRY(sr_vk_record(be, &d));
     }
