@@ -39,6 +39,20 @@ static const check_shape SHAPES[] = {
     {"resnet_64_8x8",    4,  64,  8,  8,  64, 3, 3, 1, 1, 0, 0},
     {"rect_5x5",         2,   7,  9, 11,   6, 5, 5, 1, 2, 0, 0},
     {"vgg_deep_256",     2, 256,  4,  4, 128, 3, 3, 1, 1, 0, 0},
+    /* the row blocks of conv_implicit (8 to 32 pixels) and conv_bwdw read
+     * x as vec4s (XV4) at all four phases; few channels, batch 1 and 5,
+     * fused quantization (the STE mask read as vec4s), widths that fall
+     * back to single-word reads */
+    {"c3_32_b1",         1,   3, 32, 32,  16, 3, 3, 1, 1, 0, 0},
+    {"c1_64_bias_b5",    5,   1, 64, 64,   4, 3, 3, 1, 1, 1, 0},
+    {"c2_16_s2_b5",      5,   2, 16, 16,   3, 3, 3, 2, 1, 0, 0},
+    {"c4_32_s2_q4",      2,   4, 32, 32,   8, 3, 3, 2, 1, 0, 4},
+    {"c3_48_5x5_p2",     2,   3, 48, 48,   6, 5, 5, 1, 2, 1, 0},
+    {"c3_24_q4",         3,   3, 24, 24,   5, 3, 3, 1, 1, 0, 4},
+    {"c2_36_5x5_p0",     2,   2, 36, 36,   4, 5, 5, 1, 0, 0, 0},
+    {"c2_16_7x7_p3",     2,   2, 16, 16,   3, 7, 7, 1, 3, 0, 0},
+    {"c4_20_b5",         5,   4, 20, 20,   7, 3, 3, 1, 1, 0, 0},
+    {"c3_31_odd",        1,   3, 31, 32,   2, 3, 3, 1, 1, 1, 0},
 };
 #define N_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
 

@@ -7,9 +7,9 @@
 //                       dy[k][p] * xq[img(p)][c][oy(p)*S-pad+r][ox(p)*S-pad+s]
 // dy: packed by conv_pack.comp (MODE 1) as [K][P4] vec4s over the whole
 // batch (binding 0, RGBA32F view), P = n*OH*OW pixels, zero padded.
-// x: binding 1, an R32F view. Each invocation accumulates TM output
-// channels times CPL input channels' KH*KW taps; pixels step four at a
-// time. A workgroup is CLANES lanes along input channels times the rest
+// x: binding 1, an R32F view (RGBA32F with XV4, see ROW). Each invocation
+// accumulates TM output channels times CPL input channels' KH*KW taps;
+// pixels step four at a time. A workgroup is CLANES lanes along input channels times the rest
 // along output channels (few input channels still fill the SIMD lanes). Split z (workgroup z)
 // reduces pixels [z*split4*4, ..) into partials z*split_stride apart that
 // gemm_reduce.comp sums in order: deterministic.
@@ -27,7 +27,11 @@ layout(constant_id = 7) const uint CLANES = 64; // lanes along channels; the
 // ROW: the four pixels of a vec4 always lie in one output row (the host
 // checks ow % 4 == 0, so every pixel of the vec4 exists); then one strip of SW values per kernel row and
 // channel serves all four: about 2x fewer fetches of x for 3x3.
-layout(constant_id = 8) const bool ROW = false;
+// ROW > 1 (XV4): each strip is read as whole aligned vec4s through an
+// RGBA32F view of x (binding 1) instead of SW single-word fetches (a
+// vpgatherdd each on lavapipe); x's rows start at multiples of 4 words and
+// every strip at phase ROW - 2 inside its first vec4.
+layout(constant_id = 8) const int ROW = 0;
 // DIRECT: binding 0 is dy itself ([N][K][OH*OW], OH*OW % 4 == 0, offset
 // off_dy4 vec4s), not the packed copy: the four pixels of a vec4 always lie
 // in one image, so dy needs no packing (the pack cost as much as the GEMM
@@ -36,6 +40,8 @@ layout(constant_id = 9) const bool DIRECT = false;
 const int RS = KH * KW;
 const int TN = CPL * RS;
 const int SW = 3 * STRIDE + KW;
+const int XPH = ROW > 1 ? ROW - 2 : 0;
+const int NV4 = (XPH + SW + 3) / 4;
 
 layout(set = 0, binding = 0) uniform samplerBuffer dyp;
 layout(set = 0, binding = 1) uniform samplerBuffer xt;
@@ -78,20 +84,37 @@ void main()
                         : t;
         [[unroll]] for (int i = 0; i < TM; i++)
             av[i] = texelFetch(dyp, ar[i] + ab);
-        if (ROW) {
+        if (ROW > 0) {
             int iy = oy * STRIDE - p.pad, ix = ox * STRIDE - p.pad;
             int xb = p.off_x + img * chw + iy * p.w + ix;
             float xs[CPL][KH][SW];
             [[unroll]] for (int r = 0; r < KH; r++) {
                 bool rok = uint(iy + r) < uint(p.h);
-                [[unroll]] for (int q = 0; q < SW; q++) {
-                    bool ok = rok && uint(ix + q) < uint(p.w);
+                if (ROW > 1) {
+                    // xb - ix + xc[u] + r * p.w is a row start: a multiple of 4
                     [[unroll]] for (int u = 0; u < CPL; u++) {
-                        int idx = clamp(xb + xc[u] + r * p.w + q, 0, p.x_last);
-                        float v = texelFetch(xt, idx).x;
-                        if (QUANT)
-                            v = sr_quantize01(v, p.bits);
-                        xs[u][r][q] = ok ? v : 0.0;
+                        int v0 = ((xb - ix + xc[u] + r * p.w) >> 2) + (ix >> 2);
+                        vec4 xv[NV4];
+                        [[unroll]] for (int k = 0; k < NV4; k++)
+                            xv[k] = texelFetch(xt, clamp(v0 + k, 0, p.x_last >> 2));
+                        [[unroll]] for (int q = 0; q < SW; q++) {
+                            bool ok = rok && uint(ix + q) < uint(p.w);
+                            float v = xv[(q + XPH) / 4][(q + XPH) % 4];
+                            if (QUANT)
+                                v = sr_quantize01(v, p.bits);
+                            xs[u][r][q] = ok ? v : 0.0;
+                        }
+                    }
+                } else {
+                    [[unroll]] for (int q = 0; q < SW; q++) {
+                        bool ok = rok && uint(ix + q) < uint(p.w);
+                        [[unroll]] for (int u = 0; u < CPL; u++) {
+                            int idx = clamp(xb + xc[u] + r * p.w + q, 0, p.x_last);
+                            float v = texelFetch(xt, idx).x;
+                            if (QUANT)
+                                v = sr_quantize01(v, p.bits);
+                            xs[u][r][q] = ok ? v : 0.0;
+                        }
                     }
                 }
             }

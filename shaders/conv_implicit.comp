@@ -6,7 +6,7 @@
 //   y[i][m][p] = sum_{ci,r,s} wp[m][ci][r*KW+s] * xq[i][ci][oy*S-ph+r][ox*S-pw+s]
 // wp: weights packed by conv_pack.comp as [M][CIN][RS4] vec4s (binding 0,
 // RGBA32F view), taps padded with zeros to whole vec4s. x: binding 1, an
-// R32F view. Backward data with stride 1 is the same computation on dy
+// R32F view (RGBA32F with XV4, see ROW). Backward data with stride 1 is the same computation on dy
 // with the kernel flipped and transposed and padding KH-1-pad (the host
 // packs the weights that way); the STE mask then reads x (binding 2).
 // Backward data with stride TS > 1 splits dx into TS*TS phase classes
@@ -16,6 +16,10 @@
 // work is spent on the zero taps of the transposed convolution.
 // Each invocation accumulates a TM x TN block: TM output channels (shared
 // by the workgroup, uniform weight fetches) times TN consecutive pixels.
+// In ROW mode each accumulator takes all KH*KW taps of an input channel in
+// a row, so LLVM keeps it in a register for them (lavapipe has 16 vector
+// registers; summing tap by tap over the whole block spilled every
+// accumulator at every tap).
 // Edge rows/columns are clamped on load and skipped on store; fixed
 // summation order, so results are deterministic.
 #include "common.glsl"
@@ -27,13 +31,21 @@ layout(constant_id = 3) const int KH = 3;
 layout(constant_id = 4) const int KW = 3;
 layout(constant_id = 5) const int STRIDE = 1;
 layout(constant_id = 6) const bool QUANT = false;
-layout(constant_id = 7) const int EPI = 0;   // 0 plain, 1 + bias[m], 2 STE mask
+// EPI: 0 plain, 1 + bias[m], 2 STE mask (x read per word, binding 2 an
+// R32F view), 3 STE mask read as whole vec4s (VST only: binding 2 an
+// RGBA32F view, x's offset a multiple of 4).
+layout(constant_id = 7) const int EPI = 0;
 layout(constant_id = 8) const int TS = 1;     // transposed stride (bwd_data)
 // ROW: the TN pixels of an invocation always lie in one output row (the
 // host checks ow % TN == 0). Then the taps of a kernel row overlap between
 // neighbouring pixels, and one strip of SW values per kernel row serves
 // all TN pixels: about 2.4x fewer fetches of x for 3x3 at stride 1.
-layout(constant_id = 9) const bool ROW = false;
+// ROW > 1 (XV4): the strip is read as whole aligned vec4s through an
+// RGBA32F view of x (binding 1): lavapipe's R32F fetch is a vpgatherdd,
+// slower per value on x86 than the four plain 128-bit loads of an RGBA32F
+// fetch. Needs x's rows at multiples of 4 words; the strip starts at
+// phase ROW - 2 inside its first vec4 (the same for every invocation).
+layout(constant_id = 9) const int ROW = 0;
 // VST: ROW, TS == 1, TN % 4 == 0 and y's offset a multiple of 4: the TN
 // outputs of a row are whole aligned vec4s, stored as such (lavapipe's
 // storage writes are a per-lane scalar loop per store; for few input
@@ -49,6 +61,8 @@ const int SW = (RW - 1) * STRIDE + KW;
 const int NT = (ROWS - 1) * STRIDE + KH;   // input rows per block
 const int RS = KH * KW;
 const int RS4 = (RS + 3) / 4;
+const int XPH = ROW > 1 ? ROW - 2 : 0;
+const int NV4 = (XPH + SW + 3) / 4;
 
 layout(set = 0, binding = 0) uniform samplerBuffer wp;
 layout(set = 0, binding = 1) uniform samplerBuffer xt;
@@ -71,8 +85,11 @@ layout(push_constant) uniform Push {
 void main()
 {
     uint tile = gl_WorkGroupID.x + gl_WorkGroupID.z * gl_NumWorkGroups.x;
-    if (tile >= p.tiles_n)
-        return;
+    // No early return (it would put everything below under lavapipe's
+    // execution mask): a tile past the end computes tile_n - 1 again and
+    // stores nothing.
+    bool alive = tile < p.tiles_n;
+    tile = min(tile, p.tiles_n - 1u);
     int py = 0, px = 0, ph = p.ph, pw = p.pw;
     if (TS > 1) {
         py = p.cls / TS;
@@ -120,44 +137,64 @@ void main()
         [[unroll]] for (int j = 0; j < TN; j++)
             acc[i][j] = 0.0;
 
-    if (ROW) {
+    if (ROW > 0) {
         // Strip t of kernel row r is x[iy0 + r][ix0 + t] of pixel 0.
         int iy = oy0 * STRIDE - ph, ix = ox0 * STRIDE - pw;
         int xr = p.off_x + img0 * p.cin * hw + iy * p.w + ix;
-        uint sok = 0u;
+        // bit t % 32 of sok[t / 32]: strip column t lies inside x (SW is
+        // up to 34 for 32-pixel blocks)
+        uint sok[(SW + 31) / 32];
+        [[unroll]] for (int k = 0; k < (SW + 31) / 32; k++)
+            sok[k] = 0u;
         [[unroll]] for (int t = 0; t < SW; t++)
-            sok |= uint(uint(ix + t) < uint(p.w)) << t;
+            sok[t / 32] |= uint(uint(ix + t) < uint(p.w)) << (t % 32);
         for (int ci = 0; ci < p.cin; ci++) {
             vec4 av[TM][RS4];
             [[unroll]] for (int i = 0; i < TM; i++)
                 [[unroll]] for (int u = 0; u < RS4; u++)
                     av[i][u] = texelFetch(wp, wr[i] + ci * RS4 + u);
+            // All NT input rows of the block first; then each accumulator
+            // takes its KH*KW taps in a row (it stays in a register; the
+            // taps of one output channel are reused by its RW pixels).
             // Input row t serves output row g with kernel row r = t - g*S;
             // each accumulator still sums in (ci, r, s) order.
+            float xs[NT][SW];
             [[unroll]] for (int t = 0; t < NT; t++) {
                 bool rok0 = uint(iy + t) < uint(p.h);
-                float xs[SW];
-                [[unroll]] for (int u = 0; u < SW; u++) {
-                    int idx = clamp(xr + ci * hw + t * p.w + u, 0, p.x_last);
-                    float v = texelFetch(xt, idx).x;
-                    if (QUANT)
-                        v = sr_quantize01(v, p.bits);
-                    xs[u] = rok0 && ((sok >> u) & 1u) != 0u ? v : 0.0;
-                }
-                [[unroll]] for (int g = 0; g < ROWS; g++) {
-                    int r = t - g * STRIDE;
-                    if (r >= 0 && r < KH) {
-                        [[unroll]] for (int s = 0; s < KW; s++) {
-                            int q = r * KW + s;
-                            [[unroll]] for (int i = 0; i < TM; i++)
-                                [[unroll]] for (int j = 0; j < RW; j++)
-                                    acc[i][g * RW + j] = fma(av[i][q / 4][q % 4],
-                                                             xs[j * STRIDE + s],
-                                                             acc[i][g * RW + j]);
-                        }
+                if (ROW > 1) {
+                    // xr + ci * hw + t * p.w - ix is a row start: a multiple of 4
+                    int v0 = ((xr + ci * hw + t * p.w - ix) >> 2) + (ix >> 2);
+                    vec4 xv[NV4];
+                    [[unroll]] for (int k = 0; k < NV4; k++)
+                        xv[k] = texelFetch(xt, clamp(v0 + k, 0, p.x_last >> 2));
+                    [[unroll]] for (int u = 0; u < SW; u++) {
+                        float v = xv[(u + XPH) / 4][(u + XPH) % 4];
+                        if (QUANT)
+                            v = sr_quantize01(v, p.bits);
+                        xs[t][u] = rok0 && ((sok[u / 32] >> (u % 32)) & 1u) != 0u ? v : 0.0;
+                    }
+                } else {
+                    [[unroll]] for (int u = 0; u < SW; u++) {
+                        int idx = clamp(xr + ci * hw + t * p.w + u, 0, p.x_last);
+                        float v = texelFetch(xt, idx).x;
+                        if (QUANT)
+                            v = sr_quantize01(v, p.bits);
+                        xs[t][u] = rok0 && ((sok[u / 32] >> (u % 32)) & 1u) != 0u ? v : 0.0;
                     }
                 }
             }
+            [[unroll]] for (int i = 0; i < TM; i++)
+                [[unroll]] for (int g = 0; g < ROWS; g++)
+                    [[unroll]] for (int j = 0; j < RW; j++) {
+                        float a = acc[i][g * RW + j];
+                        [[unroll]] for (int r = 0; r < KH; r++)
+                            [[unroll]] for (int s = 0; s < KW; s++) {
+                                int q = r * KW + s;
+                                a = fma(av[i][q / 4][q % 4],
+                                        xs[g * STRIDE + r][j * STRIDE + s], a);
+                            }
+                        acc[i][g * RW + j] = a;
+                    }
         }
     } else {
         for (int ci = 0; ci < p.cin; ci++) {
@@ -192,7 +229,7 @@ void main()
         int base = p.off_y + img0 * p.m * ohw + oy0 * p.ow + ox0;
         [[unroll]] for (int i = 0; i < TM; i++) {
             int row = m0 + i;
-            if (n0 < p.ncols && row < p.m) {
+            if (alive && n0 < p.ncols && row < p.m) {
                 int idx = base + row * ohw;
                 [[unroll]] for (int q = 0; q < TN / 4; q++) {
                     vec4 v = vec4(acc[i][4 * q], acc[i][4 * q + 1],
@@ -204,6 +241,11 @@ void main()
                             float xv = texelFetch(et, p.off_e + idx - p.off_y + 4 * q + e).x;
                             v[e] = (xv >= 0.0 && xv <= 1.0) ? v[e] : 0.0;
                         }
+                    }
+                    if (EPI == 3) {
+                        vec4 xv = texelFetch(et, (p.off_e + idx - p.off_y) / 4 + q);
+                        [[unroll]] for (int e = 0; e < 4; e++)
+                            v[e] = (xv[e] >= 0.0 && xv[e] <= 1.0) ? v[e] : 0.0;
                     }
                     y4[idx / 4 + q] = v;
                 }
@@ -225,7 +267,7 @@ void main()
         int base = img * p.m * plane + pix;
         [[unroll]] for (int i = 0; i < TM; i++) {
             int row = m0 + i;
-            if (cok && row < p.m) {
+            if (alive && cok && row < p.m) {
                 int idx = base + row * plane;
                 float v = acc[i][j];
                 if (EPI == 1)

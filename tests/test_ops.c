@@ -472,6 +472,16 @@ static void test_conv(void)
         {2, 5, 23, 21, 4, 5, 3, 1, 2, 0, 3},    /* + fused 3-bit activations */
         {2, 4, 33, 33, 6, 3, 3, 2, 1, 1, 0},
         {2, 7, 16, 16, 3, 1, 1, 1, 0, 1, 0},
+        /* Vulkan row blocks of 8-32 pixels reading x as vec4s (XV4) at
+         * phases 3, 2, 0, 1; few channels; the STE mask as vec4s; 20 wide
+         * falls back to single-word reads */
+        {1, 3, 32, 32, 16, 3, 3, 1, 1, 0, 0},
+        {5, 1, 32, 32, 3, 3, 3, 2, 1, 1, 0},
+        {2, 2, 48, 48, 4, 5, 5, 1, 2, 0, 0},
+        {3, 4, 36, 36, 2, 5, 5, 1, 0, 1, 0},
+        {2, 2, 16, 16, 3, 7, 7, 1, 3, 1, 0},
+        {2, 3, 24, 24, 5, 3, 3, 1, 1, 0, 4},
+        {5, 4, 20, 20, 3, 3, 3, 1, 1, 0, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         test_conv_case(cases[i]);

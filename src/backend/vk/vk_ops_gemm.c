@@ -155,15 +155,22 @@ static uint32_t pick_splits(uint32_t invocations, int n, size_t words,
  * > 1, so the zero taps of the transposed convolution cost nothing) and dy
  * for bwd_weight (vec4s of pixels). No subgroup operations: the same code
  * runs on any subgroup size. conv.comp stays the fallback for what these
- * do not cover (kernels over 8x8, offsets past 2^31, ...). */
+ * do not cover (kernels over 8x8, offsets past 2^31, ...).
+ * An R32F texel fetch is one vpgatherdd per 8 lanes on x86, which costs
+ * about as much as the 4 plain 128-bit loads and transpose of an RGBA32F
+ * fetch (profiled: 40% of ResNet-20 conv1 bwd_data's time sat on the
+ * gathers); where x's rows are 4-aligned, the row strips of both shaders
+ * read x as vec4s (XV4). */
 
 /* Aim for at least this many workgroups in bwd_weight (split-K): a GPU
  * wants many; on lavapipe (2 threads here) partials past ~32 groups cost
  * more than they gain (measured: 32 beat 8, 16, 64, 128 and 512). */
 #define CONV_TARGET_GROUPS_GPU 512u
 #define CONV_TARGET_GROUPS_CPU 32u
-/* Pixels per invocation (register block columns) in conv_implicit. */
+/* Pixels per invocation (register block columns) in conv_implicit: the
+ * default, and the widest row block (ROW mode, see implicit_conv). */
 #define CONV_TN 8u
+#define CONV_TN_ROW_MAX 32u
 
 /* conv_pack.comp modes */
 enum { PACK_W = 0, PACK_DY = 1, PACK_WFLIP = 2, PACK_WPHASE = 3 };
@@ -252,6 +259,8 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
     uint32_t tiles_n;
     uint32_t tn = CONV_TN;
     uint32_t rows = 1; /* output rows per block (ROWS) */
+    uint32_t row;      /* ROW: a block's pixels lie in whole output rows */
+    int xv4, vst;      /* ROW strips read as vec4s (XV4); vec4 stores */
     uint32_t max_x = sr_vk_max_groups_x(be);
     uint32_t kh[16], kw[16], rs4[16], woff4[16];
     size_t w_words = 0;
@@ -287,6 +296,22 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
         tn = 2 * gw;
         rows = 2;
     }
+    /* ROW blocks (one row's TN consecutive pixels) as wide as the row
+     * allows, up to 32: the weights fetched per input channel (TM x RS4
+     * vec4s, the same for every pixel) serve TN pixels, and fewer, longer
+     * strips overlap less. With TN > 8, TM = 8 keeps the accumulators (and
+     * LLVM's compile time) near the TM 16 x TN 8 block. Measured on 2-core
+     * lavapipe (run 6): 1.2-1.5x on the 32- and 16-wide layers. */
+    row = rows > 1 || gw % tn == 0;
+    if (row && rows == 1) {
+        while (tn < CONV_TN_ROW_MAX && gw % (2 * tn) == 0)
+            tn *= 2;
+        if (tn > CONV_TN && tm > 8)
+            tm = 8;
+    }
+    /* Strided bwd_data (ROWS): TM 8 too (1.1-1.3x). */
+    if (rows > 1 && tm > 8)
+        tm = 8;
     while (lanes > 8 && (lanes / 2) * tn >= ncols)
         lanes /= 2;
     tiles_n = div_up((uint32_t)ncols, lanes * tn);
@@ -309,6 +334,17 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
     SR_TRY(word_off(src, &pc.off_x));
     SR_TRY(word_off(e, &pc.off_e));
     SR_TRY(word_off(out, &pc.off_y));
+    /* XV4: x's rows start at multiples of 4 words and every block's strip
+     * at the same phase mod 4 (a whole number of vec4s between blocks). */
+    xv4 = row && pc.w % 4 == 0 && pc.off_x % 4 == 0 &&
+          (rows > 1 ||
+           (tn * (bwd_data ? 1u : (uint32_t)cd->stride)) % 4 == 0) &&
+          src.buf->words <= sr_vk_max_texel_words(be, 1);
+    vst = ts == 1 && row && tn % 4 == 0 && out.off % 4 == 0;
+    /* The STE mask read as vec4s where the stores are vec4s and x allows. */
+    if (epi == 2 && vst && pc.off_e % 4 == 0 &&
+        e.buf->words <= sr_vk_max_texel_words(be, 1))
+        epi = 3;
     uint32_t gx = tiles_n < max_x ? tiles_n : max_x;
     uint32_t gz = div_up(tiles_n, gx), gy = div_up(m, tm);
     if (gy > MAX_GROUPS_YZ || gz > MAX_GROUPS_YZ)
@@ -325,6 +361,10 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
                                scratch, 0, m * cin, kh[c] * kw[c], rs4[c], 0));
     }
     for (uint32_t c = 0; c < ncls; c++) {
+        /* the class's padding left of x (dy), hence its strips' phase */
+        int pwc = ts > 1 ? (int)kw[c] - 1 -
+                               (int)((c % ts + (uint32_t)cd->pad) / ts)
+                         : pc.pw;
         pc.off_w4 = (int32_t)woff4[c];
         pc.cls = (int32_t)c;
         sr_vk_dispatch d = {
@@ -332,15 +372,14 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
             .spec = {lanes, tm, tn, kh[c], kw[c],
                      bwd_data ? 1u : (uint32_t)cd->stride,
                      !bwd_data && cd->act_bits > 0, (uint32_t)epi, ts,
-                     rows > 1 || gw % tn == 0,
-                     ts == 1 && gw % tn == 0 && tn % 4 == 0 &&
-                         out.off % 4 == 0,
-                     rows},
+                     !row ? 0u : xv4 ? 2u + (uint32_t)(-pwc & 3) : 1u,
+                     (uint32_t)vst, rows},
             .nspec = 12,
             .push = &pc, .push_bytes = sizeof(pc),
             .bufs = {scratch, src.buf, e.buf, NULL, out.buf}, .nbufs = 5,
             .groups = {gx, gy, gz},
-            .texel = 1, .texel_r32 = 0x6,
+            .texel = 1,
+            .texel_r32 = (xv4 ? 0u : 0x2u) | (epi == 3 ? 0u : 0x4u),
         };
         SR_TRY(sr_vk_record(be, &d));
     }
@@ -437,17 +476,23 @@ static sr_status implicit_bwd_weight(sr_backend *be, const sr_conv2d_desc *cd,
     if (!direct)
         SR_TRY(record_pack(be, cd, PACK_DY, dy, scratch, 0, k,
                            (uint32_t)npix, ld4, 0));
+    /* ROW strips read as vec4s (XV4) where x's rows start at multiples of
+     * 4 words (measured 1.06-1.24x on ResNet-20's layers). */
+    int row = sr_conv2d_out_w(cd) % 4 == 0;
+    int xv4 = row && cd->w % 4 == 0 && pc.off_x % 4 == 0 &&
+              x.buf->words <= sr_vk_max_texel_words(be, 1);
     sr_vk_dispatch d = {
         .shader = "conv_bwdw",
         .spec = {clanes * klanes, tm, cpl, (uint32_t)cd->kh, (uint32_t)cd->kw,
                  (uint32_t)cd->stride, cd->act_bits > 0, clanes,
-                 sr_conv2d_out_w(cd) % 4 == 0, direct != 0},
+                 !row ? 0u : xv4 ? 2u + (uint32_t)(-cd->pad & 3) : 1u,
+                 direct != 0},
         .nspec = 10,
         .push = &pc, .push_bytes = sizeof(pc),
         .bufs = {direct ? dy.buf : scratch, x.buf, NULL, NULL, out.buf},
         .nbufs = 5,
         .groups = {gx, gy, splits},
-        .texel = 1, .texel_r32 = 0x2,
+        .texel = 1, .texel_r32 = xv4 ? 0u : 0x2u,
     };
     SR_TRY(sr_vk_record(be, &d));
     if (splits > 1)
