@@ -5,7 +5,11 @@
 
 GRID_DIR holds fp/ and <quantizer><bits>-lambda<L>[-seed<S>]/ run
 directories (as jobs/cifar10net_grid.sh writes them; no -seed suffix means
-one seed). Accuracy is each run's final test accuracy (result.json). Every
+one seed), or one such directory per network, GRID_DIR/<net>/ (as
+jobs/paper_grid.sh writes them): then a section per network, and the
+paper's headline over networks and bit widths (pooled per seed, so a
+network counts as many times as it has cells), plus a compact table of
+base -> SinReQ accuracy per network, quantizer and bit width. Accuracy is each run's final test accuracy (result.json). Every
 figure is the mean over the seeds present, with the sample standard
 deviation after +- when there are two or more. For every (quantizer, bits)
 cell:
@@ -60,18 +64,21 @@ def fmt(xs, spec="%.2f", sign=False):
     return s if sd is None else s + " +- " + spec % sd
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("grid")
-    ap.add_argument("--md", help="also write the report to this file")
-    a = ap.parse_args()
+class ReportError(Exception):
+    pass
 
-    fp = load(os.path.join(a.grid, "fp"))
+
+def grid_report(grid):
+    """The report of one network's grid directory: (lines, contributions,
+    compact) where contributions are (quant, seed, gain, FP - base) per
+    finished cell and seed, and compact maps (quant, bits) to the mean base
+    and SinReQ accuracies."""
+    fp = load(os.path.join(grid, "fp"))
     if fp is None:
-        sys.exit("report: %s/fp/result.json missing: the full-precision run "
-                 "did not finish" % a.grid)
+        raise ReportError("%s/fp/result.json missing: the full-precision "
+                          "run did not finish" % grid)
     cells = {}  # (quant, bits) -> {seed: {lambda: run or None}}
-    for d in sorted(glob.glob(os.path.join(a.grid, "*-lambda*"))):
+    for d in sorted(glob.glob(os.path.join(grid, "*-lambda*"))):
         m = re.fullmatch(r"(dorefa|wrpn)(\d+)-lambda([0-9.e+-]+?)(?:-seed(\d+))?",
                          os.path.basename(d))
         if m:
@@ -79,7 +86,7 @@ def main():
             cells.setdefault((m[1], int(m[2])), {}).setdefault(seed, {})[
                 float(m[3])] = load(d)
     if not cells:
-        sys.exit("report: no <quantizer><bits>-lambda<L> runs in %s" % a.grid)
+        raise ReportError("no <quantizer><bits>-lambda<L> runs in %s" % grid)
 
     def pairs(q, bits):
         """[(seed, base, reg)] for the seeds where both runs finished."""
@@ -101,7 +108,8 @@ def main():
     out.append("| quantizer | bits | seeds | base | + SinReQ | gain (points) "
                "| FP - base | gap closed |")
     out.append("|---|---|---|---|---|---|---|---|")
-    pooled = {}  # quant -> {seed: [sum gain, sum gap]}, and "all"
+    pooled = {}  # quant -> {seed: [sum gain, sum gap, cells]}
+    contrib, compact = [], {}
     for (q, bits) in sorted(cells):
         p = pairs(q, bits)
         if not p:
@@ -117,18 +125,11 @@ def main():
         out.append("| %s | %d | %d | %s | %s | %s | %.2f | %s |"
                    % (q, bits, len(p), fmt(base), fmt(reg),
                       fmt(gain, sign=True), gap, closed))
+        compact[(q, bits)] = (mean_sd(base)[0], mean_sd(reg)[0])
         for seed, b, r in p:
-            s = pooled.setdefault(q, {}).setdefault(seed, [0.0, 0.0, 0])
-            s[0] += r["acc"] - b["acc"]
-            s[1] += fp["acc"] - b["acc"]
-            s[2] += 1
+            contrib.append((q, seed, r["acc"] - b["acc"], fp["acc"] - b["acc"]))
     out.append("")
-    for q, per_seed in sorted(pooled.items()):
-        g = [v[0] / v[2] for v in per_seed.values()]
-        share = [100 * v[0] / v[1] for v in per_seed.values() if v[1] > 0]
-        out.append("%s: mean gain %s points per cell; pooled gap closed "
-                   "sum(gain)/sum(FP-base) = %s%%"
-                   % (q, fmt(g, sign=True), fmt(share, "%.1f")))
+    out.extend(pooled_lines(contrib))
     out.append("")
     out.append("Per-layer quantization error mean|W - Q(W)| and R_l at the "
                "last epoch, mean over seeds (without -> with SinReQ):\n")
@@ -155,11 +156,89 @@ def main():
             v = [mean_sd(x)[0] for x in acc[name]]
             out.append("| %s | %d | %s | %.4g | %.4g | %.3g | %.3g |"
                        % (q, bits, name, v[0], v[1], v[2], v[3]))
+    return out, contrib, compact, fp
+
+
+def pooled_lines(contrib):
+    """Per quantizer: mean gain per cell and the pooled share of the gap
+    closed, sum(gain) / sum(FP - base), each per seed, then mean +- sd."""
+    pooled = {}  # quant -> {seed: [sum gain, sum gap, cells]}
+    for q, seed, gain, gap in contrib:
+        s = pooled.setdefault(q, {}).setdefault(seed, [0.0, 0.0, 0])
+        s[0] += gain
+        s[1] += gap
+        s[2] += 1
+    out = []
+    for q, per_seed in sorted(pooled.items()):
+        g = [v[0] / v[2] for v in per_seed.values()]
+        share = [100 * v[0] / v[1] for v in per_seed.values() if v[1] > 0]
+        out.append("%s: mean gain %s points per cell; pooled gap closed "
+                   "sum(gain)/sum(FP-base) = %s%%"
+                   % (q, fmt(g, sign=True), fmt(share, "%.1f")))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("grid")
+    ap.add_argument("--md", help="also write the report to this file")
+    a = ap.parse_args()
+
+    try:
+        out = report(a.grid)
+    except ReportError as e:
+        sys.exit("report: %s" % e)
     text = "\n".join(out) + "\n"
     sys.stdout.write(text)
     if a.md:
         with open(a.md, "w") as f:
             f.write(text)
+
+
+def report(grid):
+    if not os.path.isdir(grid):
+        raise ReportError("%s is not a directory: no full-precision run "
+                          "there" % grid)
+    nets = sorted(n for n in os.listdir(grid) if os.path.isdir(os.path.join(grid, n))
+                  and (os.path.isdir(os.path.join(grid, n, "fp")) or
+                       os.path.isdir(os.path.join(grid, n, "slurm")) or
+                       glob.glob(os.path.join(grid, n, "*-lambda*"))))
+    if os.path.isdir(os.path.join(grid, "fp")) or not nets:
+        return grid_report(grid)[0]
+    # one grid per network (jobs/paper_grid.sh); a network whose
+    # full-precision run has not finished is reported as such
+    out, contrib, rows = [], [], []
+    for net in nets:
+        d = os.path.join(grid, net)
+        out.append("## %s\n" % net)
+        try:
+            lines, c, compact, fp = grid_report(d)
+        except ReportError as e:
+            out.append("no table: %s\n" % e)
+            continue
+        out.extend(lines)
+        out.append("")
+        contrib.extend(c)
+        for (q, bits), (b, r) in sorted(compact.items()):
+            rows.append((net, fp["acc"], q, bits, b, r))
+    out.append("## All networks\n")
+    if not rows:
+        return out + ["no finished cells"]
+    out.append("Test top-1, base -> + SinReQ (mean over seeds):\n")
+    bits_all = sorted({r[3] for r in rows})
+    out.append("| network | FP | quantizer | " +
+               " | ".join("%d bits" % b for b in bits_all) + " |")
+    out.append("|---|---|---|" + "---|" * len(bits_all))
+    for net, fpacc, q in sorted({(r[0], r[1], r[2]) for r in rows}):
+        by = {r[3]: r for r in rows if r[0] == net and r[2] == q}
+        out.append("| %s | %.2f | %s | " % (net, fpacc, q) + " | ".join(
+            "%.2f -> %.2f" % (by[b][4], by[b][5]) if b in by else "-"
+            for b in bits_all) + " |")
+    out.append("")
+    out.append("Over networks and bit widths (PAPER.md section 7; paper: "
+               "DoReFa +2.8 points, 32.4%; WRPN +2.1, 27.5%):\n")
+    out.extend(pooled_lines(contrib))
+    return out
 
 
 if __name__ == "__main__":
