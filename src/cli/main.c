@@ -22,6 +22,7 @@ static void usage(FILE *f)
             "  info FILE.h5 | info --net NAME       describe a model, dataset or network\n"
             "  devices [--backend cpu|vulkan|all]   list compute devices and the one\n"
             "                                       each backend would pick\n"
+            "  report GRID_DIR [--md OUT.md]        the paper's table from a grid's runs\n"
             "  version                              print the version\n"
             "  help                                 this text\n");
 }
@@ -65,6 +66,36 @@ int sr_cmd_devices(int argc, char **argv)
     return rc;
 }
 
+/* `sinreq report`: the paper's table from a grid's run directories. The
+ * table is jobs/report.py (it only reads JSON, and the grid scripts call it
+ * directly); the build puts it beside this binary as sinreq-report. Run
+ * that one, else the one on PATH. */
+static int cmd_report(int argc, char **argv)
+{
+    char dir[4096], path[4200];
+    char **args = calloc((size_t)argc + 2, sizeof *args);
+    if (!args) return SR_EXIT_RUNTIME;
+    for (int i = 0; i < argc; i++) args[i + 1] = argv[i];
+    ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+    if (n > 0) {
+        dir[n] = '\0';
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(path, sizeof path, "%s/sinreq-report", dir);
+            args[0] = path;
+            if (access(path, X_OK) == 0) execv(path, args);
+        }
+    }
+    args[0] = "sinreq-report";
+    execvp("sinreq-report", args);
+    fprintf(stderr, "sinreq report: cannot run sinreq-report (looked beside "
+            "the sinreq binary and on PATH); python3 and jobs/report.py are "
+            "needed\n");
+    free(args);
+    return SR_EXIT_RUNTIME;
+}
+
 /* libgomp's idle threads spin by default. With more threads than free cores
  * (other jobs on the node, several MPI ranks per node) the spinning takes the
  * cores the work needs: cifar10net training ran 6x slower on this 2-core
@@ -91,6 +122,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "eval") == 0) return sr_cmd_eval(argc - 2, argv + 2);
     if (strcmp(cmd, "export") == 0) return sr_cmd_export(argc - 2, argv + 2);
     if (strcmp(cmd, "info") == 0) return sr_cmd_info(argc - 2, argv + 2);
+    if (strcmp(cmd, "report") == 0) return cmd_report(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0) {
         printf("sinreq %s\n", SR_VERSION);
         return SR_EXIT_OK;

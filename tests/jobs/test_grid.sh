@@ -46,4 +46,8 @@ bash "$ROOT/jobs/cifar10net_grid.sh" data.h5 grid > report2.txt 2>&1 || fail "re
 cmp -s report.txt report2.txt && ok "rerun: same report, nothing retrained ($(( $(date +%s) - start )) s)" \
     || fail "rerun changed the report"
 expect_rc 1 "full-precision run" "$PY" "$ROOT/jobs/report.py" data.h5.missing
+# `sinreq report` runs the same script (installed beside the binary)
+"$SINREQ" report grid > report3.txt 2> report3.err && cmp -s report.txt report3.txt \
+    && ok "sinreq report: the same table" || fail "sinreq report: $(head -3 report3.err report3.txt)"
+expect_rc 1 "full-precision run" "$SINREQ" report data.h5.missing
 finish
