@@ -241,8 +241,10 @@ sr_status sr_nn_eval_step(sr_nn *net, int n_valid);
 
 /* loss (mean over the rows counted) and correct rows; either may be NULL. */
 sr_status sr_nn_read_stats(sr_nn *net, float *loss, uint32_t *correct);
-/* Per quantized layer, in layer order: R_l (SinReQ's or WaveQ's value),
- * mean |W - Q(W)| (train steps only). Arrays of sr_nn_quant_count(). */
+/* Per quantized layer, in layer order: R_l (SinReQ's or WaveQ's value, as
+ * the mean over the layer's weights whatever the normalisation; under
+ * global normalisation the loss term is R_l n_l / N), mean |W - Q(W)|
+ * (train steps only). Arrays of sr_nn_quant_count(). */
 sr_status sr_nn_read_quant_metrics(sr_nn *net, float *reg, float *qerr);
 /* WaveQ betas, per quantized layer. */
 sr_status sr_nn_read_betas(sr_nn *net, float *beta);

@@ -541,6 +541,19 @@ sr_status sr_nn_read_quant_metrics(sr_nn *net, float *reg, float *qerr)
     if (!q) return SR_OK;
     if (reg) SR_TRY(sr_buf_read(net->be, net->metrics, 2, q, reg));
     if (qerr) SR_TRY(sr_buf_read(net->be, net->metrics, 2 + q, q, qerr));
+    /* The op's value is the layer's term: sum_j / N_total under global
+     * normalisation. Report the layer's mean, the diagnostic (0.5 for
+     * weights spread between levels, 0 on them), whatever the
+     * normalisation: otherwise small layers look settled when they are not. */
+    if (reg && net->qopts.norm == SR_QUANT_NORM_GLOBAL) {
+        for (int i = 0; i < net->nlayers; i++) {
+            const nn_layer *l = &net->layers[i];
+            if (l->qidx < 0) continue;
+            size_t n = net->tinfo[l->param[0]].pub.numel;
+            reg[l->qidx] = (float)((double)reg[l->qidx] *
+                                   (double)net->q_numel / (double)n);
+        }
+    }
     return SR_OK;
 }
 

@@ -492,13 +492,15 @@ static void sinreq_case(sr_quantizer qz, int bits, sr_quant_norm norm,
         CHECK(mf <= 1e-4 * (M_PI / (D * divisor)), "op vs formula: %g", mf);
     else
         rsum = (double)op_value * divisor;
-    /* R of this layer from the step's metrics */
+    /* R of this layer from the step's metrics: the layer's mean, also
+     * under global normalisation (the op's value there is rsum / N) */
     sr_nn_layer_info li;
     TRY(sr_nn_layer(net, sr_nn_find_layer(net, "layer2.1.conv1"), &li));
     float reg[64];
     TRY(sr_nn_read_quant_metrics(net, reg, NULL));
-    CHECK(fabs(reg[li.qidx] - rsum / divisor) <= 1e-4 * (1 + rsum / divisor),
-          "R_l %g vs %g", (double)reg[li.qidx], rsum / divisor);
+    CHECK(fabs(reg[li.qidx] - rsum / n) <= 1e-4 * (1 + rsum / n),
+          "R_l %g vs the layer mean %g", (double)reg[li.qidx], rsum / n);
+    CHECK(rsum / n > 0.05, "R_l %g: weights already on the levels?", rsum / n);
     sr_buf_free(be, bw);
     sr_buf_free(be, bdw);
     sr_buf_free(be, bv);
