@@ -68,6 +68,34 @@ static int dir_empty(const char *dir)
     return empty;
 }
 
+/* mkdir -p: grids write runs/<grid>/<cell>, and a missing runs/<grid> is
+ * not worth an error. */
+static sr_status make_dirs(const char *dir)
+{
+    char path[4096];
+    size_t n = strlen(dir);
+    SR_CHECK(n > 0 && n < sizeof path, SR_E_ARG, "run directory name of %zu "
+             "characters", n);
+    memcpy(path, dir, n + 1);
+    for (char *p = path + 1; ; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+            return sr_error(SR_E_IO, "cannot create run directory %s: %s "
+                            "(at %s)", dir, strerror(errno), path);
+        *p = c;
+        if (c == '\0')
+            break;
+    }
+    struct stat sb;
+    SR_CHECK(stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode), SR_E_IO,
+             "cannot create run directory %s: a part of it is not a directory",
+             dir);
+    return SR_OK;
+}
+
 sr_status sr_run_dir_prepare(const char *dir, int force, int create)
 {
     struct stat sb;
@@ -82,8 +110,5 @@ sr_status sr_run_dir_prepare(const char *dir, int force, int create)
     }
     if (!create)
         return SR_OK;
-    if (mkdir(dir, 0777) != 0)
-        return sr_error(SR_E_IO, "cannot create run directory %s: %s", dir,
-                        strerror(errno));
-    return SR_OK;
+    return make_dirs(dir);
 }

@@ -24,6 +24,11 @@ expect_rc 1 "trunc.h5" $T --data trunc.h5 --out r
 mkdir keep && echo precious > keep/model.h5
 expect_rc 1 "exists and is not empty" $T --data data.h5 --out keep
 grep -q precious keep/model.h5 || fail "existing run dir was modified"
+# a run directory whose parents do not exist yet is made (mkdir -p); one
+# under a file is a clear error
+$T --data data.h5 --out grid/a/run --epochs 1 > /dev/null 2>&1 && [ -f grid/a/run/result.json ] \
+    && ok "--out grid/a/run made its parents" || fail "--out grid/a/run failed"
+expect_rc 1 "cannot create run directory keep/model.h5/run" $T --data data.h5 --out keep/model.h5/run --epochs 1
 expect_rc 1 "no dataset" $T --out r
 expect_rc 1 "unknown backend" $T $B --backend tpu
 expect_rc 1 "lr_milestones" $T $B --lr-milestones 75,60
