@@ -108,7 +108,6 @@ def grid_report(grid):
     out.append("| quantizer | bits | seeds | base | + SinReQ | gain (points) "
                "| FP - base | gap closed |")
     out.append("|---|---|---|---|---|---|---|---|")
-    pooled = {}  # quant -> {seed: [sum gain, sum gap, cells]}
     contrib, compact = [], {}
     for (q, bits) in sorted(cells):
         p = pairs(q, bits)
