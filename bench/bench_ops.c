@@ -82,6 +82,9 @@ static void usage(FILE *f)
 "                         (default 0 = OpenMP / driver default)\n"
 "  --device STR           Vulkan device index or name substring\n"
 "  --act-bits B           time with fused input quantization (default 0)\n"
+"  --cpu-time             time by the process's CPU time / threads instead\n"
+"                         of the wall clock (a machine shared with other\n"
+"                         jobs; also for the peak)\n"
 "  --no-header            omit the TSV header line\n"
 "  --verbose              print the chosen device\n"
 "Output: TSV backend net layer n c h w k kh stride pad dir gflops ms\n");
@@ -125,6 +128,9 @@ static int parse_dirs(const char *s, int dirs[N_DIRS])
 }
 
 /* 0 ok, 1 usage error, 2 --help */
+/* --cpu-time: time by the process's CPU time (for a shared machine) */
+static int g_cpu_time;
+
 static int parse_args(int argc, char **argv, options *o)
 {
     int i, reps = -1, warmup = -1, quick = 0;
@@ -186,6 +192,8 @@ static int parse_args(int argc, char **argv, options *o)
             if (parse_int(a, v, 0, SR_MAX_BITS, &o->act_bits)) return 1;
         } else if (!strcmp(a, "--quick")) {
             quick = 1;
+        } else if (!strcmp(a, "--cpu-time")) {
+            g_cpu_time = 1;
         } else if (!strcmp(a, "--no-header")) {
             o->header = 0;
         } else if (!strcmp(a, "--verbose")) {
@@ -205,7 +213,7 @@ static int parse_args(int argc, char **argv, options *o)
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(g_cpu_time ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -308,6 +316,7 @@ static double time_dir(sr_backend *be, const options *o,
         st = run_dir(be, d, dir, b);
         if (st == SR_OK) st = sr_backend_sync(be);
         t[i] = now_s() - t0;
+        if (g_cpu_time && o->threads > 1) t[i] /= o->threads;
     }
     if (st != SR_OK) {
         free(t);
@@ -350,12 +359,20 @@ int main(int argc, char **argv)
                 o.backend, sr_last_error());
         return 2;
     }
+    /* The CPU's FP32 peak with the kernel set in use (an FMA loop on the
+     * same threads): every CPU row is also given as a fraction of it. */
+    double peak = 0.0;
+    if (!strcmp(o.backend, "cpu")) peak = sr_cpu_measure_peak(o.threads, 0.5, g_cpu_time);
     fprintf(stderr, "bench_ops: backend %s on %s; batch %d, warm-up %d, "
-            "reps %d, threads %d\n", sr_backend_name(be),
+            "reps %d, threads %d", sr_backend_name(be),
             sr_backend_device_name(be), o.batch, o.warmup, o.reps, o.threads);
+    if (peak > 0.0)
+        fprintf(stderr, "; FP32 peak %.1f GFLOP/s (%s FMA loop)",
+                peak, sr_cpu_kernel_set());
+    fprintf(stderr, "\n");
     if (o.header)
         printf("backend\tnet\tlayer\tn\tc\th\tw\tk\tkh\tstride\tpad\tdir\t"
-               "gflops\tms\n");
+               "gflops\tms\tof_peak\n");
     fflush(stdout);
 
     for (i = 0; i < N_SHAPES; i++) {
@@ -388,9 +405,13 @@ int main(int argc, char **argv)
                    o.backend, s->net, s->layer, d.n, d.c, d.h, d.w, d.k,
                    d.kh, d.stride, d.pad, DIR_NAMES[dir]);
             if (t > 0.0) {
-                printf("%.3f\t%.4f\n", flops / t * 1e-9, t * 1e3);
+                printf("%.3f\t%.4f\t", flops / t * 1e-9, t * 1e3);
+                if (peak > 0.0)
+                    printf("%.3f\n", flops / t * 1e-9 / peak);
+                else
+                    printf("NA\n");
             } else {
-                printf("NA\tNA\n");
+                printf("NA\tNA\tNA\n");
                 fprintf(stderr, "bench_ops: %s %s %s failed: %s\n", s->net,
                         s->layer, DIR_NAMES[dir], sr_last_error());
                 rc = 2;

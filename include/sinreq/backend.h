@@ -91,6 +91,16 @@ const char *sr_backend_device_name(const sr_backend *be); /* human-readable */
 /* Lists devices (Vulkan) or the CPU, one line each, to `out` (a FILE*). */
 sr_status sr_backend_list_devices(const char *name, void *out);
 
+/* CPU backend: the convolution kernel set this machine runs ("avx512",
+ * "avx2", "generic"; SINREQ_CPU_ISA picks a lower one, SINREQ_CPU_CONV=gemm
+ * the older im2col + SGEMM path, named "im2col+sgemm"), and the FP32 peak
+ * of that set measured by an FMA loop on `threads` threads for about
+ * `seconds` (GFLOP/s; benchmarks report their rates as fractions of it),
+ * timed by the wall clock or, with cpu_time, by the process's CPU time
+ * divided by `threads` (a machine shared with other jobs). */
+const char *sr_cpu_kernel_set(void);
+double sr_cpu_measure_peak(int threads, double seconds, int cpu_time);
+
 /* Wait until every recorded/queued op has finished. Also reports a Vulkan
  * validation message (when validation is on) as SR_E_DEVICE. */
 sr_status sr_backend_sync(sr_backend *be);

@@ -313,8 +313,8 @@ sr_status sr_cpu_backend_create(const sr_backend_opts *opts, sr_backend **out)
     char model[160];
     cpu_model(model, sizeof model);
     snprintf(cb->base.device_name, sizeof cb->base.device_name,
-             "CPU (%s, %d thread%s, OpenBLAS)", model, threads,
-             threads == 1 ? "" : "s");
+             "CPU (%s, %d thread%s, conv %s, OpenBLAS)", model, threads,
+             threads == 1 ? "" : "s", sr_cpu_conv_kernels_name());
     if (opts && opts->verbose)
         fprintf(stderr, "sinreq: cpu backend on %s\n", cb->base.device_name);
     *out = &cb->base;

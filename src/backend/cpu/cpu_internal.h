@@ -83,6 +83,20 @@ sr_status sr_cpu_dropout(sr_cpu_backend *cb, const sr_op *op);
 sr_status sr_cpu_sgd(sr_cpu_backend *cb, const sr_op *op);
 
 sr_status sr_cpu_conv2d_fwd(sr_cpu_backend *cb, const sr_op *op);
+/* The direct-convolution engine (cpu_conv_direct.c) and its kernel set. */
+struct sr_conv_kernels;
+const struct sr_conv_kernels *sr_cpu_conv_kernels(void);
+const char *sr_cpu_conv_kernels_name(void);
+int sr_cpu_conv_use_gemm(void);
+sr_status sr_cpu_dconv_fwd(sr_cpu_backend *cb, const sr_conv2d_desc *d,
+                           const float *x, const float *w, const float *b,
+                           float *y);
+sr_status sr_cpu_dconv_bwd_data(sr_cpu_backend *cb, const sr_conv2d_desc *d,
+                                const float *dy, const float *w,
+                                const float *x, float *dx);
+sr_status sr_cpu_dconv_bwd_weight(sr_cpu_backend *cb,
+                                  const sr_conv2d_desc *d, const float *x,
+                                  const float *dy, float *dw);
 sr_status sr_cpu_conv2d_bwd_data(sr_cpu_backend *cb, const sr_op *op);
 sr_status sr_cpu_conv2d_bwd_weight(sr_cpu_backend *cb, const sr_op *op);
 
