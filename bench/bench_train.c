@@ -4,7 +4,7 @@
  *
  *   bench_train [--net NAME] [--batch B] [--threads N] [--backend cpu]
  *               [--warmup W] [--steps S] [--quant none|dorefa|wrpn]
- *               [--bits B] [--act-bits A] [--no-header]
+ *               [--bits B] [--act-bits A] [--no-header] [--cpu-time]
  *
  * The net is built with sr_model_build, allocated with sr_nn_alloc, given a
  * random batch once (sr_nn_set_batch), then sr_nn_train_step runs W times
@@ -25,10 +25,14 @@
 #include "sinreq/rng.h"
 #include "sinreq/status.h"
 
+/* --cpu-time: the process's CPU time (divided by the thread count below),
+ * for a machine shared with other jobs */
+static int g_cpu_time;
+
 static double now_s(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(g_cpu_time ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -43,7 +47,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: bench_train [--net NAME] [--batch B] [--threads N] "
                "[--backend cpu|vulkan] [--warmup W] [--steps S] "
                "[--quant none|dorefa|wrpn] [--bits B] [--act-bits A] "
-               "[--no-header]\n");
+               "[--no-header] [--cpu-time]\n");
 }
 
 #define TRY(expr)                                                          \
@@ -66,6 +70,7 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--no-header")) { header = 0; continue; }
+        if (!strcmp(a, "--cpu-time")) { g_cpu_time = 1; continue; }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         if (!v) { usage(stderr); return 1; }
         if (!strcmp(a, "--net")) net_name = v;
@@ -132,7 +137,8 @@ int main(int argc, char **argv)
         TRY(sr_backend_sync(be));
         TRY(sr_nn_read_stats(net, &loss, NULL));
         double t1 = now_s();
-        if (i >= warmup) t[i - warmup] = t1 - t0;
+        if (i >= warmup)
+            t[i - warmup] = (t1 - t0) / (g_cpu_time && threads > 1 ? threads : 1);
     }
     qsort(t, (size_t)steps, sizeof *t, cmp_double);
     double med = steps % 2 ? t[steps / 2]

@@ -4,7 +4,7 @@
 the paper's CIFAR networks (PAPER.md section 5) on a fixed synthetic batch.
 
     bench_train_torch.py --net resnet20 --batch 128 --threads 2 \
-        [--warmup 3] [--steps 10] [--no-header]
+        [--warmup 3] [--steps 10] [--no-header] [--channels-last] [--cpu-time]
 
 Prints one TSV line in bench_train's format:
     side net batch threads quant median_ms images_per_s min_ms loss
@@ -100,7 +100,15 @@ def main():
     ap.add_argument('--warmup', type=int, default=3)
     ap.add_argument('--steps', type=int, default=10)
     ap.add_argument('--no-header', action='store_true')
+    ap.add_argument('--channels-last', action='store_true',
+                    help='model and input in torch.channels_last (NHWC), '
+                    'PyTorch\'s faster CPU layout for convolutions')
+    ap.add_argument('--cpu-time', action='store_true',
+                    help='time by the process CPU time / threads (a machine '
+                    'shared with other jobs)')
     a = ap.parse_args()
+    clock = ((lambda: time.process_time() / a.threads) if a.cpu_time
+             else time.perf_counter)
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -113,24 +121,29 @@ def main():
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9,
                           weight_decay=1e-4)
     x = torch.rand(a.batch, 3, 32, 32) * 2 - 1
+    layout = 'nchw'
+    if a.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+        layout = 'nhwc'
     y = torch.randint(0, 10, (a.batch,))
     times, loss = [], 0.0
     for i in range(a.warmup + a.steps):
-        t0 = time.perf_counter()
+        t0 = clock()
         opt.zero_grad(set_to_none=True)
         out = model(x)
         lo = F.cross_entropy(out, y)
         lo.backward()
         opt.step()
         loss = lo.item()
-        t1 = time.perf_counter()
+        t1 = clock()
         if i >= a.warmup:
             times.append(t1 - t0)
     med = statistics.median(times)
     if not a.no_header:
         print('side\tnet\tbatch\tthreads\tquant\tmedian_ms\timages_per_s'
               '\tmin_ms\tloss')
-    print(f'torch-{torch.__version__}\t{a.net}\t{a.batch}\t{a.threads}\tnone'
+    print(f'torch-{torch.__version__}-{layout}\t{a.net}\t{a.batch}\t{a.threads}\tnone'
           f'\t{med * 1e3:.2f}\t{a.batch / med:.1f}\t{min(times) * 1e3:.2f}'
           f'\t{loss:.4f}')
 

@@ -487,6 +487,97 @@ static void test_conv(void)
         test_conv_case(cases[i]);
 }
 
+
+/* Results do not depend on the thread count: every CPU convolution path
+ * (the direct engine, im2col + SGEMM for 1x1 and small planes) gives the
+ * same bits with 1 and with 3 threads. The Vulkan backend has no thread
+ * count; there this compares the device with itself. */
+static void conv_run(sr_backend *be, const sr_conv2d_desc *d, const float *hx,
+                     const float *hw, const float *hb, const float *hdy,
+                     float *out, size_t nx, size_t nw, size_t ny)
+{
+    sr_buf *bx = NULL, *bw = NULL, *bb = NULL, *bdy = NULL, *by = NULL,
+           *bdx = NULL, *bdw = NULL, *bdb = NULL;
+    if (!OK(sr_buf_alloc(be, SR_POOL_ACTIVATIONS, nx, &bx)) ||
+        !OK(sr_buf_alloc(be, SR_POOL_WEIGHTS, nw, &bw)) ||
+        !OK(sr_buf_alloc(be, SR_POOL_WEIGHTS, (size_t)d->k, &bb)) ||
+        !OK(sr_buf_alloc(be, SR_POOL_ACTIVATIONS, ny, &bdy)) ||
+        !OK(sr_buf_alloc(be, SR_POOL_ACTIVATIONS, ny, &by)) ||
+        !OK(sr_buf_alloc(be, SR_POOL_ACTIVATIONS, nx, &bdx)) ||
+        !OK(sr_buf_alloc(be, SR_POOL_WEIGHTS, nw, &bdw)) ||
+        !OK(sr_buf_alloc(be, SR_POOL_WEIGHTS, (size_t)d->k, &bdb)))
+        goto out_free;
+    OK(sr_buf_write(be, bx, 0, nx, hx));
+    OK(sr_buf_write(be, bw, 0, nw, hw));
+    OK(sr_buf_write(be, bb, 0, (size_t)d->k, hb));
+    OK(sr_buf_write(be, bdy, 0, ny, hdy));
+    OK(sr_conv2d_fwd(be, d, sr_at(bx, 0), sr_at(bw, 0), sr_at(bb, 0), sr_at(by, 0)));
+    OK(sr_conv2d_bwd_data(be, d, sr_at(bdy, 0), sr_at(bw, 0), sr_at(bx, 0),
+                          sr_at(bdx, 0)));
+    OK(sr_conv2d_bwd_weight(be, d, sr_at(bx, 0), sr_at(bdy, 0), sr_at(bdw, 0),
+                            sr_at(bdb, 0)));
+    OK(sr_buf_read(be, by, 0, ny, out));
+    OK(sr_buf_read(be, bdx, 0, nx, out + ny));
+    OK(sr_buf_read(be, bdw, 0, nw, out + ny + nx));
+    OK(sr_buf_read(be, bdb, 0, (size_t)d->k, out + ny + nx + nw));
+out_free:
+    sr_buf_free(be, bx); sr_buf_free(be, bw); sr_buf_free(be, bb);
+    sr_buf_free(be, bdy); sr_buf_free(be, by); sr_buf_free(be, bdx);
+    sr_buf_free(be, bdw); sr_buf_free(be, bdb);
+}
+
+static void test_conv_threads(void)
+{
+    static const sr_conv2d_desc cases[] = {
+        /* n  c  h   w  k  kh kw st pad bias act */
+        {5, 16, 32, 32, 16, 3, 3, 1, 1, 0, 0},  /* ResNet-20 stage 1 */
+        {5, 16, 32, 32, 32, 3, 3, 2, 1, 0, 0},  /* downsampling */
+        {5, 16, 32, 32, 32, 1, 1, 2, 0, 0, 0},  /* 1x1/2 shortcut */
+        {7, 64, 8, 8, 64, 3, 3, 1, 1, 1, 4},    /* 8x8, bias, 4-bit acts */
+        {6, 32, 4, 4, 40, 3, 3, 1, 1, 1, 0},    /* 4x4 plane */
+        {3, 5, 19, 17, 7, 5, 3, 2, 2, 1, 3},
+    };
+    sr_backend *one = NULL, *three = NULL;
+    sr_backend_opts o1 = {0}, o3 = {0};
+    o1.threads = 1;
+    o3.threads = 3;
+    if (strcmp(sr_backend_name(g_be), "cpu")) {
+        one = three = g_be;
+    } else if (!OK(sr_backend_create("cpu", &o1, &one)) ||
+               !OK(sr_backend_create("cpu", &o3, &three))) {
+        goto out_free;
+    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sr_conv2d_desc d = cases[i];
+        size_t oh = (size_t)sr_conv2d_out_h(&d), ow = (size_t)sr_conv2d_out_w(&d);
+        size_t nx = (size_t)d.n * d.c * d.h * d.w;
+        size_t nw = (size_t)d.k * d.c * d.kh * d.kw, ny = (size_t)d.n * d.k * oh * ow;
+        size_t tot = ny + nx + nw + (size_t)d.k;
+        float *hx = malloc(nx * 4), *hw = malloc(nw * 4), *hb = malloc((size_t)d.k * 4),
+              *hdy = malloc(ny * 4), *r1 = calloc(tot, 4), *r3 = calloc(tot, 4);
+        if (hx && hw && hb && hdy && r1 && r3) {
+            fill_f(hx, nx, -0.3, 1.3);
+            fill_f(hw, nw, -1, 1);
+            fill_f(hb, (size_t)d.k, -1, 1);
+            fill_f(hdy, ny, -1, 1);
+            conv_run(one, &d, hx, hw, hb, hdy, r1, nx, nw, ny);
+            conv_run(three, &d, hx, hw, hb, hdy, r3, nx, nw, ny);
+            if (!d.bias) memset(r1 + ny + nx + nw, 0, (size_t)d.k * 4),
+                         memset(r3 + ny + nx + nw, 0, (size_t)d.k * 4);
+            CHECK(memcmp(r1, r3, tot * 4) == 0,
+                  "conv n%d c%d %dx%d k%d %dx%d s%d: 1 and 3 threads differ "
+                  "(y %d, dx %d, dw %d)", d.n, d.c, d.h, d.w, d.k, d.kh, d.kw,
+                  d.stride, memcmp(r1, r3, ny * 4) != 0,
+                  memcmp(r1 + ny, r3 + ny, nx * 4) != 0,
+                  memcmp(r1 + ny + nx, r3 + ny + nx, nw * 4) != 0);
+        }
+        free(hx); free(hw); free(hb); free(hdy); free(r1); free(r3);
+    }
+out_free:
+    if (one && one != g_be) sr_backend_free(one);
+    if (three && three != g_be) sr_backend_free(three);
+}
+
 /* ------------------------------------------------------------------ */
 /* Linear                                                              */
 
@@ -1988,6 +2079,7 @@ int main(int argc, char **argv)
         void (*fn)(void);
     } groups[] = {
         {"utility", test_utility}, {"conv2d", test_conv},
+        {"conv2d threads", test_conv_threads},
         {"linear", test_linear},   {"batchnorm", test_bn},
         {"relu", test_relu},       {"dropout", test_dropout},
         {"pooling", test_pool},    {"softmax_xent+top1", test_xent},

@@ -425,7 +425,7 @@ static sr_status conv_fwd(sr_cpu_backend *cb, const conv_geom *gp,
 sr_status sr_cpu_conv2d_fwd(sr_cpu_backend *cb, const sr_op *op)
 {
     conv_geom g;
-    if (!sr_cpu_conv_use_gemm())
+    if (sr_cpu_dconv_suits(&op->p.conv))
         return sr_cpu_dconv_fwd(cb, &op->p.conv, sr_cpu_f(op->v[0]),
                                 sr_cpu_f(op->v[1]), sr_cpu_f(op->v[2]),
                                 sr_cpu_f(op->v[3]));
@@ -478,7 +478,7 @@ static sr_status bwd_data_as_fwd(sr_cpu_backend *cb, const conv_geom *g,
 sr_status sr_cpu_conv2d_bwd_data(sr_cpu_backend *cb, const sr_op *op)
 {
     conv_geom g;
-    if (!sr_cpu_conv_use_gemm())
+    if (sr_cpu_dconv_suits(&op->p.conv))
         return sr_cpu_dconv_bwd_data(
             cb, &op->p.conv, sr_cpu_f(op->v[0]), sr_cpu_f(op->v[1]),
             op->p.conv.act_bits ? sr_cpu_f(op->v[2]) : NULL,
@@ -543,7 +543,7 @@ sr_status sr_cpu_conv2d_bwd_weight(sr_cpu_backend *cb, const sr_op *op)
     size_t kp = (size_t)g.k * g.p;
 
     if (db) bias_grad(cb, &g, dy, db);
-    if (!sr_cpu_conv_use_gemm())
+    if (sr_cpu_dconv_suits(&op->p.conv))
         return sr_cpu_dconv_bwd_weight(cb, &op->p.conv, x, dy, dw);
     if (g.per_image) return bwd_weight_per_image(cb, &g, op);
     SR_TRY(conv_scratch(cb, &g, &col, &stage));

@@ -36,6 +36,9 @@
  * chunks that fit. */
 #define STAGE_BUDGET ((size_t)4 << 20)
 #define MAX_TAPS (11 * 11)
+/* Floats of images per weight-gradient chunk (768 KiB, within a core's
+ * L2 on current x86 server parts) */
+#define WGRAD_CHUNK ((size_t)192 << 10)
 
 const sr_conv_kernels *sr_cpu_conv_kernels(void)
 {
@@ -79,8 +82,10 @@ const char *sr_cpu_conv_kernels_name(void)
     return sr_cpu_conv_use_gemm() ? "im2col+sgemm" : sr_cpu_conv_kernels()->name;
 }
 
-/* SINREQ_CPU_CONV=gemm keeps the older im2col + SGEMM path (comparison
- * benchmarks); anything else, or unset, runs the direct engine. */
+/* SINREQ_CPU_CONV=gemm runs every convolution on im2col + SGEMM,
+ * SINREQ_CPU_CONV=direct every one on the direct engine (tests and
+ * comparison benchmarks); unset, each shape takes the faster
+ * (sr_cpu_dconv_suits). */
 int sr_cpu_conv_use_gemm(void)
 {
     const char *v = getenv("SINREQ_CPU_CONV");
@@ -118,12 +123,28 @@ double sr_cpu_measure_peak(int threads, double seconds, int cpu_time)
     return (double)n * kr->fma_acc * kr->vl * 2.0 * threads / el / 1e9;
 }
 
+/* The one place where im2col + SGEMM stays: 1x1 kernels on planes of at
+ * least 256 outputs, where the image itself is the GEMM operand (no
+ * staging copy, which would cost as much as the few FLOPs) and one GEMM
+ * per image keeps the result independent of the thread count. Everything
+ * else runs on the direct engine (docs/design.md has the measurements). */
+int sr_cpu_dconv_suits(const sr_conv2d_desc *d)
+{
+    const char *v = getenv("SINREQ_CPU_CONV");
+    if (v && !strcasecmp(v, "gemm")) return 0;
+    if (v && !strcasecmp(v, "direct")) return 1;
+    return !(d->kh * d->kw == 1 &&
+             sr_conv2d_out_h(d) * sr_conv2d_out_w(d) >= 256);
+}
+
 static size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
 
 /* The padded, phase-split input of a forward (and weight-gradient) pass. */
 typedef struct plane_geom {
     int c, h, w, st, pad, kh, kw, oh, ow, bits;
     int hq, wq;     /* rows and width of one stride phase */
+    int nph, npw;   /* phases stored: rows r % st < nph, cols s % st < npw
+                     * (a 1x1 kernel of stride 2 reads one phase of four) */
     size_t phase;   /* hq * wq */
     size_t cs;      /* floats per channel (all st*st phases) */
     size_t img;     /* floats per image, with read slack */
@@ -147,13 +168,15 @@ static void plane_geom_init(plane_geom *g, const sr_conv2d_desc *d, int vl)
     g->hq = g->oh + (g->kh - 1) / g->st;
     g->wq = g->ow + (g->kw - 1) / g->st;
     g->phase = (size_t)g->hq * (size_t)g->wq;
-    g->cs = round_up((size_t)g->st * (size_t)g->st * g->phase, (size_t)vl);
+    g->nph = g->kh < g->st ? g->kh : g->st;
+    g->npw = g->kw < g->st ? g->kw : g->st;
+    g->cs = round_up((size_t)g->nph * g->npw * g->phase, (size_t)vl);
     g->nvec = (long)round_up((size_t)g->oh * (size_t)g->wq, (size_t)vl) / vl;
     g->ntaps = g->kh * g->kw;
     long reach = 0;
     for (int r = 0; r < g->kh; r++)
         for (int s = 0; s < g->kw; s++) {
-            long o = (long)((r % g->st) * g->st + s % g->st) * (long)g->phase +
+            long o = (long)((r % g->st) * g->npw + s % g->st) * (long)g->phase +
                      (long)(r / g->st) * g->wq + s / g->st;
             g->toff[r * g->kw + s] = o;
             if (o > reach) reach = o;
@@ -169,30 +192,44 @@ static void plane_geom_init(plane_geom *g, const sr_conv2d_desc *d, int vl)
  * activation quantizer applied on the way. */
 static void stage_image(const plane_geom *g, const float *x, float *dst)
 {
-    memset(dst, 0, g->img * sizeof(float));
+    size_t used = (size_t)g->nph * g->npw * g->phase;
     for (int c = 0; c < g->c; c++) {
         const float *xc = x + (size_t)c * g->h * g->w;
-        for (int ph = 0; ph < g->st; ph++)
-            for (int pw = 0; pw < g->st; pw++) {
-                float *p = dst + (size_t)c * g->cs +
-                           (size_t)(ph * g->st + pw) * g->phase;
+        float *dc = dst + (size_t)c * g->cs;
+        for (int ph = 0; ph < g->nph; ph++)
+            for (int pw = 0; pw < g->npw; pw++) {
+                float *p = dc + (size_t)(ph * g->npw + pw) * g->phase;
                 /* columns j with 0 <= j*st + pw - pad < w */
                 int j0 = g->pad > pw ? (g->pad - pw + g->st - 1) / g->st : 0;
-                int j1 = (g->w - 1 + g->pad - pw) / g->st + 1;
-                if (g->w - 1 + g->pad - pw < 0) j1 = 0;
+                int j1 = g->w - 1 + g->pad - pw < 0
+                             ? 0 : (g->w - 1 + g->pad - pw) / g->st + 1;
                 if (j1 > g->wq) j1 = g->wq;
+                if (j0 > j1) j0 = j1;
+                /* every float of the row written once: zeros, data, zeros */
                 for (int i = 0; i < g->hq; i++) {
                     int y = i * g->st + ph - g->pad;
-                    if (y < 0 || y >= g->h) continue;
-                    const float *src = xc + (size_t)y * g->w;
                     float *row = p + (size_t)i * g->wq;
-                    for (int j = j0; j < j1; j++) {
-                        float v = src[j * g->st + pw - g->pad];
-                        row[j] = g->bits ? sr_quantize01(v, g->bits) : v;
+                    if (y < 0 || y >= g->h) {
+                        memset(row, 0, (size_t)g->wq * sizeof(float));
+                        continue;
                     }
+                    const float *src = xc + (size_t)y * g->w + pw - g->pad;
+                    memset(row, 0, (size_t)j0 * sizeof(float));
+                    if (g->bits)
+                        for (int j = j0; j < j1; j++)
+                            row[j] = sr_quantize01(src[j * g->st], g->bits);
+                    else if (g->st == 1)
+                        memcpy(row + j0, src + j0, (size_t)(j1 - j0) * sizeof(float));
+                    else
+                        for (int j = j0; j < j1; j++) row[j] = src[j * g->st];
+                    memset(row + j1, 0, (size_t)(g->wq - j1) * sizeof(float));
                 }
             }
+        memset(dc + used, 0, (g->cs - used) * sizeof(float));
     }
+    /* read slack past the last channel */
+    memset(dst + (size_t)g->c * g->cs, 0,
+           (g->img - (size_t)g->c * g->cs) * sizeof(float));
 }
 
 /* Copies valid outputs of a q-plane (rows of `width`) to NCHW:
@@ -260,6 +297,9 @@ sr_status sr_cpu_dconv_fwd(sr_cpu_backend *cb, const sr_conv2d_desc *d,
     float *wp = carve(&cur, wp_blk * nkb);
     float *tmps = cur;
     size_t ohw = (size_t)g.oh * g.ow, chw = (size_t)C * g.h * g.w;
+    /* No padding columns (1x1 kernels), whole vectors, no bias: the kernel
+     * can store straight into y, no scatter. */
+    int direct_out = g.wq == g.ow && ohw == (size_t)g.nvec * kr->vl && !b;
 
     /* wp[kb][c][t][kk] = w[kb*km + kk][c][t] (0 past K) */
 #pragma omp parallel for schedule(static) num_threads(cb->threads)
@@ -282,6 +322,12 @@ sr_status sr_cpu_dconv_fwd(sr_cpu_backend *cb, const sr_conv2d_desc *d,
                 int i = u / nkb, kb = u % nkb, k0 = kb * km;
                 int kn = K - k0 < km ? K - k0 : km;
                 size_t ocs = (size_t)g.nvec * kr->vl;
+                float *yk = y + ((size_t)(n0 + i) * K + k0) * ohw;
+                if (direct_out) { /* the q-plane is y's plane itself */
+                    kr->fwd(stage + (size_t)i * g.img, g.cs, C, g.toff, T,
+                            wp + (size_t)kb * wp_blk, kn, yk, ohw, g.nvec);
+                    continue;
+                }
                 kr->fwd(stage + (size_t)i * g.img, g.cs, C, g.toff, T,
                         wp + (size_t)kb * wp_blk, kn, out, ocs, g.nvec);
                 for (int kk = 0; kk < kn; kk++)
@@ -406,12 +452,22 @@ sr_status sr_cpu_dconv_bwd_data(sr_cpu_backend *cb, const sr_conv2d_desc *d,
             for (int i = 0; i < cnt; i++) {
                 float *dst = stage + (size_t)i * img;
                 const float *src = dy + (size_t)(n0 + i) * K * ohw;
-                memset(dst, 0, img * sizeof(float));
-                for (int k = 0; k < K; k++)
-                    for (int r = 0; r < oh; r++)
-                        memcpy(dst + k * dcs + (size_t)(r + pt) * wd + pl,
-                               src + k * ohw + (size_t)r * ow,
+                for (int k = 0; k < K; k++) {
+                    float *dk = dst + k * dcs;
+                    memset(dk, 0, (size_t)pt * wd * sizeof(float));
+                    for (int r = 0; r < oh; r++) {
+                        float *row = dk + (size_t)(r + pt) * wd;
+                        memset(row, 0, (size_t)pl * sizeof(float));
+                        memcpy(row + pl, src + k * ohw + (size_t)r * ow,
                                (size_t)ow * sizeof(float));
+                        memset(row + pl + ow, 0,
+                               (size_t)(wd - pl - ow) * sizeof(float));
+                    }
+                    memset(dk + (size_t)(pt + oh) * wd, 0,
+                           (size_t)(hd - pt - oh) * wd * sizeof(float));
+                }
+                memset(dst + (size_t)K * dcs, 0,
+                       (img - (size_t)K * dcs) * sizeof(float));
             }
 #pragma omp for schedule(static)
             for (int u = 0; u < units; u++) {
@@ -456,8 +512,11 @@ sr_status sr_cpu_dconv_bwd_weight(sr_cpu_backend *cb,
     int items = nkb * njc;
     size_t dcs = (size_t)g.nvec * vl;  /* dy plane: oh rows of wq */
     size_t per_img = g.img + (size_t)K * dcs;
-    size_t acc_item = (size_t)wj * wk * vl;
-    int nb = chunk_images(d->n, per_img);
+    size_t acc_item = (size_t)wj * wk;
+    /* chunks that stay in a core's L2 (the kernel walks them once per
+     * item) */
+    size_t nbl = WGRAD_CHUNK / per_img;
+    int nb = nbl < 1 ? 1 : nbl > (size_t)d->n ? d->n : (int)nbl;
     long *xoff = malloc((size_t)pairs * sizeof *xoff);
     SR_CHECK(xoff, SR_E_NOMEM, "conv2d_bwd_weight: out of memory");
     for (int j = 0; j < pairs; j++)
@@ -487,32 +546,36 @@ sr_status sr_cpu_dconv_bwd_weight(sr_cpu_backend *cb,
                             stage + (size_t)i * g.img);
                 float *dst = dys + (size_t)i * K * dcs;
                 const float *src = dy + (size_t)(n0 + i) * K * ohw;
-                memset(dst, 0, (size_t)K * dcs * sizeof(float));
-                for (int k = 0; k < K; k++)
-                    for (int r = 0; r < g.oh; r++)
-                        memcpy(dst + k * dcs + (size_t)r * g.wq,
-                               src + k * ohw + (size_t)r * g.ow,
+                for (int k = 0; k < K; k++) {
+                    float *dk = dst + k * dcs;
+                    for (int r = 0; r < g.oh; r++) {
+                        float *row = dk + (size_t)r * g.wq;
+                        memcpy(row, src + k * ohw + (size_t)r * g.ow,
                                (size_t)g.ow * sizeof(float));
+                        memset(row + g.ow, 0,
+                               (size_t)(g.wq - g.ow) * sizeof(float));
+                    }
+                    memset(dk + (size_t)g.oh * g.wq, 0,
+                           (dcs - (size_t)g.oh * g.wq) * sizeof(float));
+                }
             }
             /* implicit barrier above; each thread owns a fixed run of
-             * items and walks the images in order, so the image's planes
-             * stay in cache across its items */
+             * items and takes every image of the chunk in one kernel call
+             * (the chunk is sized to stay in its cache) */
             int lo = (int)((long)items * tid / nt);
             int hi = (int)((long)items * (tid + 1) / nt);
-            for (int i = 0; i < cnt; i++)
-                for (int it = lo; it < hi; it++) {
-                    int kb = it / njc, jc = it % njc;
-                    int k0 = (int)((long)K * kb / nkb);
-                    int kn = (int)((long)K * (kb + 1) / nkb) - k0;
-                    int j0 = jc * wj, jn = pairs - j0 < wj ? pairs - j0 : wj;
-                    kr->wgrad(stage + (size_t)i * g.img, xoff + j0, jn,
-                              dys + ((size_t)i * K + k0) * dcs, dcs, kn,
-                              g.nvec, acc + acc_item * it);
-                }
+            for (int it = lo; it < hi; it++) {
+                int kb = it / njc, jc = it % njc;
+                int k0 = (int)((long)K * kb / nkb);
+                int kn = (int)((long)K * (kb + 1) / nkb) - k0;
+                int j0 = jc * wj, jn = pairs - j0 < wj ? pairs - j0 : wj;
+                kr->wgrad(stage, g.img, xoff + j0, jn, dys + (size_t)k0 * dcs,
+                          (size_t)K * dcs, dcs, kn, cnt, g.nvec,
+                          acc + acc_item * it);
+            }
         }
     }
-    /* dw[k][c][t] = the lane partials summed in lane order */
-#pragma omp parallel for schedule(static) num_threads(cb->threads)
+    /* dw[k][c][t] from the items' sums */
     for (int it = 0; it < items; it++) {
         int kb = it / njc, jc = it % njc;
         int k0 = (int)((long)K * kb / nkb);
@@ -520,12 +583,8 @@ sr_status sr_cpu_dconv_bwd_weight(sr_cpu_backend *cb,
         int j0 = jc * wj, jn = pairs - j0 < wj ? pairs - j0 : wj;
         const float *a = acc + acc_item * it;
         for (int j = 0; j < jn; j++)
-            for (int k = 0; k < kn; k++) {
-                const float *l = a + ((size_t)j * kn + k) * vl;
-                float sum = 0.0f;
-                for (int v = 0; v < vl; v++) sum += l[v];
-                dw[(size_t)(k0 + k) * C * T + (size_t)(j0 + j)] = sum;
-            }
+            for (int k = 0; k < kn; k++)
+                dw[(size_t)(k0 + k) * C * T + (size_t)(j0 + j)] = a[j * kn + k];
     }
     free(xoff);
     return SR_OK;

@@ -15,6 +15,17 @@
 
 #define SR_CPU_ALIGN 64
 
+/* Loops that the compiler vectorises well are built for several
+ * instruction sets and the loader picks the best one the CPU has (GCC
+ * function multiversioning). The clones compute the same operations in the
+ * same order (no FMA contraction in C11 mode), so results do not change. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define SR_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define SR_CPU_CLONES
+#endif
+
 /* Fixed reduction block (elements). Partial sums are taken per block in
  * float64 and combined in block order, so results do not depend on the
  * thread count or the schedule. */
@@ -88,6 +99,7 @@ struct sr_conv_kernels;
 const struct sr_conv_kernels *sr_cpu_conv_kernels(void);
 const char *sr_cpu_conv_kernels_name(void);
 int sr_cpu_conv_use_gemm(void);
+int sr_cpu_dconv_suits(const sr_conv2d_desc *d);
 sr_status sr_cpu_dconv_fwd(sr_cpu_backend *cb, const sr_conv2d_desc *d,
                            const float *x, const float *w, const float *b,
                            float *y);

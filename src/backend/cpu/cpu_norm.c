@@ -18,7 +18,7 @@ static double lanes_total(const double *a)
 }
 
 /* Sum of channel c over all n planes. */
-static double channel_sum(const sr_bn_desc *d, const float *x, int c)
+SR_CPU_CLONES static double channel_sum(const sr_bn_desc *d, const float *x, int c)
 {
     size_t hw = (size_t)d->hw, chw = (size_t)d->c * hw;
     double acc[SR_BN_LANES] = {0};
@@ -33,7 +33,7 @@ static double channel_sum(const sr_bn_desc *d, const float *x, int c)
 }
 
 /* Sum of squared deviations from mean over channel c. */
-static double channel_sq(const sr_bn_desc *d, const float *x, int c,
+SR_CPU_CLONES static double channel_sq(const sr_bn_desc *d, const float *x, int c,
                          double mean)
 {
     size_t hw = (size_t)d->hw, chw = (size_t)d->c * hw;
@@ -55,7 +55,7 @@ static double channel_sq(const sr_bn_desc *d, const float *x, int c,
 }
 
 /* y = (x - mean) * scale + shift over channel c. */
-static void channel_affine(const sr_bn_desc *d, const float *x, float *y,
+SR_CPU_CLONES static void channel_affine(const sr_bn_desc *d, const float *x, float *y,
                            int c, float mean, float scale, float shift)
 {
     size_t hw = (size_t)d->hw, chw = (size_t)d->c * hw;
@@ -111,6 +111,47 @@ sr_status sr_cpu_bn_fwd_eval(sr_cpu_backend *cb, const sr_op *op)
     return SR_OK;
 }
 
+/* One channel of bn_bwd: the two sums, then dx. */
+SR_CPU_CLONES static void bn_bwd_channel(const sr_bn_desc *d, const float *x,
+                                         const float *dy, float gamma_c,
+                                         double mean, double invstd, int c,
+                                         float *dx, float *dgamma,
+                                         float *dbeta)
+{
+    size_t hw = (size_t)d->hw, chw = (size_t)d->c * hw;
+    double cnt = (double)d->n * (double)d->hw;
+    double ady[SR_BN_LANES] = {0}, adyx[SR_BN_LANES] = {0};
+    for (int b = 0; b < d->n; b++) {
+        size_t o = (size_t)b * chw + (size_t)c * hw;
+        const float *g = dy + o, *xp = x + o;
+        size_t i = 0;
+        for (; i + SR_BN_LANES <= hw; i += SR_BN_LANES)
+            for (int l = 0; l < SR_BN_LANES; l++) {
+                ady[l] += g[i + l];
+                adyx[l] += (double)g[i + l] * ((double)xp[i + l] - mean);
+            }
+        for (; i < hw; i++) {
+            ady[i % SR_BN_LANES] += g[i];
+            adyx[i % SR_BN_LANES] += (double)g[i] * ((double)xp[i] - mean);
+        }
+    }
+    double sdy = lanes_total(ady), sdyx = lanes_total(adyx) * invstd;
+    dbeta[c] = (float)sdy;
+    dgamma[c] = (float)sdyx;
+    /* double: dy - mean(dy) - xhat mean(dy xhat) cancels almost
+     * completely when a channel has few values (n * hw = 2 gives 0
+     * up to eps), and float32 there lost 1e-3 relative */
+    double k = (double)gamma_c * invstd;
+    double mdy = sdy / cnt, mdyx = sdyx / cnt;
+    for (int b = 0; b < d->n; b++) {
+        size_t o = (size_t)b * chw + (size_t)c * hw;
+        for (size_t i = 0; i < hw; i++) {
+            double xh = ((double)x[o + i] - mean) * invstd;
+            dx[o + i] = (float)(k * ((double)dy[o + i] - mdy - xh * mdyx));
+        }
+    }
+}
+
 /* Training-mode backward with xhat = (x - mean) invstd:
  *   dbeta = sum dy, dgamma = sum dy xhat,
  *   dx = gamma invstd (dy - dbeta/N - xhat dgamma/N). */
@@ -122,42 +163,10 @@ sr_status sr_cpu_bn_bwd(sr_cpu_backend *cb, const sr_op *op)
     const float *save_invstd = sr_cpu_f(op->v[4]);
     float *dx = sr_cpu_f(op->v[5]), *dgamma = sr_cpu_f(op->v[6]);
     float *dbeta = sr_cpu_f(op->v[7]);
-    size_t hw = (size_t)d->hw, chw = (size_t)d->c * hw;
-    double cnt = (double)d->n * (double)d->hw;
 
 #pragma omp parallel for schedule(static) num_threads(cb->threads)
-    for (int c = 0; c < d->c; c++) {
-        double mean = save_mean[c], invstd = save_invstd[c];
-        double ady[SR_BN_LANES] = {0}, adyx[SR_BN_LANES] = {0};
-        for (int b = 0; b < d->n; b++) {
-            size_t o = (size_t)b * chw + (size_t)c * hw;
-            const float *g = dy + o, *xp = x + o;
-            size_t i = 0;
-            for (; i + SR_BN_LANES <= hw; i += SR_BN_LANES)
-                for (int l = 0; l < SR_BN_LANES; l++) {
-                    ady[l] += g[i + l];
-                    adyx[l] += (double)g[i + l] * ((double)xp[i + l] - mean);
-                }
-            for (; i < hw; i++) {
-                ady[i % SR_BN_LANES] += g[i];
-                adyx[i % SR_BN_LANES] += (double)g[i] * ((double)xp[i] - mean);
-            }
-        }
-        double sdy = lanes_total(ady), sdyx = lanes_total(adyx) * invstd;
-        dbeta[c] = (float)sdy;
-        dgamma[c] = (float)sdyx;
-        /* double: dy - mean(dy) - xhat mean(dy xhat) cancels almost
-         * completely when a channel has few values (n * hw = 2 gives 0
-         * up to eps), and float32 there lost 1e-3 relative */
-        double k = (double)gamma[c] * invstd;
-        double mdy = sdy / cnt, mdyx = sdyx / cnt;
-        for (int b = 0; b < d->n; b++) {
-            size_t o = (size_t)b * chw + (size_t)c * hw;
-            for (size_t i = 0; i < hw; i++) {
-                double xh = ((double)x[o + i] - mean) * invstd;
-                dx[o + i] = (float)(k * ((double)dy[o + i] - mdy - xh * mdyx));
-            }
-        }
-    }
+    for (int c = 0; c < d->c; c++)
+        bn_bwd_channel(d, x, dy, gamma[c], save_mean[c], save_invstd[c], c,
+                       dx, dgamma, dbeta);
     return SR_OK;
 }

@@ -117,46 +117,58 @@ static void fwd(const float *in, size_t in_cs, int nin, const long *toff,
 }
 
 /* One weight-gradient block: NJ (channel, tap) pairs x KB channels, summed
- * over nvec vectors of q, added to the lane partials in acc. */
-INLINE void wgrad_block(const float *x, const long *xoff, const float *dy,
-                        size_t dy_cs, long nvec, float *acc, const int KB,
-                        const int NJ)
+ * over nimg images of nvec vectors of q in vector lanes, then each vector's
+ * lanes summed in lane order and added to acc. */
+INLINE void wgrad_block(const float *x, size_t x_is, const long *xoff,
+                        const float *dy, size_t dy_is, size_t dy_cs, int nimg,
+                        long nvec, float *acc, const int KB, const int NJ)
 {
     vf a[9][3]; /* largest instantiation; only NJ x KB live */
-    const float *px[9];
 #pragma GCC unroll 16
-    for (int j = 0; j < NJ; j++) {
-        px[j] = x + xoff[j];
+    for (int j = 0; j < NJ; j++)
 #pragma GCC unroll 4
-        for (int k = 0; k < KB; k++) a[j][k] = load_v(acc + (j * KB + k) * VL);
-    }
-    for (long q = 0; q < nvec * VL; q += VL) {
-        vf d[3];
-#pragma GCC unroll 4
-        for (int k = 0; k < KB; k++) d[k] = load_v(dy + (size_t)k * dy_cs + q);
+        for (int k = 0; k < KB; k++) a[j][k] = (vf){0};
+    for (int m = 0; m < nimg; m++) {
+        const float *xm = x + (size_t)m * x_is, *dm = dy + (size_t)m * dy_is;
+        const float *px[9];
 #pragma GCC unroll 16
-        for (int j = 0; j < NJ; j++) {
-            vf xv = load_v(px[j] + q);
-            /* one load, used KB times (else GCC folds it into every FMA) */
-            __asm__("" : "+v"(xv));
+        for (int j = 0; j < NJ; j++) px[j] = xm + xoff[j];
+        for (long q = 0; q < nvec * VL; q += VL) {
+            vf d[3];
 #pragma GCC unroll 4
-            for (int k = 0; k < KB; k++) a[j][k] += d[k] * xv;
+            for (int k = 0; k < KB; k++)
+                d[k] = load_v(dm + (size_t)k * dy_cs + q);
+#pragma GCC unroll 16
+            for (int j = 0; j < NJ; j++) {
+                vf xv = load_v(px[j] + q);
+                /* one load, used KB times (else GCC folds it into every
+                 * FMA: KB loads) */
+                __asm__("" : "+v"(xv));
+#pragma GCC unroll 4
+                for (int k = 0; k < KB; k++) a[j][k] += d[k] * xv;
+            }
         }
     }
 #pragma GCC unroll 16
     for (int j = 0; j < NJ; j++)
 #pragma GCC unroll 4
-        for (int k = 0; k < KB; k++) store_v(acc + (j * KB + k) * VL, a[j][k]);
+        for (int k = 0; k < KB; k++) {
+            float sum = 0.0f;
+            for (int l = 0; l < VL; l++) sum += a[j][k][l];
+            acc[j * KB + k] += sum;
+        }
 }
 
-typedef void (*wgrad_fn)(const float *, const long *, const float *, size_t,
-                         long, float *);
+typedef void (*wgrad_fn)(const float *, size_t, const long *, const float *,
+                         size_t, size_t, int, long, float *);
 #define WG_INST(KB, NJ)                                                      \
-    static void wg_##KB##_##NJ(const float *x, const long *xoff,             \
-                               const float *dy, size_t dy_cs, long nvec,     \
-                               float *acc)                                   \
+    static void wg_##KB##_##NJ(const float *x, size_t x_is,                  \
+                               const long *xoff, const float *dy,            \
+                               size_t dy_is, size_t dy_cs, int nimg,         \
+                               long nvec, float *acc)                        \
     {                                                                        \
-        wgrad_block(x, xoff, dy, dy_cs, nvec, acc, KB, NJ);                  \
+        wgrad_block(x, x_is, xoff, dy, dy_is, dy_cs, nimg, nvec, acc, KB,    \
+                    NJ);                                                     \
     }
 #define WG_ROW(KB)                                                           \
     WG_INST(KB, 1) WG_INST(KB, 2) WG_INST(KB, 3) WG_INST(KB, 4)              \
@@ -168,10 +180,12 @@ WG_ROW(1) WG_ROW(2) WG_ROW(3)
       wg_##KB##_6, wg_##KB##_7, wg_##KB##_8, wg_##KB##_9 }
 static const wgrad_fn wg_table[3][9] = {WG_PTRS(1), WG_PTRS(2), WG_PTRS(3)};
 
-static void wgrad(const float *x, const long *xoff, int nj, const float *dy,
-                  size_t dy_cs, int kb, long nvec, float *acc)
+static void wgrad(const float *x, size_t x_is, const long *xoff, int nj,
+                  const float *dy, size_t dy_is, size_t dy_cs, int kb,
+                  int nimg, long nvec, float *acc)
 {
-    wg_table[kb - 1][nj - 1](x, xoff, dy, dy_cs, nvec, acc);
+    wg_table[kb - 1][nj - 1](x, x_is, xoff, dy, dy_is, dy_cs, nimg, nvec,
+                             acc);
 }
 
 static float fma_loop(long n)

@@ -29,11 +29,13 @@ typedef struct sr_conv_kernels {
                 int ntaps, const float *wp, int kb, float *out,
                 size_t out_cs, long nvec);
 
-    /* acc[(j * kb + k) * vl + lane] += sum over q < nvec * vl, q % vl ==
-     * lane, of dy[k * dy_cs + q] * x[xoff[j] + q]; j < nj (<= wj_max),
-     * k < kb (<= wk_max). */
-    void (*wgrad)(const float *x, const long *xoff, int nj, const float *dy,
-                  size_t dy_cs, int kb, long nvec, float *acc);
+    /* acc[j * kb + k] += sum over images m < nimg and q < nvec * vl of
+     * dy[m * dy_is + k * dy_cs + q] * x[m * x_is + xoff[j] + q], summed in
+     * vl lanes (lane q % vl, images then q in order), the lanes then added
+     * in lane order; j < nj (<= wj_max), k < kb (<= wk_max). */
+    void (*wgrad)(const float *x, size_t x_is, const long *xoff, int nj,
+                  const float *dy, size_t dy_is, size_t dy_cs, int kb,
+                  int nimg, long nvec, float *acc);
 
     /* Runs n iterations of fma_acc independent vector FMAs (enough to hide
      * FMA latency, few enough to stay in registers) and returns a value
