@@ -19,8 +19,8 @@ sr_status sr_train_check_values(const char *path, const char *obj,
                                 const sr_nn_tensor_info *ti, const float *v)
 {
     for (size_t j = 0; j < ti->numel; j++) {
-        int bad_var = ti->role == SR_NN_RUNNING_VAR && !(v[j] >= 0.0f);
-        if (isfinite(v[j]) && !bad_var)
+        int finite = isfinite(v[j]);
+        if (finite && (ti->role != SR_NN_RUNNING_VAR || v[j] >= 0.0f))
             continue;
         /* the first bad element, flat and as a PyTorch index */
         char idx[96] = "";
@@ -32,7 +32,7 @@ sr_status sr_train_check_values(const char *path, const char *obj,
             rest %= stride;
         }
         return sr_error(SR_E_FORMAT, "%s: %s has %s value %g at element %zu "
-                        "%s", path, obj, bad_var ? "a negative (running "
+                        "%s", path, obj, finite ? "a negative (running "
                         "variance)" : "a non-finite", (double)v[j], j, idx);
     }
     return SR_OK;
@@ -132,9 +132,11 @@ sr_status sr_train_load_src(sr_nn *net, const sr_train_src *s)
     return st;
 }
 
-/* The stored per-layer plan must be the network's, layer by layer, and
- * resolve to itself: nothing in the file is silently ignored. */
-static sr_status check_plan(const sr_train_src *s, const sr_nn *net)
+/* The stored per-layer plan must name the network's layers, in order, and
+ * (resolved: after sr_nn_set_quant) resolve to itself: nothing in the file
+ * is silently ignored. */
+static sr_status check_layers(const sr_train_src *s, const sr_nn *net,
+                               int resolved)
 {
     const sr_model_meta *m = s->meta;
     int L = 0;
@@ -156,8 +158,9 @@ static sr_status check_plan(const sr_train_src *s, const sr_nn *net)
         SR_CHECK(strcmp(l->name, li.name) == 0, SR_E_FORMAT, "%s: "
                  "/quant@layers[%d] is '%s' but conv/linear layer %d of %s "
                  "is '%s'", s->path, k, l->name, k, m->net, li.name);
-        SR_CHECK(l->quantized == li.quant.quantized &&
-                 l->bits == li.quant.bits && l->act_bits == li.quant.act_bits,
+        SR_CHECK(!resolved || (l->quantized == li.quant.quantized &&
+                               l->bits == li.quant.bits &&
+                               l->act_bits == li.quant.act_bits),
                  SR_E_FORMAT, "%s: layer %s: the stored plan (quantized %d, "
                  "%d bits, activations %d bits) is not one %s can run (it "
                  "resolves to quantized %d, %d bits, activations %d bits)",
@@ -225,6 +228,9 @@ sr_status sr_train_net_build(const sr_train_src *s, int batch, sr_nn **out)
     qo.overrides = ov;
     qo.n_overrides = m->n_layers;
     qo.weights_quantized = s->dec != NULL;
+    st = check_layers(s, net, 0);
+    if (st != SR_OK)
+        goto fail;
     st = sr_nn_set_quant(net, &qo);
     if (st != SR_OK) {
         char msg[1024];
@@ -232,7 +238,7 @@ sr_status sr_train_net_build(const sr_train_src *s, int batch, sr_nn **out)
         st = sr_error(st, "%s: its quantization plan: %s", s->path, msg);
         goto fail;
     }
-    st = check_plan(s, net);
+    st = check_layers(s, net, 1);
     if (st != SR_OK)
         goto fail;
     free(ov);
