@@ -383,7 +383,12 @@ sr_status sr_ckpt_get_f32(sr_ckpt_file *f, const char *group,
     size_t n = 1;
     sr_status st = SR_OK;
 
-    snprintf(p, sizeof p, "%s/%s", gname(group), name);
+    /* an absolute name for messages, as h5dump shows it */
+    if (strcmp(gname(group), "/") == 0)
+        snprintf(p, sizeof p, "/%s", name);
+    else
+        snprintf(p, sizeof p, "%s%s/%s", gname(group)[0] == '/' ? "" : "/",
+                 gname(group), name);
     if (!sr_ckpt_has(f, group, name))
         return sr_error(SR_E_FORMAT, "%s: %s is missing", f->path, p);
     d = H5Dopen2(f->file, p, H5P_DEFAULT);
