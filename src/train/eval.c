@@ -81,12 +81,18 @@ static sr_status read_decoded(const sr_train_src *s, const sr_nn *net,
     SR_TRY(sr_nn_layer(net, ti->layer, &li));
     if (ti->role == SR_NN_WEIGHT && li.quant.quantized)
         want = li.quant.bits;
-    if (d->bits[j] != want)
-        return sr_error(SR_E_FORMAT, "%s: tensor %s is stored as %s%s but "
-                        "layer %s is %s (%d bits)", s->path, ti->name,
-                        d->bits[j] ? "codes of " : "float32",
-                        d->bits[j] ? "bits" : "", li.name,
-                        want ? "quantized" : "float", want);
+    if (d->bits[j] != want) {
+        if (d->bits[j])
+            snprintf(a, sizeof a, "%d-bit codes", d->bits[j]);
+        else
+            snprintf(a, sizeof a, "float32");
+        if (want)
+            snprintf(b, sizeof b, "quantized to %d bits", want);
+        else
+            snprintf(b, sizeof b, "float");
+        return sr_error(SR_E_FORMAT, "%s: tensor %s is stored as %s but "
+                        "layer %s is %s", s->path, ti->name, a, li.name, b);
+    }
     memcpy(dst, d->t[j].data, ti->numel * sizeof *dst);
     return SR_OK;
 }

@@ -1127,6 +1127,14 @@ static sr_status next_ckpt(struct trainer *tr)
     return SR_OK;
 }
 
+static sr_status none_loads(struct trainer *tr)
+{
+    return sr_error(SR_E_FORMAT, "--resume auto: none of the %d checkpoint(s) "
+                    "in %s/ckpt loads (each reason above); nothing is "
+                    "overwritten: move them away or use --force to start "
+                    "over", tr->ncand, tr->c->out);
+}
+
 /* --resume: pick the checkpoint (before anything is built). */
 static sr_status find_resume(struct trainer *tr)
 {
@@ -1141,10 +1149,7 @@ static sr_status find_resume(struct trainer *tr)
     tr->cand = tr->ncand - 1;
     SR_TRY(next_ckpt(tr));
     if (!tr->ck && tr->ncand > 0)
-        return sr_error(SR_E_FORMAT, "--resume auto: none of the %d "
-                        "checkpoint(s) in %s/ckpt loads (each reason above); "
-                        "nothing is overwritten: move them away or use "
-                        "--force to start over", tr->ncand, c->out);
+        return none_loads(tr);
     if (!tr->ck) {
         /* nothing to resume: a fresh start, if the directory's config (if
          * any) is this one */
@@ -1188,11 +1193,7 @@ static sr_status resume_load(struct trainer *tr)
         tr->cand--;
         SR_TRY(next_ckpt(tr));
         if (!tr->ck)
-            return sr_error(SR_E_FORMAT, "--resume auto: none of the %d "
-                            "checkpoint(s) in %s/ckpt loads (each reason "
-                            "above); nothing is overwritten: move them away "
-                            "or use --force to start over", tr->ncand,
-                            tr->c->out);
+            return none_loads(tr);
     }
 }
 

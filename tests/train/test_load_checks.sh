@@ -90,6 +90,29 @@ refused layername "/quant@layers[3] is 'fc9' but conv/linear layer 3 of cifar10n
 mangle q std 'f.attrs["norm_std"] = np.array([0.2, 0.0, 0.2], dtype=np.float32)'
 refused std "/@norm_std[1] = 0"
 
+# damaged exports (eval decodes them): a NaN float tensor, codes whose
+# attributes disagree with their words, a WRPN code above 2m, a quantized
+# layer's weight stored as float32
+xmangle() {
+    cp q.exp.h5 "$1.h5"
+    "$PY" - "$1.h5" "$2" <<'PY' || fail "$1: could not mangle"
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r+")
+exec(sys.argv[2])
+f.close()
+PY
+    expect_rc 1 "$3" $SINREQ eval --model "$1.h5" --data data.h5
+}
+xmangle x_nan 'a = f["float/fc2.bias"][()]; a[4] = np.nan; f["float/fc2.bias"][...] = a' \
+    "x_nan.h5: tensor fc2.bias has a non-finite value nan at element 4"
+xmangle x_bits 'f["quantized/conv2"].attrs["bits"] = np.int32(3)' \
+    "/quantized/conv2 has 300 words, numel 2400 and shape of 2400 elements; 225 words of 3-bit codes expected"
+xmangle x_code 'a = f["quantized/fc3"][()]; a[0] |= 0xf; f["quantized/fc3"][...] = a' \
+    "/quantized/fc3: code 15 at element 0 is outside 0..14"
+xmangle x_float 'del f["quantized/fc2"]; f["float"].create_dataset("fc2.weight", data=np.zeros((84, 120), np.float32))' \
+    "tensor fc2.weight is stored as float32 but layer fc2 is quantized to 4 bits"
+xmangle x_missing 'del f["quantized/fc2"]' "tensor fc2.weight is missing"
+
 # --out is the model itself: the same path, another spelling, a hard link
 cp q/model.h5 keep.h5
 ln q/model.h5 link.h5
