@@ -65,9 +65,11 @@ sr_status sr_ckpt_verify(sr_ckpt_file *f);
 void sr_ckpt_close(sr_ckpt_file *f);   /* NULL is a no-op */
 const char *sr_ckpt_path(const sr_ckpt_file *f);
 
-/* A float32 dataset of exactly numel elements. */
+/* A float dataset of exactly the shape (ndim, dims): a missing dataset or
+ * another shape (a transposed one too) is SR_E_FORMAT naming both. */
 sr_status sr_ckpt_get_f32(sr_ckpt_file *f, const char *group,
-                          const char *name, size_t numel, float *dst);
+                          const char *name, int ndim, const int *dims,
+                          float *dst);
 int sr_ckpt_has(sr_ckpt_file *f, const char *group, const char *name);
 sr_status sr_ckpt_get_i64(sr_ckpt_file *f, const char *group,
                           const char *name, int64_t *v);
@@ -118,12 +120,16 @@ sr_status sr_export_save(const char *path, const sr_model_meta *m,
 int sr_export_probe(const char *path);
 /* Decode an export into meta and tensors: every tensor as float32 (the
  * quantized weights decoded exactly as the fake quantizer computes them),
- * the per-layer plan with quantized = 0 (weights already quantized).
+ * the per-layer plan as stored (quantized layers with their bits and
+ * activation bits: their weights are Q(W) already, see
+ * sr_quant_opts.weights_quantized). The description is checked as a model
+ * file's, every code dataset against its attributes.
  * Free with sr_export_decoded_free. */
 typedef struct sr_export_decoded {
     sr_model_meta meta;
     int n;
     sr_model_tensor *t;     /* names and data owned */
+    int *bits;              /* per tensor: bits of its codes, 0: float32 */
 } sr_export_decoded;
 sr_status sr_export_load(const char *path, sr_export_decoded *out);
 void sr_export_decoded_free(sr_export_decoded *d);

@@ -15,10 +15,13 @@
  *   learned bitwidths; 0 when WaveQ was off)
  *
  * Writing is atomic: "<path>.tmp", fsync, rename, fsync of the directory.
- * Reading checks the format, version and every attribute, and reads a
- * tensor only at the shape the caller expects; a missing dataset, a wrong
- * shape, a truncated or corrupted file (Fletcher32) is SR_E_FORMAT or
- * SR_E_IO with the file and the object in the message. */
+ * Reading checks the format, version and every attribute (in range:
+ * width, classes, input, bits 0..16 with 0 exactly for float layers,
+ * quantized 0/1, finite betas and normalisation, a positive std), and
+ * reads a tensor only at the shape the caller expects; a missing dataset,
+ * a wrong shape, a truncated or corrupted file (Fletcher32) is SR_E_FORMAT
+ * or SR_E_IO with the file and the object in the message. Values and the
+ * plan against the network are checked in src/train (eval.c). */
 #ifndef SINREQ_MODEL_IO_H
 #define SINREQ_MODEL_IO_H
 

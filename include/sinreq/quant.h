@@ -66,6 +66,10 @@ typedef struct sr_quant_opts {
     int quantize_ends;
     const sr_quant_override *overrides;
     int n_overrides;
+    /* 1: the weights loaded later already are Q(W) (a decoded export):
+     * quantized layers keep their plan, activation bits included, but
+     * multiply W as stored. Evaluation only. */
+    int weights_quantized;
 } sr_quant_opts;
 
 /* The defaults: no quantization, 4 bits, layer-mean SinReQ on W, beta 8,

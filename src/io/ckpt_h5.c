@@ -363,30 +363,65 @@ int sr_ckpt_has(sr_ckpt_file *f, const char *group, const char *name)
     return r;
 }
 
-sr_status sr_ckpt_get_f32(sr_ckpt_file *f, const char *group,
-                          const char *name, size_t numel, float *dst)
+static void dims_text(char *buf, size_t n, int ndim, const int *dims)
 {
-    char p[512];
-    hid_t d, s;
-    size_t n;
+    size_t o = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < ndim && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%d", i ? "x" : "", dims[i]);
+}
+
+sr_status sr_ckpt_get_f32(sr_ckpt_file *f, const char *group,
+                          const char *name, int ndim, const int *dims,
+                          float *dst)
+{
+    char p[512], a[64], b[64];
+    hid_t d, s = H5I_INVALID_HID, t = H5I_INVALID_HID;
+    hsize_t hd[8];
+    int fnd, fdims[8], same, is_float;
+    size_t n = 1;
     sr_status st = SR_OK;
 
-    snprintf(p, sizeof p, "%s/%s", gname(group), name);
+    /* an absolute name for messages, as h5dump shows it */
+    if (strcmp(gname(group), "/") == 0)
+        snprintf(p, sizeof p, "/%s", name);
+    else
+        snprintf(p, sizeof p, "%s%s/%s", gname(group)[0] == '/' ? "" : "/",
+                 gname(group), name);
     if (!sr_ckpt_has(f, group, name))
         return sr_error(SR_E_FORMAT, "%s: %s is missing", f->path, p);
     d = H5Dopen2(f->file, p, H5P_DEFAULT);
     if (d < 0)
         return sr_h5_error(SR_E_FORMAT, "%s: %s is not a dataset", f->path, p);
     s = H5Dget_space(d);
-    n = s < 0 ? 0 : (size_t)H5Sget_simple_extent_npoints(s);
-    if (s >= 0)
-        H5Sclose(s);
-    if (n != numel)
-        st = sr_error(SR_E_FORMAT, "%s: %s has %zu elements but the network "
-                      "needs %zu", f->path, p, n, numel);
-    else if (n && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                          dst) < 0)
+    t = H5Dget_type(d);
+    is_float = t >= 0 && H5Tget_class(t) == H5T_FLOAT;
+    fnd = s < 0 ? -1 : H5Sget_simple_extent_ndims(s);
+    if (fnd < 1 || fnd > 8 || H5Sget_simple_extent_dims(s, hd, NULL) < 0)
+        fnd = 0;
+    sr_h5_close(&t);
+    sr_h5_close(&s);
+    /* the full shape: a transposed tensor has the right count */
+    for (int i = 0; i < fnd; i++) {
+        fdims[i] = hd[i] > 0x7fffffff ? -1 : (int)hd[i];
+        n *= (size_t)hd[i];
+    }
+    same = fnd == ndim;
+    for (int i = 0; same && i < ndim; i++)
+        same = fdims[i] == dims[i];
+    if (!is_float) {
+        st = sr_error(SR_E_FORMAT, "%s: %s is not a float dataset", f->path,
+                      p);
+    } else if (!same) {
+        dims_text(a, sizeof a, fnd, fdims);
+        dims_text(b, sizeof b, ndim, dims);
+        st = sr_error(SR_E_FORMAT, "%s: %s has shape %s but the network "
+                      "needs %s", f->path, p, fnd ? a : "(none)", b);
+    } else if (n && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL,
+                            H5P_DEFAULT, dst) < 0) {
         st = sr_h5_error(SR_E_IO, "%s: cannot read %s", f->path, p);
+    }
     H5Dclose(d);
     return st;
 }

@@ -163,164 +163,214 @@ struct lctx {
 };
 
 static int add_tensor(sr_export_decoded *d, const char *name, int ndim,
-                      const int *dims, float *data)
+                      const int *dims, float *data, int bits)
 {
     sr_model_tensor *p = realloc(d->t, (size_t)(d->n + 1) * sizeof *p);
+    int *b;
+
     if (!p)
         return -1;
     d->t = p;
+    b = realloc(d->bits, (size_t)(d->n + 1) * sizeof *b);
+    if (!b)
+        return -1;
+    d->bits = b;
     p[d->n].name = strdup(name);
+    if (!p[d->n].name)
+        return -1;
     p[d->n].ndim = ndim;
     memcpy(p[d->n].dims, dims, sizeof p[d->n].dims);
     p[d->n].data = data;
+    b[d->n] = bits;
     d->n++;
     return 0;
+}
+
+static int have_tensor(const sr_export_decoded *d, const char *name)
+{
+    for (int i = 0; i < d->n; i++)
+        if (strcmp(d->t[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* One /float dataset: float32 of rank 1..4, read as it is. */
+static sr_status load_float(struct lctx *c, hid_t ds, const char *name)
+{
+    hid_t s = H5Dget_space(ds), t = H5Dget_type(ds);
+    hsize_t hd[4] = {0};
+    int nd = s < 0 ? -1 : H5Sget_simple_extent_ndims(s), dims[4] = {0};
+    int is_float = t >= 0 && H5Tget_class(t) == H5T_FLOAT;
+    size_t n = 1;
+    float *v;
+
+    if (nd >= 1 && nd <= 4)
+        H5Sget_simple_extent_dims(s, hd, NULL);
+    sr_h5_close(&s);
+    sr_h5_close(&t);
+    if (!is_float || nd < 1 || nd > 4)
+        return sr_error(SR_E_FORMAT, "%s: /float/%s is not a float dataset "
+                        "of rank 1..4", c->path, name);
+    for (int i = 0; i < nd; i++) {
+        dims[i] = (int)hd[i];
+        n *= hd[i];
+    }
+    v = malloc((n ? n : 1) * sizeof *v);
+    if (!v)
+        return sr_error(SR_E_NOMEM, "out of memory");
+    if (H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
+        free(v);
+        return sr_h5_error(SR_E_IO, "%s: cannot read /float/%s", c->path,
+                           name);
+    }
+    if (add_tensor(c->d, name, nd, dims, v, 0)) {
+        free(v);
+        return sr_error(SR_E_NOMEM, "out of memory");
+    }
+    return SR_OK;
+}
+
+/* One /quantized dataset: its codes decoded with the fake quantizer's own
+ * float32 expressions (qmath.h); every attribute checked against the
+ * words it describes and the file's quantizer. */
+static sr_status load_codes(struct lctx *c, hid_t ds, const char *name)
+{
+    const sr_model_meta *m = &c->d->meta;
+    hid_t s = H5Dget_space(ds);
+    hsize_t hd[1] = {0};
+    int bits = 0, numel = 0, shape[4] = {0}, sl, nd;
+    char tensor[SR_MODEL_NAME_MAX], qz[16];
+    size_t n = 1, words;
+    uint32_t *w;
+    float *v;
+
+    nd = s < 0 ? -1 : H5Sget_simple_extent_ndims(s);
+    if (nd == 1)
+        H5Sget_simple_extent_dims(s, hd, NULL);
+    sr_h5_close(&s);
+    sl = sr_h5_attr_len(ds, "shape");
+    if (nd != 1 || sr_h5_read_attr_i32s(ds, "bits", &bits, 1) ||
+        sr_h5_read_attr_i32s(ds, "numel", &numel, 1) || sl < 1 || sl > 4 ||
+        sr_h5_read_attr_i32s(ds, "shape", shape, sl) ||
+        sr_h5_read_attr_str(ds, "tensor", tensor, sizeof tensor) ||
+        sr_h5_read_attr_str(ds, "quantizer", qz, sizeof qz))
+        return sr_error(SR_E_FORMAT, "%s: /quantized/%s: an attribute (bits, "
+                        "numel, shape, tensor, quantizer) is missing or has "
+                        "the wrong type", c->path, name);
+    for (int i = 0; i < sl; i++) {
+        if (shape[i] < 1)
+            return sr_error(SR_E_FORMAT, "%s: /quantized/%s@shape[%d] is %d",
+                            c->path, name, i, shape[i]);
+        n *= (size_t)shape[i];
+    }
+    if (strcmp(qz, m->quantizer) != 0 ||
+        (strcmp(qz, "dorefa") != 0 && strcmp(qz, "wrpn") != 0))
+        return sr_error(SR_E_FORMAT, "%s: /quantized/%s@quantizer is \"%s\" "
+                        "but the file's is \"%s\"", c->path, name, qz,
+                        m->quantizer);
+    if (bits < (qz[0] == 'w' ? 2 : 1) || bits > 16)
+        return sr_error(SR_E_FORMAT, "%s: /quantized/%s@bits is %d (outside "
+                        "%d..16 for %s)", c->path, name, bits,
+                        qz[0] == 'w' ? 2 : 1, qz);
+    words = (n * (size_t)bits + 31) / 32;
+    if (numel < 1 || (size_t)numel != n || (size_t)hd[0] != words)
+        return sr_error(SR_E_FORMAT, "%s: /quantized/%s has %llu words, "
+                        "numel %d and shape of %zu elements; %zu words of "
+                        "%d-bit codes expected", c->path, name,
+                        (unsigned long long)hd[0], numel, n, words, bits);
+    w = malloc(words * sizeof *w);
+    v = malloc(n * sizeof *v);
+    if (!w || !v) {
+        free(w);
+        free(v);
+        return sr_error(SR_E_NOMEM, "out of memory");
+    }
+    if (H5Dread(ds, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, w) < 0) {
+        sr_status st = sr_h5_error(SR_E_IO, "%s: cannot read /quantized/%s",
+                                   c->path, name);
+        free(w);
+        free(v);
+        return st;
+    }
+    int dor = qz[0] == 'd';
+    float mx = dor ? (float)((1u << bits) - 1u)
+                   : (float)((1u << (bits - 1)) - 1u);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t code = 0;
+        for (int b = 0; b < bits; b++) {
+            size_t at = i * (size_t)bits + (size_t)b;
+            code |= ((w[at / 32] >> (at % 32)) & 1u) << b;
+        }
+        /* WRPN's offset-binary codes go up to 2m: a larger one decodes
+         * outside [-1, 1], a value the quantizer never produces */
+        if (!dor && (float)code > 2.0f * mx) {
+            free(w);
+            free(v);
+            return sr_error(SR_E_FORMAT, "%s: /quantized/%s: code %u at "
+                            "element %zu is outside 0..%u", c->path, name,
+                            code, i, (1u << bits) - 2u);
+        }
+        /* the fake quantizer's own float32 expressions (qmath.h) */
+        v[i] = dor ? 2.0f * ((float)code / mx) - 1.0f
+                   : ((float)code - mx) / mx;
+    }
+    free(w);
+    if (have_tensor(c->d, tensor)) {
+        free(v);
+        return sr_error(SR_E_FORMAT, "%s: /quantized/%s holds %s, which is "
+                        "also under /float", c->path, name, tensor);
+    }
+    if (add_tensor(c->d, tensor, sl, shape, v, bits)) {
+        free(v);
+        return sr_error(SR_E_NOMEM, "out of memory");
+    }
+    return SR_OK;
 }
 
 static herr_t load_cb(hid_t g, const char *name, const H5L_info_t *info,
                       void *data)
 {
     struct lctx *c = data;
-    hid_t ds = H5Dopen2(g, name, H5P_DEFAULT), s;
-    hsize_t hd[4] = {0};
-    int nd, dims[4] = {0};
+    hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
     (void)info;
 
-    if (ds < 0)
-        goto bad;
-    s = H5Dget_space(ds);
-    nd = H5Sget_simple_extent_ndims(s);
-    H5Sget_simple_extent_dims(s, hd, NULL);
-    H5Sclose(s);
-    if (!c->quant) {
-        size_t n = 1;
-        for (int i = 0; i < nd && i < 4; i++) {
-            dims[i] = (int)hd[i];
-            n *= hd[i];
-        }
-        float *v = malloc(n * sizeof *v);
-        if (!v || H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                          v) < 0 || add_tensor(c->d, name, nd, dims, v)) {
-            free(v);
-            H5Dclose(ds);
-            goto bad;
-        }
-    } else {
-        int bits = 0, numel = 0, shape[4] = {0}, sl;
-        char tensor[256], qz[16];
-        sl = sr_h5_attr_len(ds, "shape");
-        if (sr_h5_read_attr_i32s(ds, "bits", &bits, 1) ||
-            sr_h5_read_attr_i32s(ds, "numel", &numel, 1) || sl < 1 || sl > 4 ||
-            sr_h5_read_attr_i32s(ds, "shape", shape, sl) ||
-            sr_h5_read_attr_str(ds, "tensor", tensor, sizeof tensor) ||
-            sr_h5_read_attr_str(ds, "quantizer", qz, sizeof qz) ||
-            bits < 1 || bits > 16 || numel < 0) {
-            H5Dclose(ds);
-            goto bad;
-        }
-        uint32_t *w = malloc((size_t)hd[0] * sizeof *w);
-        float *v = malloc((size_t)(numel ? numel : 1) * sizeof *v);
-        if (!w || !v || H5Dread(ds, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL,
-                                H5P_DEFAULT, w) < 0 ||
-            (size_t)hd[0] * 32 < (size_t)numel * (size_t)bits) {
-            free(w);
-            free(v);
-            H5Dclose(ds);
-            goto bad;
-        }
-        int dor = strcmp(qz, "dorefa") == 0;
-        float mx = dor ? (float)((1u << bits) - 1u)
-                       : (float)((1u << (bits - 1)) - 1u);
-        for (size_t i = 0; i < (size_t)numel; i++) {
-            uint32_t code = 0;
-            for (int b = 0; b < bits; b++) {
-                size_t at = i * (size_t)bits + (size_t)b;
-                code |= ((w[at / 32] >> (at % 32)) & 1u) << b;
-            }
-            /* the fake quantizer's own float32 expressions (qmath.h) */
-            v[i] = dor ? 2.0f * ((float)code / mx) - 1.0f
-                       : ((float)code - mx) / mx;
-        }
-        free(w);
-        if (add_tensor(c->d, tensor, sl, shape, v)) {
-            free(v);
-            H5Dclose(ds);
-            goto bad;
-        }
+    if (ds < 0) {
+        c->st = sr_h5_error(SR_E_FORMAT, "%s: /%s/%s is not a dataset",
+                            c->path, c->quant ? "quantized" : "float", name);
+        return -1;
     }
+    c->st = c->quant ? load_codes(c, ds, name) : load_float(c, ds, name);
     H5Dclose(ds);
-    return 0;
-bad:
-    c->st = sr_h5_error(SR_E_FORMAT, "%s: cannot read /%s/%s", c->path,
-                        c->quant ? "quantized" : "float", name);
-    return -1;
+    return c->st == SR_OK ? 0 : -1;
 }
 
 sr_status sr_export_load(const char *path, sr_export_decoded *d)
 {
-    hid_t f, g, q;
-    char fmt[64];
-    int in[3], L;
-    sr_model_meta *m = &d->meta;
+    hid_t f, g;
     struct lctx c = {d, path, SR_OK, 0};
 
     memset(d, 0, sizeof *d);
     sr_h5_quiet();
+    if (access(path, R_OK) != 0)
+        return sr_error(SR_E_IO, "%s: no such file or not readable", path);
     f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0)
-        return sr_h5_error(SR_E_IO, "%s: cannot open as HDF5", path);
-    if (sr_h5_read_attr_str(f, "format", fmt, sizeof fmt) ||
-        strcmp(fmt, SR_EXPORT_FORMAT) ||
-        sr_h5_read_attr_str(f, "net", m->net, sizeof m->net) ||
-        sr_h5_read_attr_i32s(f, "width", &m->width, 1) ||
-        sr_h5_read_attr_i32s(f, "classes", &m->classes, 1) ||
-        sr_h5_read_attr_i32s(f, "input", in, 3) ||
-        sr_h5_read_attr_str(f, "quantizer", m->quantizer, sizeof m->quantizer) ||
-        sr_h5_read_attr_i32s(f, "act_bits", &m->act_bits, 1) ||
-        sr_h5_read_attr_str(f, "regularizer", m->regularizer,
-                            sizeof m->regularizer) ||
-        sr_h5_read_attr_f32s(f, "norm_mean", m->norm_mean, 3) ||
-        sr_h5_read_attr_f32s(f, "norm_std", m->norm_std, 3)) {
-        H5Fclose(f);
-        return sr_error(SR_E_FORMAT, "%s: not a valid %s file", path,
-                        SR_EXPORT_FORMAT);
-    }
-    snprintf(m->program_version, sizeof m->program_version, "export");
-    m->in_c = in[0];
-    m->in_h = in[1];
-    m->in_w = in[2];
-    q = H5Gopen2(f, "quant", H5P_DEFAULT);
-    L = q < 0 ? -1 : sr_h5_attr_len(q, "layers");
-    if (L > 0) {
-        char *names = calloc((size_t)L, SR_MODEL_NAME_MAX);
-        int *ab = calloc((size_t)L, sizeof *ab);
-        m->layers = calloc((size_t)L, sizeof *m->layers);
-        if (!names || !ab || !m->layers ||
-            sr_h5_read_attr_strs(q, "layers", names, SR_MODEL_NAME_MAX, L) ||
-            sr_h5_read_attr_i32s(q, "act_bits", ab, L))
-            c.st = sr_error(SR_E_FORMAT, "%s: /quant is unreadable", path);
-        for (int i = 0; c.st == SR_OK && i < L; i++) {
-            snprintf(m->layers[i].name, SR_MODEL_NAME_MAX, "%s",
-                     names + (size_t)i * SR_MODEL_NAME_MAX);
-            m->layers[i].act_bits = ab[i];   /* weights: decoded floats */
-        }
-        m->n_layers = L;
-        free(names);
-        free(ab);
-    }
-    if (q >= 0)
-        H5Gclose(q);
+        return sr_h5_error(SR_E_IO, "%s: cannot open as HDF5 (not an HDF5 "
+                           "file, truncated or corrupted)", path);
+    /* the description exactly as a model file's, checked the same way */
+    c.st = sr_model_meta_read(f, path, SR_EXPORT_FORMAT,
+                              SR_EXPORT_FORMAT_VERSION, &d->meta);
     for (int k = 0; c.st == SR_OK && k < 2; k++) {
         c.quant = k;
         g = H5Gopen2(f, k ? "quantized" : "float", H5P_DEFAULT);
-        if (g < 0 || H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, load_cb,
-                                &c) < 0) {
-            if (c.st == SR_OK)
-                c.st = sr_h5_error(SR_E_FORMAT, "%s: cannot list /%s", path,
-                                   k ? "quantized" : "float");
-        }
-        if (g >= 0)
-            H5Gclose(g);
+        if (g < 0)
+            c.st = sr_h5_error(SR_E_FORMAT, "%s: group /%s is missing", path,
+                               k ? "quantized" : "float");
+        else if (H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, NULL, load_cb,
+                            &c) < 0 && c.st == SR_OK)
+            c.st = sr_h5_error(SR_E_FORMAT, "%s: cannot list /%s", path,
+                               k ? "quantized" : "float");
+        sr_h5_close(&g);
     }
     H5Fclose(f);
     if (c.st != SR_OK)
@@ -335,6 +385,7 @@ void sr_export_decoded_free(sr_export_decoded *d)
         free((float *)d->t[i].data);
     }
     free(d->t);
+    free(d->bits);
     free(d->meta.layers);
     memset(d, 0, sizeof *d);
 }

@@ -39,5 +39,10 @@ sr_status sr_h5_commit_tmp(const char *tmp, const char *path);
 
 /* model_h5.c: the network description of model and export files. */
 int sr_model_meta_attrs(hid_t file, const sr_model_meta *m);
+/* Read and check them (format and version first, every attribute, /quant
+ * with one entry per layer, every value in range); m->layers is malloc'd. */
+sr_status sr_model_meta_read(hid_t file, const char *path, const char *format,
+                             int version, sr_model_meta *m);
+#define SR_MODEL_MAX_BITS 16
 
 #endif

@@ -1,6 +1,7 @@
 /* Model files: the layout is in include/sinreq/model_io.h. */
 #include "sinreq/model_io.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,10 +159,11 @@ out_close:
 
 /* ---- reader ---- */
 
-static sr_status fmt_err(sr_model_file *f, const char *what)
+static sr_status fmt_err(const char *path, const char *format,
+                         const char *what)
 {
-    return sr_error(SR_E_FORMAT, "%s: %s (not a valid %s file)", f->path,
-                    what, SR_MODEL_FORMAT);
+    return sr_error(SR_E_FORMAT, "%s: %s (not a valid %s file)", path, what,
+                    format);
 }
 
 static herr_t list_cb(hid_t loc, const char *name, const H5L_info_t *info,
@@ -179,9 +181,52 @@ static herr_t list_cb(hid_t loc, const char *name, const H5L_info_t *info,
     return 0;
 }
 
-static sr_status read_meta(sr_model_file *f)
+/* Every value a reader takes from the description is in range: what a
+ * network can be built from and evaluated with, nothing silently ignored. */
+static sr_status check_meta(const char *path, const char *format,
+                            const sr_model_meta *m)
 {
-    sr_model_meta *m = &f->meta;
+    if (m->width < 1 || m->classes < 1 || m->in_c < 1 || m->in_h < 1 ||
+        m->in_w < 1)
+        return fmt_err(path, format, "width, classes or input out of range");
+    if (m->act_bits < 0 || m->act_bits > SR_MODEL_MAX_BITS)
+        return sr_error(SR_E_FORMAT, "%s: /@act_bits is %d (0..%d expected)",
+                        path, m->act_bits, SR_MODEL_MAX_BITS);
+    for (int c = 0; c < 3; c++)
+        if (!isfinite(m->norm_mean[c]) || !isfinite(m->norm_std[c]) ||
+            !(m->norm_std[c] > 0.0f))
+            return sr_error(SR_E_FORMAT, "%s: /@norm_mean[%d] = %g, "
+                            "/@norm_std[%d] = %g (finite values and a "
+                            "positive std expected)", path, c,
+                            (double)m->norm_mean[c], c,
+                            (double)m->norm_std[c]);
+    for (int i = 0; i < m->n_layers; i++) {
+        const sr_model_layer_meta *l = &m->layers[i];
+        if (l->quantized != 0 && l->quantized != 1)
+            return sr_error(SR_E_FORMAT, "%s: /quant@quantized[%d] (layer "
+                            "%s) is %d (0 or 1 expected)", path, i, l->name,
+                            l->quantized);
+        if (l->quantized ? l->bits < 1 || l->bits > SR_MODEL_MAX_BITS
+                         : l->bits != 0)
+            return sr_error(SR_E_FORMAT, "%s: /quant@bits[%d] (layer %s) is "
+                            "%d (%s expected)", path, i, l->name, l->bits,
+                            l->quantized ? "1..16 for a quantized layer"
+                                         : "0 for a float layer");
+        if (l->act_bits < 0 || l->act_bits > SR_MODEL_MAX_BITS)
+            return sr_error(SR_E_FORMAT, "%s: /quant@act_bits[%d] (layer %s) "
+                            "is %d (0..%d expected)", path, i, l->name,
+                            l->act_bits, SR_MODEL_MAX_BITS);
+        if (!isfinite(l->beta))
+            return sr_error(SR_E_FORMAT, "%s: /quant@beta[%d] (layer %s) is "
+                            "%g (finite expected)", path, i, l->name,
+                            (double)l->beta);
+    }
+    return SR_OK;
+}
+
+sr_status sr_model_meta_read(hid_t file, const char *path, const char *format,
+                             int version, sr_model_meta *m)
+{
     hid_t q = H5I_INVALID_HID;
     char fmt[64];
     int v = 0, in[3];
@@ -190,85 +235,95 @@ static sr_status read_meta(sr_model_file *f)
     float *beta = NULL;
     sr_status st = SR_OK;
 
-    if (sr_h5_read_attr_str(f->file, "format", fmt, sizeof fmt) ||
-        strcmp(fmt, SR_MODEL_FORMAT) != 0)
-        return fmt_err(f, "attribute /@format is missing or not \"" SR_MODEL_FORMAT "\"");
-    if (sr_h5_read_attr_i32s(f->file, "format_version", &v, 1))
-        return fmt_err(f, "attribute /@format_version is missing");
-    if (v != SR_MODEL_FORMAT_VERSION)
+    memset(m, 0, sizeof *m);
+    if (sr_h5_read_attr_str(file, "format", fmt, sizeof fmt) ||
+        strcmp(fmt, format) != 0) {
+        char what[128];
+        snprintf(what, sizeof what, "attribute /@format is missing or not "
+                 "\"%s\"", format);
+        return fmt_err(path, format, what);
+    }
+    if (sr_h5_read_attr_i32s(file, "format_version", &v, 1))
+        return fmt_err(path, format, "attribute /@format_version is missing");
+    if (v != version)
         return sr_error(SR_E_FORMAT, "%s: format_version is %d; this program "
-                        "reads version %d", f->path, v, SR_MODEL_FORMAT_VERSION);
+                        "reads version %d", path, v, version);
 #define NEED(expr, attr)                                                  \
     do {                                                                  \
         if (expr)                                                         \
-            return fmt_err(f, "attribute /@" attr " is missing or has the wrong type"); \
+            return fmt_err(path, format, "attribute /@" attr              \
+                           " is missing or has the wrong type");          \
     } while (0)
-    NEED(sr_h5_read_attr_str(f->file, "net", m->net, sizeof m->net), "net");
-    NEED(sr_h5_read_attr_i32s(f->file, "width", &m->width, 1), "width");
-    NEED(sr_h5_read_attr_i32s(f->file, "classes", &m->classes, 1), "classes");
-    NEED(sr_h5_read_attr_i32s(f->file, "input", in, 3), "input");
-    NEED(sr_h5_read_attr_str(f->file, "quantizer", m->quantizer,
+    NEED(sr_h5_read_attr_str(file, "net", m->net, sizeof m->net), "net");
+    NEED(sr_h5_read_attr_i32s(file, "width", &m->width, 1), "width");
+    NEED(sr_h5_read_attr_i32s(file, "classes", &m->classes, 1), "classes");
+    NEED(sr_h5_read_attr_i32s(file, "input", in, 3), "input");
+    NEED(sr_h5_read_attr_str(file, "quantizer", m->quantizer,
                              sizeof m->quantizer), "quantizer");
-    NEED(sr_h5_read_attr_i32s(f->file, "act_bits", &m->act_bits, 1), "act_bits");
-    NEED(sr_h5_read_attr_str(f->file, "regularizer", m->regularizer,
+    NEED(sr_h5_read_attr_i32s(file, "act_bits", &m->act_bits, 1), "act_bits");
+    NEED(sr_h5_read_attr_str(file, "regularizer", m->regularizer,
                              sizeof m->regularizer), "regularizer");
-    NEED(sr_h5_read_attr_f32s(f->file, "norm_mean", m->norm_mean, 3), "norm_mean");
-    NEED(sr_h5_read_attr_f32s(f->file, "norm_std", m->norm_std, 3), "norm_std");
-    NEED(sr_h5_read_attr_str(f->file, "program_version", m->program_version,
+    NEED(sr_h5_read_attr_f32s(file, "norm_mean", m->norm_mean, 3), "norm_mean");
+    NEED(sr_h5_read_attr_f32s(file, "norm_std", m->norm_std, 3), "norm_std");
+    NEED(sr_h5_read_attr_str(file, "program_version", m->program_version,
                              sizeof m->program_version), "program_version");
 #undef NEED
     m->in_c = in[0];
     m->in_h = in[1];
     m->in_w = in[2];
-    if (m->width < 1 || m->classes < 1 || in[0] < 1 || in[1] < 1 || in[2] < 1)
-        return fmt_err(f, "width, classes or input out of range");
 
-    q = H5Gopen2(f->file, "quant", H5P_DEFAULT);
+    q = H5Gopen2(file, "quant", H5P_DEFAULT);
     if (q < 0)
-        return sr_h5_error(SR_E_FORMAT, "%s: group /quant is missing", f->path);
+        return sr_h5_error(SR_E_FORMAT, "%s: group /quant is missing", path);
     int L = sr_h5_attr_len(q, "layers");
-    if (L < 0)
-        L = 0;
-    m->n_layers = L;
-    m->layers = calloc((size_t)(L ? L : 1), sizeof *m->layers);
-    names = calloc((size_t)(L ? L : 1), SR_MODEL_NAME_MAX);
-    tmp = calloc((size_t)(L ? L : 1), sizeof *tmp);
-    beta = calloc((size_t)(L ? L : 1), sizeof *beta);
-    if (!m->layers || !names || !tmp || !beta) {
-        st = sr_error(SR_E_NOMEM, "%s: out of memory", f->path);
+    if (L < 1) {
+        st = fmt_err(path, format, "/quant@layers is missing or empty");
         goto out;
     }
-    if (L > 0) {
-        if (sr_h5_read_attr_strs(q, "layers", names, SR_MODEL_NAME_MAX, L) ||
-            sr_h5_read_attr_f32s(q, "beta", beta, L)) {
-            st = fmt_err(f, "/quant@layers or /quant@beta is unreadable");
+    m->n_layers = L;
+    m->layers = calloc((size_t)L, sizeof *m->layers);
+    names = calloc((size_t)L, SR_MODEL_NAME_MAX);
+    tmp = calloc((size_t)L, sizeof *tmp);
+    beta = calloc((size_t)L, sizeof *beta);
+    if (!m->layers || !names || !tmp || !beta) {
+        st = sr_error(SR_E_NOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    if (sr_h5_read_attr_strs(q, "layers", names, SR_MODEL_NAME_MAX, L) ||
+        sr_h5_read_attr_f32s(q, "beta", beta, L)) {
+        st = fmt_err(path, format, "/quant@layers or /quant@beta is unreadable");
+        goto out;
+    }
+    for (int i = 0; i < L; i++) {
+        snprintf(m->layers[i].name, SR_MODEL_NAME_MAX, "%s",
+                 names + (size_t)i * SR_MODEL_NAME_MAX);
+        m->layers[i].beta = beta[i];
+    }
+    static const char *keys[3] = {"quantized", "bits", "act_bits"};
+    for (int k = 0; k < 3; k++) {
+        if (sr_h5_read_attr_i32s(q, keys[k], tmp, L)) {
+            st = sr_error(SR_E_FORMAT, "%s: /quant@%s is missing or does "
+                          "not have %d entries", path, keys[k], L);
             goto out;
         }
         for (int i = 0; i < L; i++) {
-            snprintf(m->layers[i].name, SR_MODEL_NAME_MAX, "%s",
-                     names + (size_t)i * SR_MODEL_NAME_MAX);
-            m->layers[i].beta = beta[i];
-        }
-        static const char *keys[3] = {"quantized", "bits", "act_bits"};
-        for (int k = 0; k < 3; k++) {
-            if (sr_h5_read_attr_i32s(q, keys[k], tmp, L)) {
-                st = sr_error(SR_E_FORMAT, "%s: /quant@%s is missing or does "
-                              "not have %d entries", f->path, keys[k], L);
-                goto out;
-            }
-            for (int i = 0; i < L; i++) {
-                int *dst = k == 0 ? &m->layers[i].quantized
-                         : k == 1 ? &m->layers[i].bits
-                                  : &m->layers[i].act_bits;
-                *dst = tmp[i];
-            }
+            int *dst = k == 0 ? &m->layers[i].quantized
+                     : k == 1 ? &m->layers[i].bits
+                              : &m->layers[i].act_bits;
+            *dst = tmp[i];
         }
     }
+    st = check_meta(path, format, m);
 out:
     free(names);
     free(tmp);
     free(beta);
     sr_h5_close(&q);
+    if (st != SR_OK) {
+        free(m->layers);
+        m->layers = NULL;
+        m->n_layers = 0;
+    }
     return st;
 }
 
@@ -297,7 +352,8 @@ sr_status sr_model_open(const char *path, sr_model_file **out)
                          "file, truncated or corrupted)", path);
         goto fail;
     }
-    st = read_meta(f);
+    st = sr_model_meta_read(f->file, path, SR_MODEL_FORMAT,
+                            SR_MODEL_FORMAT_VERSION, &f->meta);
     if (st != SR_OK)
         goto fail;
     f->model = H5Gopen2(f->file, "model", H5P_DEFAULT);

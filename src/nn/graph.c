@@ -555,6 +555,9 @@ sr_status sr_nn_set_quant(sr_nn *net, const sr_quant_opts *qo)
             /* act_bits on an unquantized layer stays off by plan */
             continue;
         }
+        /* W is Q(W) already: no weight quantizer, activation bits kept */
+        if (qo->weights_quantized)
+            continue;
         l->qidx = net->nq;
         net->q[net->nq].layer = map[k];
         net->nq++;

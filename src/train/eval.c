@@ -13,17 +13,180 @@
 #include "sinreq/models.h"
 #include "train_internal.h"
 
-sr_status sr_train_net_from_model(sr_model_file *f, int batch,
-                                  sr_backend *be, sr_nn **out)
+/* ---- a model's tensors against the network ---- */
+
+sr_status sr_train_check_values(const char *path, const char *obj,
+                                const sr_nn_tensor_info *ti, const float *v)
 {
-    const sr_model_meta *m = sr_model_file_meta(f);
+    for (size_t j = 0; j < ti->numel; j++) {
+        int finite = isfinite(v[j]);
+        if (finite && (ti->role != SR_NN_RUNNING_VAR || v[j] >= 0.0f))
+            continue;
+        /* the first bad element, flat and as a PyTorch index */
+        char idx[96] = "";
+        size_t rest = j, o = 0, stride = ti->numel;
+        for (int d = 0; d < ti->ndim && o < sizeof idx; d++) {
+            stride /= (size_t)ti->dims[d];
+            o += (size_t)snprintf(idx + o, sizeof idx - o, "[%zu]",
+                                  rest / stride);
+            rest %= stride;
+        }
+        return sr_error(SR_E_FORMAT, "%s: %s has %s value %g at element %zu "
+                        "%s", path, obj, finite ? "a negative (running "
+                        "variance)" : "a non-finite", (double)v[j], j, idx);
+    }
+    return SR_OK;
+}
+
+static int find_decoded(const sr_export_decoded *d, const char *name)
+{
+    for (int i = 0; i < d->n; i++)
+        if (strcmp(d->t[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static void shape_text(char *buf, size_t n, int ndim, const int *dims)
+{
+    size_t o = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < ndim && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%d", i ? "x" : "", dims[i]);
+}
+
+/* A decoded export's tensor: a quantized layer's weight must have come as
+ * codes of the layer's bits, every other tensor as float32. */
+static sr_status read_decoded(const sr_train_src *s, const sr_nn *net,
+                              const sr_nn_tensor_info *ti, float *dst)
+{
+    const sr_export_decoded *d = s->dec;
+    int j = find_decoded(d, ti->name), want = 0, same;
+    sr_nn_layer_info li;
+    char a[64], b[64];
+
+    if (j < 0)
+        return sr_error(SR_E_FORMAT, "%s: tensor %s is missing (neither "
+                        "under /float nor under /quantized)", s->path,
+                        ti->name);
+    same = d->t[j].ndim == ti->ndim;
+    for (int i = 0; same && i < ti->ndim; i++)
+        same = d->t[j].dims[i] == ti->dims[i];
+    if (!same) {
+        shape_text(a, sizeof a, d->t[j].ndim, d->t[j].dims);
+        shape_text(b, sizeof b, ti->ndim, ti->dims);
+        return sr_error(SR_E_FORMAT, "%s: tensor %s has shape %s but the "
+                        "network needs %s", s->path, ti->name, a, b);
+    }
+    SR_TRY(sr_nn_layer(net, ti->layer, &li));
+    if (ti->role == SR_NN_WEIGHT && li.quant.quantized)
+        want = li.quant.bits;
+    if (d->bits[j] != want) {
+        if (d->bits[j])
+            snprintf(a, sizeof a, "%d-bit codes", d->bits[j]);
+        else
+            snprintf(a, sizeof a, "float32");
+        if (want)
+            snprintf(b, sizeof b, "quantized to %d bits", want);
+        else
+            snprintf(b, sizeof b, "float");
+        return sr_error(SR_E_FORMAT, "%s: tensor %s is stored as %s but "
+                        "layer %s is %s", s->path, ti->name, a, li.name, b);
+    }
+    memcpy(dst, d->t[j].data, ti->numel * sizeof *dst);
+    return SR_OK;
+}
+
+sr_status sr_train_src_read(const sr_train_src *s, const sr_nn *net,
+                            const sr_nn_tensor_info *ti, float *dst)
+{
+    char obj[SR_MODEL_NAME_MAX + 16];
+
+    if (s->dec) {
+        SR_TRY(read_decoded(s, net, ti, dst));
+        snprintf(obj, sizeof obj, "tensor %s", ti->name);
+    } else {
+        SR_TRY(sr_model_read(s->file, ti->name, ti->ndim, ti->dims, dst));
+        snprintf(obj, sizeof obj, "/model/%s", ti->name);
+    }
+    return sr_train_check_values(s->path, obj, ti, dst);
+}
+
+sr_status sr_train_load_src(sr_nn *net, const sr_train_src *s)
+{
+    float *buf = NULL;
+    size_t cap = 0;
+    sr_status st = SR_OK;
+
+    for (int i = 0; st == SR_OK && i < sr_nn_tensor_count(net); i++) {
+        const sr_nn_tensor_info *ti = sr_nn_tensor(net, i);
+        if (ti->numel > cap) {
+            float *p = realloc(buf, ti->numel * sizeof *p);
+            if (!p) {
+                st = sr_error(SR_E_NOMEM, "out of memory for a %zu-float "
+                              "tensor", ti->numel);
+                break;
+            }
+            buf = p;
+            cap = ti->numel;
+        }
+        st = sr_train_src_read(s, net, ti, buf);
+        if (st == SR_OK)
+            st = sr_nn_write_tensor(net, i, buf);
+    }
+    free(buf);
+    return st;
+}
+
+/* The stored per-layer plan must name the network's layers, in order, and
+ * (resolved: after sr_nn_set_quant) resolve to itself: nothing in the file
+ * is silently ignored. */
+static sr_status check_layers(const sr_train_src *s, const sr_nn *net,
+                               int resolved)
+{
+    const sr_model_meta *m = s->meta;
+    int L = 0;
+
+    for (int i = 0; i < sr_nn_layer_count(net); i++) {
+        sr_nn_layer_info li;
+        SR_TRY(sr_nn_layer(net, i, &li));
+        L += li.kind == SR_NN_CONV2D || li.kind == SR_NN_LINEAR;
+    }
+    SR_CHECK(L == m->n_layers, SR_E_FORMAT, "%s: /quant@layers has %d "
+             "entries but %s has %d conv/linear layers", s->path,
+             m->n_layers, m->net, L);
+    for (int i = 0, k = 0; i < sr_nn_layer_count(net); i++) {
+        sr_nn_layer_info li;
+        SR_TRY(sr_nn_layer(net, i, &li));
+        if (li.kind != SR_NN_CONV2D && li.kind != SR_NN_LINEAR)
+            continue;
+        const sr_model_layer_meta *l = &m->layers[k];
+        SR_CHECK(strcmp(l->name, li.name) == 0, SR_E_FORMAT, "%s: "
+                 "/quant@layers[%d] is '%s' but conv/linear layer %d of %s "
+                 "is '%s'", s->path, k, l->name, k, m->net, li.name);
+        SR_CHECK(!resolved || (l->quantized == li.quant.quantized &&
+                               l->bits == li.quant.bits &&
+                               l->act_bits == li.quant.act_bits),
+                 SR_E_FORMAT, "%s: layer %s: the stored plan (quantized %d, "
+                 "%d bits, activations %d bits) is not one %s can run (it "
+                 "resolves to quantized %d, %d bits, activations %d bits)",
+                 s->path, li.name, l->quantized, l->bits, l->act_bits, m->net,
+                 li.quant.quantized, li.quant.bits, li.quant.act_bits);
+        k++;
+    }
+    return SR_OK;
+}
+
+sr_status sr_train_net_build(const sr_train_src *s, int batch, sr_nn **out)
+{
+    const sr_model_meta *m = s->meta;
     sr_model_opts mo = {0};
     sr_quant_opts qo;
     sr_quant_override *ov = NULL;
     sr_nn *net = NULL;
-    sr_nn_opts no;
     sr_status st;
 
+    *out = NULL;
     mo.name = m->net;
     mo.batch = batch;
     mo.num_classes = m->classes;
@@ -36,14 +199,14 @@ sr_status sr_train_net_from_model(sr_model_file *f, int batch,
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", sr_last_error());
         return sr_error(SR_E_FORMAT, "%s: its network cannot be built: %s",
-                        sr_model_file_path(f), msg);
+                        s->path, msg);
     }
     /* The stored per-layer plan, layer by layer. */
     sr_quant_opts_default(&qo);
     st = sr_quant_quantizer_parse(m->quantizer, &qo.quantizer);
     if (st != SR_OK) {
-        st = sr_error(SR_E_FORMAT, "%s: unknown quantizer '%s'",
-                      sr_model_file_path(f), m->quantizer);
+        st = sr_error(SR_E_FORMAT, "%s: unknown quantizer '%s'", s->path,
+                      m->quantizer);
         goto fail;
     }
     ov = calloc((size_t)(m->n_layers ? m->n_layers : 1), sizeof *ov);
@@ -52,9 +215,14 @@ sr_status sr_train_net_from_model(sr_model_file *f, int batch,
         goto fail;
     }
     for (int i = 0; i < m->n_layers; i++) {
+        if (m->layers[i].quantized && qo.quantizer == SR_QUANT_NONE) {
+            st = sr_error(SR_E_FORMAT, "%s: layer %s is quantized but the "
+                          "quantizer is 'none'", s->path, m->layers[i].name);
+            goto fail;
+        }
         ov[i].layer = m->layers[i].name;
-        ov[i].quantize = m->layers[i].quantized && qo.quantizer != SR_QUANT_NONE;
-        ov[i].bits = ov[i].quantize ? m->layers[i].bits : 0;
+        ov[i].quantize = m->layers[i].quantized;
+        ov[i].bits = m->layers[i].quantized ? m->layers[i].bits : 0;
         ov[i].act_bits = m->layers[i].act_bits;
     }
     qo.bits = 4;
@@ -65,13 +233,18 @@ sr_status sr_train_net_from_model(sr_model_file *f, int batch,
         }
     qo.overrides = ov;
     qo.n_overrides = m->n_layers;
-    st = sr_nn_set_quant(net, &qo);
+    qo.weights_quantized = s->dec != NULL;
+    st = check_layers(s, net, 0);
     if (st != SR_OK)
         goto fail;
-    sr_nn_opts_default(&no);
-    st = sr_nn_alloc(net, be, &no);
-    if (st == SR_OK)
-        st = sr_train_load_tensors(net, f);
+    st = sr_nn_set_quant(net, &qo);
+    if (st != SR_OK) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", sr_last_error());
+        st = sr_error(st, "%s: its quantization plan: %s", s->path, msg);
+        goto fail;
+    }
+    st = check_layers(s, net, 1);
     if (st != SR_OK)
         goto fail;
     free(ov);
@@ -83,42 +256,61 @@ fail:
     return st;
 }
 
-static sr_status eval_model(const sr_eval_opts *o, double *loss, double *acc,
-                            long *count);
+sr_status sr_train_net_from_src(const sr_train_src *s, int batch,
+                                sr_backend *be, sr_nn **out)
+{
+    sr_nn *net = NULL;
+    sr_nn_opts no;
+    sr_status st;
 
-/* An export (really quantized weights): decoded to float32 weights, exactly
- * the fake quantizer's values, in a temporary model file whose layers are
- * float (the weights are already quantized), then evaluated as any model. */
+    *out = NULL;
+    SR_TRY(sr_train_net_build(s, batch, &net));
+    sr_nn_opts_default(&no);
+    st = sr_nn_alloc(net, be, &no);
+    if (st == SR_OK)
+        st = sr_train_load_src(net, s);
+    if (st != SR_OK) {
+        sr_nn_free(net);
+        return st;
+    }
+    *out = net;
+    return SR_OK;
+}
+
+static sr_status eval_src(const sr_eval_opts *o, const sr_train_src *s,
+                          double *loss, double *acc, long *count);
+
+/* A model file, or an export (really quantized weights) decoded to the
+ * fake quantizer's float32 values, which the network then multiplies as
+ * they are (weights_quantized) with the stored plan, activation bits
+ * included. */
 sr_status sr_train_eval(const sr_eval_opts *o, double *loss, double *acc,
                         long *count)
 {
+    sr_train_src s = {.path = o->model};
+    sr_model_file *f = NULL;
     sr_export_decoded d;
-    sr_eval_opts o2 = *o;
-    char dir[] = "/tmp/sinreq-export-XXXXXX", path[64];
     sr_status st;
 
-    if (!sr_export_probe(o->model))
-        return eval_model(o, loss, acc, count);
-    SR_TRY(sr_export_load(o->model, &d));
-    if (!mkdtemp(dir)) {
+    if (sr_export_probe(o->model)) {
+        SR_TRY(sr_export_load(o->model, &d));
+        s.meta = &d.meta;
+        s.dec = &d;
+        st = eval_src(o, &s, loss, acc, count);
         sr_export_decoded_free(&d);
-        return sr_error(SR_E_IO, "cannot create a temporary directory");
+        return st;
     }
-    snprintf(path, sizeof path, "%s/model.h5", dir);
-    st = sr_model_save(path, &d.meta, d.t, d.n);
-    sr_export_decoded_free(&d);
-    o2.model = path;
-    if (st == SR_OK)
-        st = eval_model(&o2, loss, acc, count);
-    unlink(path);
-    rmdir(dir);
+    SR_TRY(sr_model_open(o->model, &f));
+    s.meta = sr_model_file_meta(f);
+    s.file = f;
+    st = eval_src(o, &s, loss, acc, count);
+    sr_model_close(f);
     return st;
 }
 
-static sr_status eval_model(const sr_eval_opts *o, double *loss, double *acc,
-                            long *count)
+static sr_status eval_src(const sr_eval_opts *o, const sr_train_src *s,
+                          double *loss, double *acc, long *count)
 {
-    sr_model_file *f = NULL;
     sr_backend *be = NULL;
     sr_nn *net = NULL;
     sr_loader *ld = NULL;
@@ -133,10 +325,7 @@ static sr_status eval_model(const sr_eval_opts *o, double *loss, double *acc,
     long n = 0, right = 0;
     sr_status st;
 
-    st = sr_model_open(o->model, &f);
-    if (st != SR_OK)
-        return st;
-    m = sr_model_file_meta(f);
+    m = s->meta;
     st = sr_ds_open(&ds, o->data);
     if (st != SR_OK)
         goto out;
@@ -184,7 +373,7 @@ static sr_status eval_model(const sr_eval_opts *o, double *loss, double *acc,
         st = sr_backend_create(o->backend ? o->backend : "cpu", &bo, &be);
     }
     if (st == SR_OK)
-        st = sr_train_net_from_model(f, batch, be, &net);
+        st = sr_train_net_from_src(s, batch, be, &net);
     if (st == SR_OK)
         st = sr_loader_seek(ld, 0, 0);
     while (st == SR_OK) {
@@ -216,6 +405,5 @@ out:
         sr_backend_free(be);
     sr_loader_free(ld);
     sr_ds_close(ds);
-    sr_model_close(f);
     return st;
 }

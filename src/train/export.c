@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "sinreq/ckpt_io.h"
 #include "sinreq/qmath.h"
@@ -35,63 +36,76 @@ static sr_status quantize_layer(const float *w, size_t n, int bits, int dor,
     return SR_OK;
 }
 
+/* --out naming the model itself (another spelling, a link) would replace
+ * the model with its export. */
+static sr_status check_out(const char *model, const char *out)
+{
+    struct stat a, b;
+
+    if (stat(model, &a) == 0 && stat(out, &b) == 0 && a.st_dev == b.st_dev &&
+        a.st_ino == b.st_ino)
+        return sr_error(SR_E_ARG, "--out %s is the model file %s itself; "
+                        "the export needs another path", out, model);
+    return SR_OK;
+}
+
 sr_status sr_train_export(const char *model, const char *out)
 {
     sr_model_file *f = NULL;
+    sr_train_src src = {.path = model};
+    sr_nn *net = NULL;
     const sr_model_meta *m;
-    int nt, nf = 0, nq = 0;
+    int nt, nf = 0, nq = 0, dor;
     sr_model_tensor *ft = NULL;
     sr_export_layer *ql = NULL;
-    char (*qname)[SR_MODEL_NAME_MAX] = NULL;
     sr_status st;
 
+    SR_TRY(check_out(model, out));
     SR_TRY(sr_model_open(model, &f));
     m = sr_model_file_meta(f);
-    nt = sr_model_file_tensor_count(f);
+    src.meta = m;
+    src.file = f;
+    dor = strcmp(m->quantizer, "dorefa") == 0;
+    /* exactly eval's checks: the network and plan the file describes, and
+     * every tensor of it at its shape with finite values */
+    st = sr_train_net_build(&src, 1, &net);
+    if (st != SR_OK)
+        goto out;
+    nt = sr_nn_tensor_count(net);
     ft = calloc((size_t)nt + 1, sizeof *ft);
     ql = calloc((size_t)nt + 1, sizeof *ql);
-    qname = calloc((size_t)nt + 1, sizeof *qname);
-    st = ft && ql && qname ? SR_OK : sr_error(SR_E_NOMEM, "out of memory");
+    st = ft && ql ? SR_OK : sr_error(SR_E_NOMEM, "out of memory");
     for (int i = 0; st == SR_OK && i < nt; i++) {
-        const char *name;
-        int nd, dims[4] = {0}, li = -1;
-        size_t n = 1;
-        float *v;
-        st = sr_model_file_tensor(f, i, &name, &nd, dims);
-        if (st != SR_OK)
-            break;
-        for (int k = 0; k < nd; k++)
-            n *= (size_t)dims[k];
-        v = malloc(n * sizeof *v);
+        const sr_nn_tensor_info *ti = sr_nn_tensor(net, i);
+        sr_nn_layer_info li;
+        float *v = malloc(ti->numel * sizeof *v);
         if (!v) {
             st = sr_error(SR_E_NOMEM, "out of memory");
             break;
         }
-        st = sr_model_read(f, name, nd, dims, v);
-        for (int l = 0; l < m->n_layers; l++) {
-            char wn[SR_MODEL_NAME_MAX + 8];
-            snprintf(wn, sizeof wn, "%s.weight", m->layers[l].name);
-            if (strcmp(wn, name) == 0 && m->layers[l].quantized &&
-                strcmp(m->quantizer, "none") != 0)
-                li = l;
+        st = sr_train_src_read(&src, net, ti, v);
+        if (st == SR_OK)
+            st = sr_nn_layer(net, ti->layer, &li);
+        if (st != SR_OK) {
+            free(v);
+            break;
         }
-        if (st == SR_OK && li >= 0) {
+        if (ti->role == SR_NN_WEIGHT && li.qidx >= 0) {
             sr_export_layer *q = &ql[nq];
-            int dor = strcmp(m->quantizer, "dorefa") == 0, k = m->layers[li].bits;
-            uint32_t *codes = malloc(n * sizeof *codes);
+            int k = li.quant.bits;
+            uint32_t *codes = malloc(ti->numel * sizeof *codes);
             if (!codes) {
                 free(v);
                 st = sr_error(SR_E_NOMEM, "out of memory");
                 break;
             }
-            quantize_layer(v, n, k, dor, codes);
+            quantize_layer(v, ti->numel, k, dor, codes);
             free(v);
-            snprintf(qname[nq], SR_MODEL_NAME_MAX, "%s", m->layers[li].name);
-            q->tensor = name;
-            q->layer = qname[nq];
-            q->ndim = nd;
-            memcpy(q->dims, dims, sizeof q->dims);
-            q->numel = n;
+            q->tensor = ti->name;
+            q->layer = li.name;
+            q->ndim = ti->ndim;
+            memcpy(q->dims, ti->dims, sizeof q->dims);
+            q->numel = ti->numel;
             q->bits = k;
             q->quantizer = dor ? "dorefa" : "wrpn";
             if (dor) {
@@ -103,25 +117,24 @@ sr_status sr_train_export(const char *model, const char *out)
             }
             q->codes = codes;
             nq++;
-        } else if (st == SR_OK) {
-            ft[nf].name = name;
-            ft[nf].ndim = nd;
-            memcpy(ft[nf].dims, dims, sizeof ft[nf].dims);
+        } else {
+            ft[nf].name = ti->name;
+            ft[nf].ndim = ti->ndim;
+            memcpy(ft[nf].dims, ti->dims, sizeof ft[nf].dims);
             ft[nf].data = v;
             nf++;
-        } else {
-            free(v);
         }
     }
     if (st == SR_OK)
         st = sr_export_save(out, m, ft, nf, ql, nq);
+out:
     for (int i = 0; ft && i < nf; i++)
         free((float *)ft[i].data);
     for (int i = 0; ql && i < nq; i++)
         free((uint32_t *)ql[i].codes);
     free(ft);
     free(ql);
-    free(qname);
+    sr_nn_free(net);
     sr_model_close(f);
     return st;
 }

@@ -52,16 +52,41 @@ sr_status sr_train_augment(const sr_train_config *c, sr_augment *a);
 /* ImageNet-style networks crop to 224 and evaluate on a centre crop. */
 int sr_train_is_imagenet(const char *net);
 
-/* Model files <-> network (trainer.c). */
+/* Model files <-> network (trainer.c, eval.c). */
+#include "sinreq/ckpt_io.h"
 #include "sinreq/model_io.h"
 #include "sinreq/nn.h"
+/* Where a network's tensors come from: a model file, or a decoded export
+ * (its weights Q(W) already). */
+typedef struct sr_train_src {
+    const char *path;               /* for messages */
+    const sr_model_meta *meta;
+    sr_model_file *file;            /* a model file, or */
+    const sr_export_decoded *dec;   /* a decoded export */
+} sr_train_src;
+/* The one check of a tensor's values, wherever it comes from: every value
+ * finite, BN running variances >= 0; SR_E_FORMAT naming path, obj and the
+ * first bad element (flat and as an index). */
+sr_status sr_train_check_values(const char *path, const char *obj,
+                                const sr_nn_tensor_info *ti, const float *v);
+/* Tensor ti of net from s: present, at the network's full shape (not only
+ * its element count), values checked (sr_train_check_values). */
+sr_status sr_train_src_read(const sr_train_src *s, const sr_nn *net,
+                            const sr_nn_tensor_info *ti, float *dst);
+/* Every tensor of net (allocated) from s. */
+sr_status sr_train_load_src(sr_nn *net, const sr_train_src *s);
+/* Every tensor of the network from the --init file, by name and shape. */
 sr_status sr_train_load_tensors(sr_nn *net, sr_model_file *f);
 sr_status sr_train_save_model(sr_nn *net, const char *path,
                               const sr_model_meta *m);
-/* Build and allocate the network a model file describes, with its weights
- * (eval.c; also used by `sinreq info`). */
-sr_status sr_train_net_from_model(sr_model_file *f, int batch,
-                                  sr_backend *be, sr_nn **out);
+/* Build the network s describes with its stored plan (not allocated): an
+ * unknown net or quantizer, bits out of range, a plan that is not the
+ * network's (layer names, count, what the planner resolves it to) are
+ * SR_E_FORMAT/SR_E_BITS naming the file. eval and export both start here. */
+sr_status sr_train_net_build(const sr_train_src *s, int batch, sr_nn **out);
+/* ... and allocated on be with every tensor loaded (eval.c). */
+sr_status sr_train_net_from_src(const sr_train_src *s, int batch,
+                                sr_backend *be, sr_nn **out);
 
 #endif
 

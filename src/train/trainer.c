@@ -79,8 +79,12 @@ struct trainer {
     char *cfg_text;     /* resolved config as YAML */
     double test_sleep;  /* SINREQ_TEST_STEP_SLEEP: seconds after each step
                            (tests kill a run at a step of their choice) */
-    int n_skipped;      /* --resume auto: invalid checkpoints passed over */
-    char skipped[1024]; /* the last reason */
+    /* --resume auto: the checkpoints, oldest first; cand is the one tried
+     * now; those that failed to load are passed over, each reported */
+    sr_ckpt_entry *cands;
+    int ncand, cand;
+    int n_skipped;
+    char *skipped;      /* "PATH: reason" lines, for train.log */
     sr_train_sched s;
     sr_train_plan plan;
     sr_augment aug;
@@ -317,24 +321,14 @@ static sr_status grow_floats(float **buf, size_t *cap, size_t n)
     return SR_OK;
 }
 
-/* Every tensor of the network from the --init file, by name and shape. */
+/* Every tensor of the network from the --init file, by name and shape,
+ * checked as eval checks them. */
 sr_status sr_train_load_tensors(sr_nn *net, sr_model_file *f)
 {
-    float *buf = NULL;
-    size_t cap = 0;
-    sr_status st = SR_OK;
+    sr_train_src s = {.path = sr_model_file_path(f),
+                      .meta = sr_model_file_meta(f), .file = f};
 
-    for (int i = 0; st == SR_OK && i < sr_nn_tensor_count(net); i++) {
-        const sr_nn_tensor_info *ti = sr_nn_tensor(net, i);
-        st = grow_floats(&buf, &cap, ti->numel);
-        if (st != SR_OK)
-            break;
-        st = sr_model_read(f, ti->name, ti->ndim, ti->dims, buf);
-        if (st == SR_OK)
-            st = sr_nn_write_tensor(net, i, buf);
-    }
-    free(buf);
-    return st;
+    return sr_train_load_src(net, &s);
 }
 
 /* ---- model file ---- */
@@ -1101,34 +1095,61 @@ static sr_status try_ckpt(struct trainer *tr, const char *path)
     return st;
 }
 
+/* --resume auto: a checkpoint that failed to load, reported now on stderr
+ * and again in train.log once it is open. */
+static void skip_ckpt(struct trainer *tr, const char *path, const char *why)
+{
+    size_t old = tr->skipped ? strlen(tr->skipped) : 0;
+    size_t add = strlen(path) + strlen(why) + 4;
+    char *p = realloc(tr->skipped, old + add);
+
+    fprintf(stderr, "sinreq train: skipping checkpoint %s: %s\n", path, why);
+    tr->n_skipped++;
+    if (p) {
+        snprintf(p + old, add, "%s: %s\n", path, why);
+        tr->skipped = p;
+    }
+}
+
+/* --resume auto: from tr->cand down, the newest candidate whose file opens,
+ * verifies and has this run's config becomes tr->ck. */
+static sr_status next_ckpt(struct trainer *tr)
+{
+    for (; tr->cand >= 0; tr->cand--) {
+        const char *path = tr->cands[tr->cand].path;
+        sr_status st = try_ckpt(tr, path);
+        if (st == SR_OK)
+            return SR_OK;
+        if (st == SR_E_ARG)
+            return SR_E_CONFIG;
+        skip_ckpt(tr, path, sr_last_error());
+    }
+    return SR_OK;
+}
+
+static sr_status none_loads(struct trainer *tr)
+{
+    return sr_error(SR_E_FORMAT, "--resume auto: none of the %d checkpoint(s) "
+                    "in %s/ckpt loads (each reason above); nothing is "
+                    "overwritten: move them away or use --force to start "
+                    "over", tr->ncand, tr->c->out);
+}
+
 /* --resume: pick the checkpoint (before anything is built). */
 static sr_status find_resume(struct trainer *tr)
 {
     const sr_train_config *c = tr->c;
-    sr_ckpt_entry *v = NULL;
-    int n = 0;
     sr_status st;
 
     if (strcmp(c->resume, "auto") != 0) {
         st = try_ckpt(tr, c->resume);
         return st == SR_E_ARG ? SR_E_CONFIG : st;
     }
-    SR_TRY(sr_ckpt_list(c->out, &v, &n));
-    for (int i = n - 1; i >= 0; i--) {
-        st = try_ckpt(tr, v[i].path);
-        if (st == SR_OK)
-            break;
-        if (st == SR_E_ARG) {
-            free(v);
-            return SR_E_CONFIG;
-        }
-        /* reported now and again in train.log once it is open */
-        fprintf(stderr, "sinreq train: skipping checkpoint %s: %s\n",
-                v[i].path, sr_last_error());
-        tr->n_skipped++;
-        snprintf(tr->skipped, sizeof tr->skipped, "%s", sr_last_error());
-    }
-    free(v);
+    SR_TRY(sr_ckpt_list(c->out, &tr->cands, &tr->ncand));
+    tr->cand = tr->ncand - 1;
+    SR_TRY(next_ckpt(tr));
+    if (!tr->ck && tr->ncand > 0)
+        return none_loads(tr);
     if (!tr->ck) {
         /* nothing to resume: a fresh start, if the directory's config (if
          * any) is this one */
@@ -1151,6 +1172,147 @@ static sr_status find_resume(struct trainer *tr)
             SR_TRY(st);
         }
     }
+    return SR_OK;
+}
+
+static sr_status load_ckpt(struct trainer *tr);
+
+/* Restore from tr->ck; with --resume auto, a checkpoint that fails at any
+ * point of loading is reported and the next older one is tried (every
+ * tensor, the plan and the progress are set again by the next load). */
+static sr_status resume_load(struct trainer *tr)
+{
+    for (;;) {
+        sr_status st = load_ckpt(tr);
+        if (st == SR_OK || strcmp(tr->c->resume, "auto") != 0 ||
+            st == SR_E_NOMEM || st == SR_E_DEVICE || st == SR_E_INTERNAL)
+            return st;
+        skip_ckpt(tr, sr_ckpt_path(tr->ck), sr_last_error());
+        sr_ckpt_close(tr->ck);
+        tr->ck = NULL;
+        tr->cand--;
+        SR_TRY(next_ckpt(tr));
+        if (!tr->ck)
+            return none_loads(tr);
+    }
+}
+
+/* One tensor of the network from the checkpoint: at its full shape, its
+ * values checked as eval checks a model's. */
+static sr_status ckpt_tensor(sr_ckpt_file *f, const char *group,
+                             const sr_nn_tensor_info *ti, float *buf)
+{
+    char obj[512];
+
+    SR_TRY(sr_ckpt_get_f32(f, group, ti->name, ti->ndim, ti->dims, buf));
+    snprintf(obj, sizeof obj, "/%s/%s", group, ti->name);
+    return sr_train_check_values(sr_ckpt_path(f), obj, ti, buf);
+}
+
+/* The checkpoint's per-layer plan is this run's: the same layers quantized,
+ * the same activation bits, the configured bits (WaveQ: bits it can reach). */
+static sr_status check_ckpt_plan(struct trainer *tr, sr_ckpt_file *f)
+{
+    int L = 0, n = sr_nn_layer_count(tr->net);
+    int *qd = NULL, *bits = NULL, *ab = NULL;
+    int lo = sr_quant_waveq_bits(0.0f, tr->s.quantizer);   /* its minimum */
+    char *qz = NULL;
+    sr_status st;
+
+    for (int i = 0; i < n; i++) {
+        sr_nn_layer_info li;
+        SR_TRY(sr_nn_layer(tr->net, i, &li));
+        L += li.kind == SR_NN_CONV2D || li.kind == SR_NN_LINEAR;
+    }
+    qd = calloc((size_t)L + 1, sizeof *qd);
+    bits = calloc((size_t)L + 1, sizeof *bits);
+    ab = calloc((size_t)L + 1, sizeof *ab);
+    st = qd && bits && ab ? SR_OK : sr_error(SR_E_NOMEM, "out of memory");
+    if (st == SR_OK)
+        st = sr_ckpt_get_i32s(f, "quant", "quantized", qd, L);
+    if (st == SR_OK)
+        st = sr_ckpt_get_i32s(f, "quant", "bits", bits, L);
+    if (st == SR_OK)
+        st = sr_ckpt_get_i32s(f, "quant", "act_bits", ab, L);
+    if (st == SR_OK)
+        st = sr_ckpt_get_str(f, "quant", "quantizer", &qz);
+    if (st == SR_OK &&
+        strcmp(qz, sr_quant_quantizer_name(tr->s.quantizer)) != 0)
+        st = sr_error(SR_E_FORMAT, "%s: /quant@quantizer is '%s' but this "
+                      "run's is '%s'", sr_ckpt_path(f), qz,
+                      sr_quant_quantizer_name(tr->s.quantizer));
+    for (int i = 0, l = 0; st == SR_OK && i < n; i++) {
+        sr_nn_layer_info li;
+        st = sr_nn_layer(tr->net, i, &li);
+        if (st != SR_OK || (li.kind != SR_NN_CONV2D &&
+                            li.kind != SR_NN_LINEAR))
+            continue;
+        int q = li.qidx >= 0;
+        int ok_bits = !q ? bits[l] == 0
+                    : tr->c->waveq ? bits[l] >= lo && bits[l] <= SR_MAX_BITS
+                                   : bits[l] == tr->q[li.qidx].bits;
+        if (qd[l] != q || ab[l] != li.quant.act_bits || !ok_bits)
+            st = sr_error(SR_E_FORMAT, "%s: layer %s: /quant@quantized, "
+                          "@bits, @act_bits are %d, %d, %d but this run's "
+                          "plan has %d, %s, %d", sr_ckpt_path(f), li.name,
+                          qd[l], bits[l], ab[l], q,
+                          !q ? "0" : tr->c->waveq ? "WaveQ's range" : "its bits",
+                          li.quant.act_bits);
+        l++;
+    }
+    free(qz);
+    free(qd);
+    free(bits);
+    free(ab);
+    return st;
+}
+
+/* The progress fields agree with each other and with this run: a damaged
+ * field must not silently skip or repeat steps. */
+static sr_status check_progress(struct trainer *tr, sr_ckpt_file *f,
+                                long spe_ck, int64_t epochs)
+{
+    const struct progress *p = &tr->p;
+    const char *path = sr_ckpt_path(f);
+    long rows = spe_ck * (long)tr->c->batch * tr->ck_nranks;
+
+    SR_CHECK(epochs == tr->c->epochs, SR_E_FORMAT, "%s: /progress@epochs is "
+             "%lld but this run has %d", path, (long long)epochs,
+             tr->c->epochs);
+    SR_CHECK(p->epoch >= 1 && p->epoch <= tr->c->epochs, SR_E_FORMAT,
+             "%s: /progress@epoch is %d (1..%d expected)", path, p->epoch,
+             tr->c->epochs);
+    SR_CHECK(p->complete == 0 || p->complete == 1, SR_E_FORMAT,
+             "%s: /progress@epoch_complete is %d (0 or 1 expected)", path,
+             p->complete);
+    SR_CHECK(p->complete ? p->step == spe_ck
+                         : p->step >= 0 && p->step < spe_ck, SR_E_FORMAT,
+             "%s: /progress@step_in_epoch is %ld with epoch_complete %d, "
+             "but an epoch has %ld steps (inconsistent progress)", path,
+             p->step, p->complete, spe_ck);
+    SR_CHECK(tr->t == (long)(p->epoch - 1) * spe_ck + p->step, SR_E_FORMAT,
+             "%s: inconsistent progress (epoch %d, step %ld, global step "
+             "%ld)", path, p->epoch, p->step, tr->t);
+    SR_CHECK(p->seen >= p->step && p->right >= 0 && p->right <= p->seen &&
+             p->seen <= rows, SR_E_FORMAT, "%s: /metrics@train_seen %ld, "
+             "@train_correct %ld do not fit %ld steps of at most %d x %ld "
+             "images", path, p->seen, p->right, p->step, tr->c->batch,
+             tr->ck_nranks);
+    SR_CHECK(isfinite(p->sum) && p->sum >= 0, SR_E_FORMAT,
+             "%s: /metrics@train_loss_sum is %g", path, p->sum);
+    SR_CHECK(p->best_epoch >= 0 && p->best_epoch <= p->epoch &&
+             (p->best == -1 || (p->best >= 0 && p->best <= 1)), SR_E_FORMAT,
+             "%s: /metrics@best_test_acc %g, @best_epoch %d out of range",
+             path, p->best, p->best_epoch);
+    /* not evaluated yet: NaN */
+    SR_CHECK((isnan(p->fin_acc) || (p->fin_acc >= 0 && p->fin_acc <= 1)) &&
+             (isnan(p->val_acc) || (p->val_acc >= 0 && p->val_acc <= 1)) &&
+             !isinf(p->fin_loss), SR_E_FORMAT, "%s: /metrics@final_test_acc "
+             "%g, @final_test_loss %g, @final_val_acc %g out of range",
+             path, p->fin_acc, p->fin_loss, p->val_acc);
+    SR_CHECK(isfinite(p->lr) && isfinite(p->lam), SR_E_FORMAT,
+             "%s: /schedule@lr %g, @lambda %g (finite expected)", path, p->lr,
+             p->lam);
     return SR_OK;
 }
 
@@ -1195,13 +1357,13 @@ static sr_status load_ckpt(struct trainer *tr)
         st = grow_floats(&buf, &cap, ti->numel);
         if (st != SR_OK)
             break;
-        st = sr_ckpt_get_f32(f, "model", ti->name, ti->numel, buf);
+        st = ckpt_tensor(f, "model", ti, buf);
         if (st == SR_OK)
             st = sr_nn_write_tensor(tr->net, i, buf);
         if (st == SR_OK && ti->trainable) {
             sr_buf *pb, *gb, *mb;
             size_t words;
-            st = sr_ckpt_get_f32(f, "momentum", ti->name, ti->numel, buf);
+            st = ckpt_tensor(f, "momentum", ti, buf);
             if (st == SR_OK)
                 st = sr_nn_slab(tr->net, ti->slab, &pb, &gb, &mb, &words);
             if (st == SR_OK)
@@ -1210,11 +1372,17 @@ static sr_status load_ckpt(struct trainer *tr)
     }
     free(buf);
     SR_TRY(st);
+    SR_TRY(check_ckpt_plan(tr, f));
     if (tr->nq) {
         float *beta = malloc((size_t)tr->nq * sizeof *beta);
-        int L = 0, *bits = NULL;
+        int L = 0, *bits = NULL, nq = tr->nq;
         SR_CHECK(beta, SR_E_NOMEM, "out of memory");
-        st = sr_ckpt_get_f32(f, "quant", "waveq_beta", (size_t)tr->nq, beta);
+        st = sr_ckpt_get_f32(f, "quant", "waveq_beta", 1, &nq, beta);
+        for (int i = 0; st == SR_OK && i < tr->nq; i++)
+            if (!isfinite(beta[i]))
+                st = sr_error(SR_E_FORMAT, "%s: /quant/waveq_beta has a "
+                              "non-finite value %g at element %d",
+                              sr_ckpt_path(f), (double)beta[i], i);
         if (st == SR_OK)
             st = sr_nn_write_betas(tr->net, beta);
         for (int i = 0; st == SR_OK && i < tr->nq; i++)
@@ -1267,10 +1435,8 @@ static sr_status load_ckpt(struct trainer *tr)
     p->right = (long)v[4];
     p->seen = (long)v[5];
     p->best_epoch = (int)v[6];
-    SR_CHECK(p->epoch >= 1 && p->step >= 0 && p->step <= spe_ck &&
-             tr->t == (long)(p->epoch - 1) * spe_ck + p->step,
-             SR_E_FORMAT, "%s: inconsistent progress (epoch %d, step %ld, "
-             "global step %ld)", sr_ckpt_path(f), p->epoch, p->step, tr->t);
+    SR_TRY(sr_ckpt_get_i64(f, "progress", "epochs", &v[7]));
+    SR_TRY(check_progress(tr, f, spe_ck, v[7]));
     if (ckn != tr->nranks) {
         /* the same epoch, at the step that has seen (about) as many of its
          * images: the global order of an epoch does not depend on the
@@ -1858,6 +2024,8 @@ static void trainer_free(struct trainer *tr)
     sr_loader_free(tr->val);
     sr_model_close(tr->init);
     sr_ckpt_close(tr->ck);
+    free(tr->cands);
+    free(tr->skipped);
     free(tr->cfg_text);
     sr_train_plan_free(&tr->plan);
     free(tr->q);
@@ -1931,7 +2099,7 @@ static sr_status train_run(const sr_train_config *c, const char *cmdline,
         tr.T = tr.steps_per_epoch * c->epochs;
     }
     if (st == SR_OK && tr.ck)
-        st = load_ckpt(&tr);
+        st = resume_load(&tr);
     st = agree(&tr, st);
     if (st != SR_OK)
         goto out;
@@ -1951,9 +2119,15 @@ static sr_status train_run(const sr_train_config *c, const char *cmdline,
     st = agree(&tr, st);
     if (st != SR_OK)
         goto out;
-    if (tr.n_skipped)
-        say(&tr, "note: %d newer checkpoint(s) invalid and skipped; the last "
-            "reason: %s", tr.n_skipped, tr.skipped);
+    if (tr.n_skipped) {
+        say(&tr, "note: %d newer checkpoint(s) invalid and skipped:",
+            tr.n_skipped);
+        for (char *l = tr.skipped, *e; l && *l; l = e + 1) {
+            e = strchr(l, '\n');
+            *e = '\0';
+            say(&tr, "  skipped %s", l);
+        }
+    }
     if (tr.ck)
         say(&tr, "resuming from %s: epoch %d, step %ld of it (global step "
             "%ld)%s", sr_ckpt_path(tr.ck), tr.p.epoch, tr.p.step, tr.t,
