@@ -188,6 +188,18 @@ static void plane_geom_init(plane_geom *g, const sr_conv2d_desc *d, int vl)
     g->img = round_up(last > all ? last : all, 16);
 }
 
+/* Short runs (a row's padding) are written inline: a libc call per
+ * padding run cost more than the convolution's own staging. */
+static inline void zero_run(float *p, long n)
+{
+    for (long i = 0; i < n; i++) p[i] = 0.0f;
+}
+
+static inline void copy_run(float *dst, const float *src, long n)
+{
+    for (long i = 0; i < n; i++) dst[i] = src[i];
+}
+
 /* x[c][h][w] -> dst[c][ph][pw][hq][wq] = xpad[i*st+ph][j*st+pw], with the
  * activation quantizer applied on the way. */
 static void stage_image(const plane_geom *g, const float *x, float *dst)
@@ -210,22 +222,22 @@ static void stage_image(const plane_geom *g, const float *x, float *dst)
                     int y = i * g->st + ph - g->pad;
                     float *row = p + (size_t)i * g->wq;
                     if (y < 0 || y >= g->h) {
-                        memset(row, 0, (size_t)g->wq * sizeof(float));
+                        zero_run(row, g->wq);
                         continue;
                     }
                     const float *src = xc + (size_t)y * g->w + pw - g->pad;
-                    memset(row, 0, (size_t)j0 * sizeof(float));
+                    zero_run(row, j0);
                     if (g->bits)
                         for (int j = j0; j < j1; j++)
                             row[j] = sr_quantize01(src[j * g->st], g->bits);
                     else if (g->st == 1)
-                        memcpy(row + j0, src + j0, (size_t)(j1 - j0) * sizeof(float));
+                        copy_run(row + j0, src + j0, j1 - j0);
                     else
                         for (int j = j0; j < j1; j++) row[j] = src[j * g->st];
-                    memset(row + j1, 0, (size_t)(g->wq - j1) * sizeof(float));
+                    zero_run(row + j1, g->wq - j1);
                 }
             }
-        memset(dc + used, 0, (g->cs - used) * sizeof(float));
+        zero_run(dc + used, (long)(g->cs - used));
     }
     /* read slack past the last channel */
     memset(dst + (size_t)g->c * g->cs, 0,
@@ -457,11 +469,9 @@ sr_status sr_cpu_dconv_bwd_data(sr_cpu_backend *cb, const sr_conv2d_desc *d,
                     memset(dk, 0, (size_t)pt * wd * sizeof(float));
                     for (int r = 0; r < oh; r++) {
                         float *row = dk + (size_t)(r + pt) * wd;
-                        memset(row, 0, (size_t)pl * sizeof(float));
-                        memcpy(row + pl, src + k * ohw + (size_t)r * ow,
-                               (size_t)ow * sizeof(float));
-                        memset(row + pl + ow, 0,
-                               (size_t)(wd - pl - ow) * sizeof(float));
+                        zero_run(row, pl);
+                        copy_run(row + pl, src + k * ohw + (size_t)r * ow, ow);
+                        zero_run(row + pl + ow, wd - pl - ow);
                     }
                     memset(dk + (size_t)(pt + oh) * wd, 0,
                            (size_t)(hd - pt - oh) * wd * sizeof(float));
@@ -550,10 +560,8 @@ sr_status sr_cpu_dconv_bwd_weight(sr_cpu_backend *cb,
                     float *dk = dst + k * dcs;
                     for (int r = 0; r < g.oh; r++) {
                         float *row = dk + (size_t)r * g.wq;
-                        memcpy(row, src + k * ohw + (size_t)r * g.ow,
-                               (size_t)g.ow * sizeof(float));
-                        memset(row + g.ow, 0,
-                               (size_t)(g.wq - g.ow) * sizeof(float));
+                        copy_run(row, src + k * ohw + (size_t)r * g.ow, g.ow);
+                        zero_run(row + g.ow, g.wq - g.ow);
                     }
                     memset(dk + (size_t)g.oh * g.wq, 0,
                            (dcs - (size_t)g.oh * g.wq) * sizeof(float));

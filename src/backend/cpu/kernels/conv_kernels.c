@@ -48,6 +48,15 @@ typedef float vfu __attribute__((vector_size(VL * sizeof(float)), aligned(4)));
 #define INLINE static inline __attribute__((always_inline))
 
 INLINE vf load_v(const float *p) { return *(const vfu *)p; }
+
+/* A scalar in every lane (one vbroadcastss; "0 + s" would add an add). */
+#if VL == 16
+#define BCAST(s) ((vf){s, s, s, s, s, s, s, s, s, s, s, s, s, s, s, s})
+#elif VL == 8
+#define BCAST(s) ((vf){s, s, s, s, s, s, s, s})
+#else
+#define BCAST(s) ((vf){s, s, s, s})
+#endif
 INLINE void store_v(float *p, vf v) { *(vfu *)p = v; }
 
 /* One forward register block: KB output channels x QV vectors. */
@@ -69,7 +78,8 @@ INLINE void fwd_block(const float *in, size_t in_cs, int nin,
             for (int v = 0; v < QV; v++) xv[v] = load_v(p + v * VL);
 #pragma GCC unroll 8
             for (int k = 0; k < KB; k++) {
-                vf w = (vf){0} + wp[k];
+                float ws = wp[k];
+                vf w = BCAST(ws);
 #pragma GCC unroll 8
                 for (int v = 0; v < QV; v++) acc[k][v] += w * xv[v];
             }
