@@ -1,4 +1,6 @@
 /* Parsing of the enumerated settings and lists; the learning-rate schedule. */
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,8 +189,11 @@ sr_status sr_train_sched_parse(const sr_train_config *c, sr_train_sched *s)
     const char *p = c->lr_milestones;
     while (*p) {
         char *end;
-        long m = strtol(p, &end, 10);
-        if (end == p || m < 1 || (*end && *end != ',') ||
+        long m;
+        errno = 0;
+        m = strtol(p, &end, 10);
+        if (end == p || errno || m < 1 || m > INT_MAX ||
+            (*end && *end != ',') ||
             s->n_milestones == SR_TRAIN_MAX_MILESTONES ||
             (s->n_milestones && m <= s->milestones[s->n_milestones - 1]))
             return sr_error(SR_E_CONFIG, "%s: lr_milestones '%s' must be "
