@@ -221,15 +221,21 @@ static sr_status yaml_value(yaml_document_t *doc, yaml_node_t *n,
 
     buf[0] = '\0';
     if (n->type == YAML_SCALAR_NODE) {
-        snprintf(buf, size, "%.*s", (int)n->data.scalar.length,
-                 (const char *)n->data.scalar.value);
+        o = n->data.scalar.length;
+        /* a NUL inside would cut the value short without a word */
+        if (o >= size || memchr(n->data.scalar.value, '\0', o))
+            return sr_error(SR_E_CONFIG, "%s: value %s", where, o >= size
+                            ? "too long" : "contains a NUL byte");
+        memcpy(buf, n->data.scalar.value, o);
+        buf[o] = '\0';
         return SR_OK;
     }
     if (n->type == YAML_SEQUENCE_NODE) {
         for (yaml_node_item_t *it = n->data.sequence.items.start;
              it < n->data.sequence.items.top; it++) {
             yaml_node_t *e = yaml_document_get_node(doc, *it);
-            if (!e || e->type != YAML_SCALAR_NODE)
+            if (!e || e->type != YAML_SCALAR_NODE ||
+                memchr(e->data.scalar.value, '\0', e->data.scalar.length))
                 return sr_error(SR_E_CONFIG, "%s: list items must be plain values",
                                 where);
             o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "%s%.*s",
@@ -245,6 +251,19 @@ static sr_status yaml_value(yaml_document_t *doc, yaml_node_t *n,
                 v->type != YAML_SCALAR_NODE)
                 return sr_error(SR_E_CONFIG, "%s: mapping items must be NAME: value",
                                 where);
+            for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
+                yaml_node_t *kq = yaml_document_get_node(doc, q->key);
+                if (kq && kq->type == YAML_SCALAR_NODE &&
+                    kq->data.scalar.length == k->data.scalar.length &&
+                    memcmp(kq->data.scalar.value, k->data.scalar.value,
+                           k->data.scalar.length) == 0)
+                    return sr_error(SR_E_CONFIG, "%s: '%.*s' appears twice "
+                                    "(lines %zu and %zu)", where,
+                                    (int)k->data.scalar.length,
+                                    (const char *)k->data.scalar.value,
+                                    kq->start_mark.line + 1,
+                                    k->start_mark.line + 1);
+            }
             o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "%s%.*s=%.*s",
                                   o ? "," : "", (int)k->data.scalar.length,
                                   (const char *)k->data.scalar.value,
@@ -342,8 +361,11 @@ sr_status sr_train_config_load_yaml(sr_train_config *c, const char *path)
          st == SR_OK && p < root->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(&doc, p->key);
         yaml_node_t *v = yaml_document_get_node(&doc, p->value);
-        if (!k || !v || k->type != YAML_SCALAR_NODE) {
-            st = sr_error(SR_E_CONFIG, "%s: keys must be plain names", path);
+        if (!k || !v || k->type != YAML_SCALAR_NODE ||
+            k->data.scalar.length >= sizeof kname ||
+            memchr(k->data.scalar.value, '\0', k->data.scalar.length)) {
+            st = sr_error(SR_E_CONFIG, "%s:%zu: keys must be plain names",
+                          path, k ? k->start_mark.line + 1 : 0);
             break;
         }
         snprintf(kname, sizeof kname, "%.*s", (int)k->data.scalar.length,

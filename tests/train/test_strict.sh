@@ -42,6 +42,14 @@ printf 'lr: [0.1]\n' > list.yaml
 expect_rc 1 "list.yaml:1: lr takes a single value, not a list" $T $B --config list.yaml
 printf 'net: {a: 1}\n' > map.yaml
 expect_rc 1 "map.yaml:1: net takes a single value, not a mapping" $T $B --config map.yaml
+printf 'quantizer: wrpn\nlayer_bits:\n  fc3: 5\n  fc3: 6\n' > lb.yaml
+expect_rc 1 "lb.yaml:2: 'fc3' appears twice (lines 3 and 4)" $T $B --config lb.yaml
+printf 'data: "data.h5\\0x"\n' > nul.yaml
+expect_rc 1 "nul.yaml:1: value contains a NUL byte" $T $B --config nul.yaml
+printf '"epochs\\0x": 1\n' > nulkey.yaml
+expect_rc 1 "nulkey.yaml:1: keys must be plain names" $T $B --config nulkey.yaml
+"$PY" -c 'print("fp_layers: " + "a" * 70000)' > long.yaml
+expect_rc 1 "long.yaml:1: value too long" $T $B --config long.yaml
 printf 'batch: 1e3\n' > num.yaml
 expect_rc 1 "num.yaml:1: batch: '1e3' is not an integer" $T $B --config num.yaml
 printf 'lr_milestones: [1, 2]\nhist_epochs: [0, last]\nlayer_bits: {fc3: 5}\nquantizer: wrpn\nmax_steps: 1\n' > lists.yaml
