@@ -295,6 +295,40 @@ static int key_takes_list(int k, yaml_node_type_t t)
     return 0;
 }
 
+/* libyaml's scanner is quadratic in the nesting depth (200 KB of "[" took
+ * minutes); a config needs two levels, so stop at the first deep one. */
+#define YAML_MAX_DEPTH 16
+
+static sr_status yaml_check_depth(FILE *f, const char *path)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    sr_status st = SR_OK;
+    int depth = 0, done = 0;
+
+    if (!yaml_parser_initialize(&parser))
+        return sr_error(SR_E_NOMEM, "out of memory");
+    yaml_parser_set_input_file(&parser, f);
+    /* a syntax error is left to the loader, which reports it */
+    while (!done && st == SR_OK && yaml_parser_parse(&parser, &ev)) {
+        if (ev.type == YAML_SEQUENCE_START_EVENT ||
+            ev.type == YAML_MAPPING_START_EVENT) {
+            if (++depth > YAML_MAX_DEPTH)
+                st = sr_error(SR_E_CONFIG, "%s:%zu: nested deeper than %d "
+                              "levels", path, ev.start_mark.line + 1,
+                              YAML_MAX_DEPTH);
+        } else if (ev.type == YAML_SEQUENCE_END_EVENT ||
+                   ev.type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        done = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    rewind(f);
+    return st;
+}
+
 /* The config is one document: a second one ("---") would be ignored. */
 static sr_status yaml_one_document(yaml_parser_t *parser, const char *path)
 {
@@ -331,6 +365,11 @@ sr_status sr_train_config_load_yaml(sr_train_config *c, const char *path)
 
     if (!f)
         return sr_error(SR_E_IO, "config file %s: %s", path, strerror(errno));
+    st = yaml_check_depth(f, path);
+    if (st != SR_OK) {
+        fclose(f);
+        return st;
+    }
     val = malloc(65536);
     if (!val || !yaml_parser_initialize(&parser)) {
         fclose(f);

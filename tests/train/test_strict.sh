@@ -50,6 +50,8 @@ printf '"epochs\\0x": 1\n' > nulkey.yaml
 expect_rc 1 "nulkey.yaml:1: keys must be plain names" $T $B --config nulkey.yaml
 "$PY" -c 'print("fp_layers: " + "a" * 70000)' > long.yaml
 expect_rc 1 "long.yaml:1: value too long" $T $B --config long.yaml
+"$PY" -c 'print("lr_milestones: " + "[" * 100000 + "1" + "]" * 100000)' > deep.yaml
+expect_rc 1 "deep.yaml:1: nested deeper than 16 levels" timeout 60 $T $B --config deep.yaml
 printf 'batch: 1e3\n' > num.yaml
 expect_rc 1 "num.yaml:1: batch: '1e3' is not an integer" $T $B --config num.yaml
 printf 'lr_milestones: [1, 2]\nhist_epochs: [0, last]\nlayer_bits: {fc3: 5}\nquantizer: wrpn\nmax_steps: 1\n' > lists.yaml
