@@ -158,6 +158,12 @@ int sr_cmd_info(int argc, char **argv)
 
     sr_model_file *f = NULL;
     st = sr_model_open(file, &f);
+    /* a model eval would refuse is not described as if it were fine */
+    if (st == SR_OK && (st = sr_train_check_model(file)) != SR_OK) {
+        sr_model_close(f);
+        fprintf(stderr, "sinreq info: %s\n", sr_last_error());
+        return sr_train_exit_code(st);
+    }
     if (st == SR_OK) {
         int rc = info_model(f);
         sr_model_close(f);

@@ -219,3 +219,23 @@ out:
     sr_model_close(f);
     return st;
 }
+
+sr_status sr_train_check_model(const char *path)
+{
+    sr_backend_opts bo = {0};
+    sr_model_file *f = NULL;
+    sr_backend *be = NULL;
+    sr_nn *net = NULL;
+    sr_status st;
+
+    bo.threads = 1;
+    st = sr_model_open(path, &f);
+    if (st == SR_OK)
+        st = sr_backend_create("cpu", &bo, &be);
+    if (st == SR_OK)
+        st = sr_train_net_from_model(f, 1, be, &net);
+    sr_nn_free(net);
+    sr_backend_free(be);
+    sr_model_close(f);
+    return st;
+}
