@@ -84,6 +84,23 @@ with h5py.File("lab.h5", "r+") as f:
 PY
 expect_rc 1 "lab.h5: /test/labels\[3\] = 12 is not below num_classes (10)" $SINREQ eval --model m.h5 --data lab.h5
 
+# info describes only a model eval could load
+"$PY" - <<'PY' || exit 2
+import h5py, shutil
+shutil.copy("m.h5", "mq.h5")
+with h5py.File("mq.h5", "r+") as f:
+    f.attrs["quantizer"] = "ternary"
+shutil.copy("m.h5", "mt.h5")
+with h5py.File("mt.h5", "r+") as f:
+    w = f["model/fc3.weight"][()]
+    del f["model/fc3.weight"]
+    f["model/fc3.weight"] = w.T.copy()
+PY
+expect_rc 1 "mq.h5: unknown quantizer 'ternary'" $SINREQ info mq.h5
+expect_rc 1 "mt.h5: /model/fc3.weight has shape 84x10" $SINREQ info mt.h5
+expect_rc 0 "" $SINREQ info m.h5
+grep -q "parameters:" out.txt || fail "info m.h5 printed no parameter count"
+
 # not a file, not HDF5: one sentence, no HDF5 error stack
 mkdir adir && echo "text" > text.h5
 expect_rc 1 "adir: is a directory, not a file" $SINREQ info adir
