@@ -320,8 +320,11 @@ H5_MUTATIONS = [
     ("format_bogus", (M, Q, E, C, D), None, True,
      set_attr("/", "format", "sinreq-bogus")),
     ("no_format", (M, Q, E, C, D), None, True, del_attr("/", "format")),
-    ("net_bogus", (M, Q, E, C), None, True, set_attr("/", "net", "lenet")),
-    ("no_net", (M, Q, E, C), None, True, del_attr("/", "net")),
+    ("net_bogus", (M, Q, E), None, True, set_attr("/", "net", "lenet")),
+    ("no_net", (M, Q, E), None, True, del_attr("/", "net")),
+    # a checkpoint's network is its config's: these two are provenance
+    ("ckpt_net_bogus", (C,), None, False, set_attr("/", "net", "lenet")),
+    ("ckpt_no_net", (C,), None, False, del_attr("/", "net")),
     ("width_0", (M, Q, E), None, True, set_attr("/", "width", np.int32(0))),
     ("width_huge", (M, Q, E), None, True,
      set_attr("/", "width", np.int32(1 << 30))),
@@ -419,7 +422,8 @@ H5_MUTATIONS = [
     ("ckpt_bits_9", (C,), None, True, set_elem("quant", "bits", 9)),
     ("ckpt_config_garbage", (C,), None, True,
      set_attr("/", "config", "lr: [[[\n")),
-    ("ckpt_rng_step_neg", (C,), None, True,
+    # not read on resume (the step is /progress's): compared, not refused
+    ("ckpt_rng_step_neg", (C,), None, False,
      set_attr("rng", "step", np.int64(-1))),
     ("ckpt_lr_nan", (C,), None, True, set_attr("schedule", "lr", np.nan)),
     # datasets
