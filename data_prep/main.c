@@ -9,8 +9,8 @@
  * Exit codes: 0 ok, 1 bad input or usage (the message says what and where),
  * 2 runtime failure (out of memory, cannot write the output). */
 #include "prep.h"
+#include "sinreq/parse.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -66,29 +66,18 @@ static int usage_error(const char *fmt, const char *arg)
     return EXIT_INPUT;
 }
 
+/* The shared strict parsers (whole string, no sign or blanks, in range);
+ * the callers word the message. */
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
-    char *end;
-    unsigned long long v;
-
-    if (!s || !*s || *s == '-')
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || *end || v > max)
-        return -1;
-    *out = v;
-    return 0;
+    return sr_parse_u64("", s, max, out) == SR_OK ? 0 : -1;
 }
 
 static int parse_fraction(const char *s, double *out)
 {
-    char *end;
     double v;
 
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= 0 && v < 1))
+    if (sr_parse_double("", s, 0, 1, &v) != SR_OK || v >= 1)
         return -1;
     *out = v;
     return 0;

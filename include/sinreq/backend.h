@@ -65,6 +65,10 @@ static inline sr_view sr_at(sr_buf *buf, size_t off)
 #define SR_SCALAR_SLOTS 64
 #define SR_MIN_BITS 1    /* 1-bit DoReFa/activations are defined; WRPN needs 2 */
 #define SR_MAX_BITS 16
+/* CPU worker threads: more is refused (each costs a stack; far more than
+ * the cores only slows the step, and libgomp crashes when it runs out of
+ * address space) */
+#define SR_MAX_THREADS 1024
 
 /* ------------------------------------------------------------------ */
 /* Backend lifecycle                                                   */

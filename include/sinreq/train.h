@@ -103,6 +103,10 @@ typedef struct sr_eval_opts {
 sr_status sr_train_eval(const sr_eval_opts *o, double *loss, double *acc,
                         long *n);
 
+/* Loads a model file as eval would (network, plan, every tensor) and
+ * discards it: `sinreq info` describes only files eval can use. */
+sr_status sr_train_check_model(const char *path);
+
 /* Exit code for a status: 1 for the user's input, 2 for runtime failures. */
 int sr_train_exit_code(sr_status st);
 

@@ -1,9 +1,10 @@
 /* sinreq eval --model M.h5 --data D.h5 [--split test] [--backend ...]. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "sinreq/backend.h"
+#include "sinreq/parse.h"
 
 static void usage(FILE *f)
 {
@@ -17,7 +18,7 @@ int sr_cmd_eval(int argc, char **argv)
     sr_eval_opts o = {.split = "test", .backend = "cpu", .batch = 256};
     double loss, acc;
     long n;
-    sr_status st;
+    sr_status st = SR_OK;
 
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -37,17 +38,22 @@ int sr_cmd_eval(int argc, char **argv)
         else if (strcmp(a, "--split") == 0) o.split = v;
         else if (strcmp(a, "--backend") == 0) o.backend = v;
         else if (strcmp(a, "--device") == 0) o.device = v;
-        else if (strcmp(a, "--batch") == 0) o.batch = atoi(v);
-        else if (strcmp(a, "--threads") == 0) o.threads = atoi(v);
+        else if (strcmp(a, "--batch") == 0)
+            st = sr_parse_int(a, v, 1, 65536, &o.batch);
+        else if (strcmp(a, "--threads") == 0)
+            st = sr_parse_int(a, v, 0, SR_MAX_THREADS, &o.threads);
         else {
             fprintf(stderr, "sinreq eval: unknown option %s\n", a);
             usage(stderr);
             return SR_EXIT_USAGE;
         }
+        if (st != SR_OK) {
+            fprintf(stderr, "sinreq eval: %s\n", sr_last_error());
+            return SR_EXIT_USAGE;
+        }
     }
-    if (!o.model || !o.data || o.batch < 1) {
-        fprintf(stderr, "sinreq eval: --model and --data are required (and "
-                "--batch must be >= 1)\n");
+    if (!o.model || !o.data) {
+        fprintf(stderr, "sinreq eval: --model and --data are required\n");
         usage(stderr);
         return SR_EXIT_USAGE;
     }

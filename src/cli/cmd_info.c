@@ -8,6 +8,7 @@
 #include "sinreq/model_io.h"
 #include "sinreq/models.h"
 #include "sinreq/nn.h"
+#include "sinreq/parse.h"
 
 static void usage(FILE *f)
 {
@@ -112,6 +113,7 @@ int sr_cmd_info(int argc, char **argv)
 {
     const char *net = NULL, *file = NULL, *quant = NULL;
     int width = 1, bits = 4;
+    sr_status st = SR_OK;
 
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -132,12 +134,18 @@ int sr_cmd_info(int argc, char **argv)
             return SR_EXIT_USAGE;
         }
         if (strcmp(a, "--net") == 0) net = argv[++i];
-        else if (strcmp(a, "--width") == 0) width = atoi(argv[++i]);
+        else if (strcmp(a, "--width") == 0)
+            st = sr_parse_int(a, argv[++i], 1, 8, &width);
         else if (strcmp(a, "--quantizer") == 0) quant = argv[++i];
-        else if (strcmp(a, "--bits") == 0) bits = atoi(argv[++i]);
+        else if (strcmp(a, "--bits") == 0)
+            st = sr_parse_int(a, argv[++i], SR_MIN_BITS, SR_MAX_BITS, &bits);
         else {
             fprintf(stderr, "sinreq info: unknown option %s\n", a);
             usage(stderr);
+            return SR_EXIT_USAGE;
+        }
+        if (st != SR_OK) {
+            fprintf(stderr, "sinreq info: %s\n", sr_last_error());
             return SR_EXIT_USAGE;
         }
     }
@@ -149,7 +157,13 @@ int sr_cmd_info(int argc, char **argv)
         return info_net(net, width, quant, bits);
 
     sr_model_file *f = NULL;
-    sr_status st = sr_model_open(file, &f);
+    st = sr_model_open(file, &f);
+    /* a model eval would refuse is not described as if it were fine */
+    if (st == SR_OK && (st = sr_train_check_model(file)) != SR_OK) {
+        sr_model_close(f);
+        fprintf(stderr, "sinreq info: %s\n", sr_last_error());
+        return sr_train_exit_code(st);
+    }
     if (st == SR_OK) {
         int rc = info_model(f);
         sr_model_close(f);

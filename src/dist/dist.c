@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "dist_internal.h"
+#include "sinreq/parse.h"
 
 double sr_dist_now(void)
 {
@@ -27,15 +28,15 @@ void sr_dist_opts_default(sr_dist_opts *o)
 static int env_int(const char *name)
 {
     const char *s = getenv(name);
-    char *end;
-    long v;
+    int v;
 
     if (!s || !*s)
         return -1;
-    v = strtol(s, &end, 10);
-    if (*end || v < 0 || v > 1 << 30)
+    if (sr_parse_int(name, s, 0, 1 << 30, &v) != SR_OK) {
+        sr_clear_error();
         return -1;
-    return (int)v;
+    }
+    return v;
 }
 
 /* Did a parallel launcher start this process? */

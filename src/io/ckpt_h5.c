@@ -11,6 +11,7 @@
 #include <hdf5.h>
 
 #include "h5util.h"
+#include "sinreq/parse.h"
 
 struct sr_ckpt_writer {
     char path[4096], tmp[4200];
@@ -208,8 +209,12 @@ sr_status sr_ckpt_commit(sr_ckpt_writer *w)
     if (st == SR_OK)
         st = sr_h5_fsync_path(w->tmp, 0);
     sl = getenv("SINREQ_TEST_CKPT_SLEEP");
-    if (st == SR_OK && sl && atof(sl) > 0)
-        usleep((useconds_t)(atof(sl) * 1e6));
+    if (st == SR_OK && sl) {
+        double secs = 0;
+        st = sr_parse_double("SINREQ_TEST_CKPT_SLEEP", sl, 0, 3600, &secs);
+        if (secs > 0)
+            usleep((useconds_t)(secs * 1e6));
+    }
     if (st == SR_OK)
         st = sr_h5_commit_tmp(w->tmp, w->path);
     if (st != SR_OK)
@@ -239,8 +244,7 @@ sr_status sr_ckpt_open(const char *path, sr_ckpt_file **out)
 
     *out = NULL;
     sr_h5_quiet();
-    if (access(path, R_OK) != 0)
-        return sr_error(SR_E_IO, "%s: no such file or not readable", path);
+    SR_TRY(sr_h5_check_file(path));
     f = calloc(1, sizeof *f);
     SR_CHECK(f, SR_E_NOMEM, "out of memory");
     snprintf(f->path, sizeof f->path, "%s", path);

@@ -730,6 +730,49 @@ out:
     return st;
 }
 
+/* The num_classes attribute must agree with /classes: a reader that
+ * trusted either alone would size the last layer or accept labels from the
+ * wrong one. */
+static sr_status check_num_classes(sr_ds *ds)
+{
+    hid_t attr, type = H5I_INVALID_HID, space = H5I_INVALID_HID;
+    long long v = 0;
+    sr_status st = SR_OK;
+
+    if (H5Aexists(ds->file, "num_classes") <= 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return sr_error(SR_E_FORMAT, "%s: root attribute num_classes is "
+                        "missing", ds->path);
+    }
+    attr = H5Aopen(ds->file, "num_classes", H5P_DEFAULT);
+    type = attr >= 0 ? H5Aget_type(attr) : H5I_INVALID_HID;
+    space = attr >= 0 ? H5Aget_space(attr) : H5I_INVALID_HID;
+    if (type < 0 || space < 0 || H5Tget_class(type) != H5T_INTEGER ||
+        H5Sget_simple_extent_npoints(space) != 1) {
+        st = sr_error(SR_E_FORMAT, "%s: root attribute num_classes is not "
+                      "one integer", ds->path);
+        goto out;
+    }
+    if (H5Aread(attr, H5T_NATIVE_LLONG, &v) < 0) {
+        st = h5_error(SR_E_FORMAT, "%s: cannot read root attribute "
+                      "num_classes", ds->path);
+        goto out;
+    }
+    if (v < 1 || v > SR_DS_MAX_CLASSES)
+        st = sr_error(SR_E_FORMAT, "%s: root attribute num_classes is %lld "
+                      "(need 1..%u)", ds->path, v, SR_DS_MAX_CLASSES);
+    else if ((uint64_t)v != ds->num_classes)
+        st = sr_error(SR_E_FORMAT, "%s: root attribute num_classes is %lld "
+                      "but /classes names %u classes", ds->path, v,
+                      ds->num_classes);
+out:
+    h5_close_id(&space);
+    h5_close_id(&type);
+    h5_close_id(&attr);
+    H5Eclear2(H5E_DEFAULT);
+    return st;
+}
+
 /* Opens /<name>/<what>, checks rank and integer type; returns dims. */
 static sr_status open_checked(sr_ds *ds, hid_t group, const char *split,
                               const char *what, int rank, int exact_size,
@@ -1009,6 +1052,8 @@ sr_status sr_ds_open(sr_ds **out, const char *path)
     st = check_format(ds);
     if (st == SR_OK)
         st = read_classes(ds);
+    if (st == SR_OK)
+        st = check_num_classes(ds);
     if (st != SR_OK)
         goto out_close;
     if (H5Aiterate2(ds->file, H5_INDEX_NAME, H5_ITER_INC, NULL, attr_cb, ds) < 0) {
@@ -1099,8 +1144,8 @@ sr_status sr_ds_read_labels(sr_ds *ds, int split, uint32_t *labels)
                         s->name);
     for (uint64_t i = 0; i < s->count; i++)
         SR_CHECK(labels[i] < ds->num_classes, SR_E_FORMAT,
-                 "%s: /%s/labels[%llu] = %u is not below the number of "
-                 "classes (%u)", ds->path, s->name, (unsigned long long)i,
+                 "%s: /%s/labels[%llu] = %u is not below num_classes "
+                 "(%u)", ds->path, s->name, (unsigned long long)i,
                  labels[i], ds->num_classes);
     return SR_OK;
 }

@@ -351,8 +351,7 @@ sr_status sr_export_load(const char *path, sr_export_decoded *d)
 
     memset(d, 0, sizeof *d);
     sr_h5_quiet();
-    if (access(path, R_OK) != 0)
-        return sr_error(SR_E_IO, "%s: no such file or not readable", path);
+    SR_TRY(sr_h5_check_file(path));
     f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0)
         return sr_h5_error(SR_E_IO, "%s: cannot open as HDF5 (not an HDF5 "

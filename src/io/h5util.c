@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct walk {
@@ -69,6 +70,30 @@ void sr_h5_quiet(void)
     /* Errors are reported through sr_status, never printed by HDF5. Per
      * thread in a thread-safe HDF5 build. */
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+sr_status sr_h5_check_file(const char *path)
+{
+    struct stat sb;
+    htri_t is_h5;
+
+    if (stat(path, &sb) != 0)
+        return sr_error(SR_E_IO, "%s: no such file or not readable (%s)",
+                        path, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return sr_error(SR_E_IO, "%s: is a directory, not a file", path);
+    if (!S_ISREG(sb.st_mode))
+        return sr_error(SR_E_IO, "%s: not a regular file", path);
+    if (access(path, R_OK) != 0)
+        return sr_error(SR_E_IO, "%s: no such file or not readable (%s)",
+                        path, strerror(errno));
+    is_h5 = H5Fis_hdf5(path);
+    H5Eclear2(H5E_DEFAULT);
+    if (is_h5 <= 0)
+        return sr_error(SR_E_IO, "%s: not an HDF5 file (%lld bytes; "
+                        "truncated, damaged or not written by sinreq)", path,
+                        (long long)sb.st_size);
+    return SR_OK;
 }
 
 void sr_h5_close(hid_t *id)

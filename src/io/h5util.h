@@ -13,6 +13,9 @@ sr_status sr_h5_error_at(sr_status code, const char *file, int line,
 #define sr_h5_error(code, ...) sr_h5_error_at((code), __FILE__, __LINE__, __VA_ARGS__)
 
 void sr_h5_quiet(void);
+/* Before H5Fopen: a missing path, a directory or a file that is not HDF5
+ * at all gets a plain sentence (SR_E_IO) instead of the driver's message. */
+sr_status sr_h5_check_file(const char *path);
 void sr_h5_close(hid_t *id);
 
 int sr_h5_attr_str(hid_t loc, const char *name, const char *value);

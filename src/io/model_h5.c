@@ -339,8 +339,7 @@ sr_status sr_model_open(const char *path, sr_model_file **out)
 
     *out = NULL;
     sr_h5_quiet();
-    if (access(path, R_OK) != 0)
-        return sr_error(SR_E_IO, "%s: no such file or not readable", path);
+    SR_TRY(sr_h5_check_file(path));
     f = calloc(1, sizeof *f);
     if (!f)
         return sr_error(SR_E_NOMEM, "out of memory");

@@ -3,6 +3,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 
 #include "sinreq/backend.h"
 #include "sinreq/models.h"
+#include "sinreq/parse.h"
 #include "sinreq/quant.h"
 #include "train_internal.h"
 
@@ -114,9 +117,7 @@ static sr_status set_idx(sr_train_config *c, int k, const char *v,
                          const char *where)
 {
     void *p = (char *)c + keys[k].off;
-    char *end;
 
-    errno = 0;
     switch (keys[k].type) {
     case K_STR: {
         char *s = strdup(v);
@@ -127,24 +128,29 @@ static sr_status set_idx(sr_train_config *c, int k, const char *v,
         break;
     }
     case K_INT:
-    case K_LONG: {
-        long x = strtol(v, &end, 10);
-        if (!*v || *end || errno || (keys[k].type == K_INT &&
-                                     (x < -2147483647L || x > 2147483647L)))
-            return sr_error(SR_E_CONFIG, "%s: %s must be an integer, not '%s'",
-                            where, keys[k].name, v);
+    case K_LONG:
+    case K_DBL: {
+        /* "--batch" for a flag, "FILE:LINE: batch" for the YAML file */
+        char what[4300];
+        sr_status st;
+        long x = 0;
+
+        if (strncmp(where, "--", 2) == 0 || strcmp(where, "default") == 0)
+            snprintf(what, sizeof what, "%s", where);
+        else
+            snprintf(what, sizeof what, "%s: %s", where, keys[k].name);
+        if (keys[k].type == K_DBL)
+            st = sr_parse_double(what, v, -DBL_MAX, DBL_MAX, (double *)p);
+        else
+            st = sr_parse_long(what, v, keys[k].type == K_INT ? INT_MIN
+                               : LONG_MIN, keys[k].type == K_INT ? INT_MAX
+                               : LONG_MAX, &x);
+        if (st != SR_OK)
+            return SR_E_CONFIG;   /* the message names the key and value */
         if (keys[k].type == K_INT)
             *(int *)p = (int)x;
-        else
+        else if (keys[k].type == K_LONG)
             *(long *)p = x;
-        break;
-    }
-    case K_DBL: {
-        double x = strtod(v, &end);
-        if (!*v || *end || errno || !isfinite(x))
-            return sr_error(SR_E_CONFIG, "%s: %s must be a finite number, not '%s'",
-                            where, keys[k].name, v);
-        *(double *)p = x;
         break;
     }
     case K_BOOL:
@@ -215,15 +221,21 @@ static sr_status yaml_value(yaml_document_t *doc, yaml_node_t *n,
 
     buf[0] = '\0';
     if (n->type == YAML_SCALAR_NODE) {
-        snprintf(buf, size, "%.*s", (int)n->data.scalar.length,
-                 (const char *)n->data.scalar.value);
+        o = n->data.scalar.length;
+        /* a NUL inside would cut the value short without a word */
+        if (o >= size || memchr(n->data.scalar.value, '\0', o))
+            return sr_error(SR_E_CONFIG, "%s: value %s", where, o >= size
+                            ? "too long" : "contains a NUL byte");
+        memcpy(buf, n->data.scalar.value, o);
+        buf[o] = '\0';
         return SR_OK;
     }
     if (n->type == YAML_SEQUENCE_NODE) {
         for (yaml_node_item_t *it = n->data.sequence.items.start;
              it < n->data.sequence.items.top; it++) {
             yaml_node_t *e = yaml_document_get_node(doc, *it);
-            if (!e || e->type != YAML_SCALAR_NODE)
+            if (!e || e->type != YAML_SCALAR_NODE ||
+                memchr(e->data.scalar.value, '\0', e->data.scalar.length))
                 return sr_error(SR_E_CONFIG, "%s: list items must be plain values",
                                 where);
             o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "%s%.*s",
@@ -239,6 +251,19 @@ static sr_status yaml_value(yaml_document_t *doc, yaml_node_t *n,
                 v->type != YAML_SCALAR_NODE)
                 return sr_error(SR_E_CONFIG, "%s: mapping items must be NAME: value",
                                 where);
+            for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < p; q++) {
+                yaml_node_t *kq = yaml_document_get_node(doc, q->key);
+                if (kq && kq->type == YAML_SCALAR_NODE &&
+                    kq->data.scalar.length == k->data.scalar.length &&
+                    memcmp(kq->data.scalar.value, k->data.scalar.value,
+                           k->data.scalar.length) == 0)
+                    return sr_error(SR_E_CONFIG, "%s: '%.*s' appears twice "
+                                    "(lines %zu and %zu)", where,
+                                    (int)k->data.scalar.length,
+                                    (const char *)k->data.scalar.value,
+                                    kq->start_mark.line + 1,
+                                    k->start_mark.line + 1);
+            }
             o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "%s%.*s=%.*s",
                                   o ? "," : "", (int)k->data.scalar.length,
                                   (const char *)k->data.scalar.value,
@@ -251,6 +276,81 @@ static sr_status yaml_value(yaml_document_t *doc, yaml_node_t *n,
     return SR_OK;
 }
 
+/* Lists (and for layer_bits a mapping) only where a key takes several
+ * items; a list elsewhere would be joined into one odd value. */
+static int key_takes_list(int k, yaml_node_type_t t)
+{
+    static const char *const lists[] = {
+        "layer_bits", "quantize_layers", "fp_layers", "lr_milestones",
+        "hist_epochs",
+    };
+
+    if (t == YAML_SCALAR_NODE)
+        return 1;
+    if (t == YAML_MAPPING_NODE)
+        return strcmp(keys[k].name, "layer_bits") == 0;
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++)
+        if (strcmp(keys[k].name, lists[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* libyaml's scanner is quadratic in the nesting depth (200 KB of "[" took
+ * minutes); a config needs two levels, so stop at the first deep one. */
+#define YAML_MAX_DEPTH 16
+
+static sr_status yaml_check_depth(FILE *f, const char *path)
+{
+    yaml_parser_t parser;
+    yaml_event_t ev;
+    sr_status st = SR_OK;
+    int depth = 0, done = 0;
+
+    if (!yaml_parser_initialize(&parser))
+        return sr_error(SR_E_NOMEM, "out of memory");
+    yaml_parser_set_input_file(&parser, f);
+    /* a syntax error is left to the loader, which reports it */
+    while (!done && st == SR_OK && yaml_parser_parse(&parser, &ev)) {
+        if (ev.type == YAML_SEQUENCE_START_EVENT ||
+            ev.type == YAML_MAPPING_START_EVENT) {
+            if (++depth > YAML_MAX_DEPTH)
+                st = sr_error(SR_E_CONFIG, "%s:%zu: nested deeper than %d "
+                              "levels", path, ev.start_mark.line + 1,
+                              YAML_MAX_DEPTH);
+        } else if (ev.type == YAML_SEQUENCE_END_EVENT ||
+                   ev.type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        done = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    rewind(f);
+    return st;
+}
+
+/* The config is one document: a second one ("---") would be ignored. */
+static sr_status yaml_one_document(yaml_parser_t *parser, const char *path)
+{
+    yaml_document_t next;
+    yaml_node_t *root;
+    sr_status st = SR_OK;
+
+    if (!yaml_parser_load(parser, &next))
+        return sr_error(SR_E_CONFIG, "%s:%zu:%zu: YAML error: %s %s", path,
+                        parser->problem_mark.line + 1,
+                        parser->problem_mark.column + 1,
+                        parser->problem ? parser->problem : "",
+                        parser->context ? parser->context : "");
+    root = yaml_document_get_root_node(&next);
+    if (root)
+        st = sr_error(SR_E_CONFIG, "%s:%zu: a second YAML document; the "
+                      "config must be a single document", path,
+                      next.start_mark.line + 1);
+    yaml_document_delete(&next);
+    return st;
+}
+
 sr_status sr_train_config_load_yaml(sr_train_config *c, const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -259,10 +359,17 @@ sr_status sr_train_config_load_yaml(sr_train_config *c, const char *path)
     yaml_node_t *root;
     char where[4200], kname[128];
     char *val = NULL;
+    size_t seen[NKEYS] = {0};   /* line of each key's first appearance */
     sr_status st = SR_OK;
+    int ki;
 
     if (!f)
         return sr_error(SR_E_IO, "config file %s: %s", path, strerror(errno));
+    st = yaml_check_depth(f, path);
+    if (st != SR_OK) {
+        fclose(f);
+        return st;
+    }
     val = malloc(65536);
     if (!val || !yaml_parser_initialize(&parser)) {
         fclose(f);
@@ -281,6 +388,9 @@ sr_status sr_train_config_load_yaml(sr_train_config *c, const char *path)
     root = yaml_document_get_root_node(&doc);
     if (!root)      /* an empty file sets nothing */
         goto out_doc;
+    st = yaml_one_document(&parser, path);
+    if (st != SR_OK)
+        goto out_doc;
     if (root->type != YAML_MAPPING_NODE) {
         st = sr_error(SR_E_CONFIG, "%s:%zu: the config must be a mapping of "
                       "key: value", path, root->start_mark.line + 1);
@@ -290,16 +400,34 @@ sr_status sr_train_config_load_yaml(sr_train_config *c, const char *path)
          st == SR_OK && p < root->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(&doc, p->key);
         yaml_node_t *v = yaml_document_get_node(&doc, p->value);
-        if (!k || !v || k->type != YAML_SCALAR_NODE) {
-            st = sr_error(SR_E_CONFIG, "%s: keys must be plain names", path);
+        if (!k || !v || k->type != YAML_SCALAR_NODE ||
+            k->data.scalar.length >= sizeof kname ||
+            memchr(k->data.scalar.value, '\0', k->data.scalar.length)) {
+            st = sr_error(SR_E_CONFIG, "%s:%zu: keys must be plain names",
+                          path, k ? k->start_mark.line + 1 : 0);
             break;
         }
         snprintf(kname, sizeof kname, "%.*s", (int)k->data.scalar.length,
                  (const char *)k->data.scalar.value);
         snprintf(where, sizeof where, "%s:%zu", path, k->start_mark.line + 1);
-        if (find_key(kname) < 0) {
+        ki = find_key(kname);
+        if (ki < 0) {
             st = sr_error(SR_E_CONFIG, "%s: unknown key '%s' (sinreq train "
                           "--help lists the keys)", where, kname);
+            break;
+        }
+        /* YAML leaves duplicates to the application: last-wins would hide
+         * a typo or a merge mistake */
+        if (seen[ki]) {
+            st = sr_error(SR_E_CONFIG, "%s: key '%s' appears twice (first at "
+                          "line %zu)", where, keys[ki].name, seen[ki]);
+            break;
+        }
+        seen[ki] = k->start_mark.line + 1;
+        if (!key_takes_list(ki, v->type)) {
+            st = sr_error(SR_E_CONFIG, "%s: %s takes a single value, not a "
+                          "%s", where, keys[ki].name,
+                          v->type == YAML_MAPPING_NODE ? "mapping" : "list");
             break;
         }
         st = yaml_value(&doc, v, where, val, 65536);
@@ -486,8 +614,9 @@ sr_status sr_train_config_check(const sr_train_config *c)
              sr_train_where(c, "checkpoint_interval"));
     SR_CHECK(c->keep_last >= 1, SR_E_CONFIG, "%s: keep_last must be >= 1",
              sr_train_where(c, "keep_last"));
-    SR_CHECK(c->threads >= 0, SR_E_CONFIG, "%s: threads must be >= 0",
-             sr_train_where(c, "threads"));
+    SR_CHECK(c->threads >= 0 && c->threads <= SR_MAX_THREADS, SR_E_CONFIG,
+             "%s: threads %d is outside 0..%d (0: OpenMP's default)",
+             sr_train_where(c, "threads"), c->threads, SR_MAX_THREADS);
     /* at least one float, at most what one MPI message takes here */
     SR_CHECK(c->bucket_mb * 1048576.0 >= 4.0 && c->bucket_mb <= 1024.0,
              SR_E_CONFIG, "%s: bucket_mb must be in [4 bytes, 1024] MiB, not %g",

@@ -407,3 +407,40 @@ out:
     sr_ds_close(ds);
     return st;
 }
+
+sr_status sr_train_check_model(const char *path)
+{
+    sr_backend_opts bo = {0};
+    sr_train_src s = {.path = path};
+    sr_model_file *f = NULL;
+    sr_export_decoded d;
+    int is_export = sr_export_probe(path);
+    sr_backend *be = NULL;
+    sr_nn *net = NULL;
+    sr_status st;
+
+    bo.threads = 1;
+    if (is_export) {
+        SR_TRY(sr_export_load(path, &d));
+        s.meta = &d.meta;
+        s.dec = &d;
+        st = SR_OK;
+    } else {
+        st = sr_model_open(path, &f);
+        if (st == SR_OK) {
+            s.meta = sr_model_file_meta(f);
+            s.file = f;
+        }
+    }
+    if (st == SR_OK)
+        st = sr_backend_create("cpu", &bo, &be);
+    if (st == SR_OK)
+        st = sr_train_net_from_src(&s, 1, be, &net);
+    sr_nn_free(net);
+    sr_backend_free(be);
+    if (is_export)
+        sr_export_decoded_free(&d);
+    else
+        sr_model_close(f);
+    return st;
+}

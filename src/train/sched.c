@@ -1,9 +1,12 @@
 /* Parsing of the enumerated settings and lists; the learning-rate schedule. */
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "sinreq/parse.h"
 #include "train_internal.h"
 
 static int count_items(const char *s)
@@ -44,18 +47,18 @@ static sr_status add_list(const sr_train_config *c, sr_train_plan *p,
         o->bits = 0;
         o->act_bits = -1;
         if (bits_form) {
-            char *eq = strchr(name, '='), *end;
-            long b;
+            char *eq = strchr(name, '=');
+            int b;
             if (!eq)
                 return sr_error(SR_E_CONFIG, "%s: '%s' is not NAME=BITS",
                                 sr_train_where(c, key), name);
             *eq = '\0';
-            b = strtol(trim(eq + 1), &end, 10);
-            if (*trim(eq + 1) == '\0' || *end || b < SR_MIN_BITS || b > SR_MAX_BITS)
+            if (sr_parse_int(key, trim(eq + 1), SR_MIN_BITS, SR_MAX_BITS,
+                             &b) != SR_OK)
                 return sr_error(SR_E_BITS, "%s: bits for layer '%s' must be "
                                 "an integer in %d..%d", sr_train_where(c, key),
                                 trim(name), SR_MIN_BITS, SR_MAX_BITS);
-            o->bits = (int)b;
+            o->bits = b;
             name = trim(name);
         }
         if (!name[0])
@@ -187,8 +190,11 @@ sr_status sr_train_sched_parse(const sr_train_config *c, sr_train_sched *s)
     const char *p = c->lr_milestones;
     while (*p) {
         char *end;
-        long m = strtol(p, &end, 10);
-        if (end == p || m < 1 || (*end && *end != ',') ||
+        long m;
+        errno = 0;
+        m = strtol(p, &end, 10);
+        if (end == p || errno || m < 1 || m > INT_MAX ||
+            (*end && *end != ',') ||
             s->n_milestones == SR_TRAIN_MAX_MILESTONES ||
             (s->n_milestones && m <= s->milestones[s->n_milestones - 1]))
             return sr_error(SR_E_CONFIG, "%s: lr_milestones '%s' must be "
@@ -234,19 +240,22 @@ sr_status sr_train_hist_epochs(const sr_train_config *c, int *epochs, int *n,
         const char *e = strchr(p, ',');
         size_t len = e ? (size_t)(e - p) : strlen(p);
         char item[32];
-        char *end;
 
         snprintf(item, sizeof item, "%.*s", (int)(len < 31 ? len : 31), p);
         char *it = trim(item);
+        if (len >= sizeof item)   /* never judge a cut-off item */
+            return sr_error(SR_E_CONFIG, "%s: hist_epochs item '%s...' is too "
+                            "long", sr_train_where(c, "hist_epochs"), it);
         if (strcmp(it, "last") == 0) {
             *last = 1;
         } else {
-            long v = strtol(it, &end, 10);
-            if (!*it || *end || v < 0 || v > c->epochs || *n == SR_TRAIN_MAX_HIST)
+            int v;
+            if (sr_parse_int("hist_epochs", it, 0, c->epochs, &v) != SR_OK ||
+                *n == SR_TRAIN_MAX_HIST)
                 return sr_error(SR_E_CONFIG, "%s: hist_epochs item '%s' is not "
                                 "an epoch in 0..%d or 'last'",
                                 sr_train_where(c, "hist_epochs"), it, c->epochs);
-            epochs[(*n)++] = (int)v;
+            epochs[(*n)++] = v;
         }
         p = e ? e + 1 : p + len;
     }

@@ -18,6 +18,7 @@
 #include "sinreq/model_io.h"
 #include "sinreq/models.h"
 #include "sinreq/nn.h"
+#include "sinreq/parse.h"
 #include "run_io.h"
 #include "train_internal.h"
 
@@ -1646,12 +1647,16 @@ out:
 static sr_status seg_plan(struct trainer *tr)
 {
     const char *ov = getenv("SINREQ_DIST_OVERLAP");
-    int overlap = !ov || atoi(ov) != 0;
+    int overlap = 1;
     int nb = sr_dist_grad_bucket_count(tr->grad), ns = sr_nn_slab_count(tr->net);
     size_t *start = calloc((size_t)ns + 1, sizeof *start);
     sr_status st = SR_OK;
     int b = 0;
 
+    if (ov && sr_parse_int("SINREQ_DIST_OVERLAP", ov, 0, 1, &overlap) != SR_OK) {
+        free(start);
+        return SR_E_CONFIG;
+    }
     free(tr->seg);
     tr->nseg = 0;
     tr->seg = calloc((size_t)nb + 1, sizeof *tr->seg);
@@ -1712,8 +1717,12 @@ static sr_status grad_plan(struct trainer *tr)
         st = sr_dist_grad_create(tr->d, tr->be, r, ns,
                                  bytes - bytes % sizeof(float), &tr->grad);
     free(r);
-    if (st == SR_OK && v && atoi(v) > 0)
-        sr_dist_grad_set_verify(tr->grad, 1);
+    if (st == SR_OK && v) {
+        int verify = 0;
+        st = sr_parse_int("SINREQ_DIST_VERIFY", v, 0, 1, &verify);
+        if (st == SR_OK && verify)
+            sr_dist_grad_set_verify(tr->grad, 1);
+    }
     return st == SR_OK ? seg_plan(tr) : st;
 }
 
@@ -2061,7 +2070,9 @@ static sr_status train_run(const sr_train_config *c, const char *cmdline,
     tr.t0 = sr_now();
     tr.tty = isatty(2);
     if (getenv("SINREQ_TEST_STEP_SLEEP"))
-        tr.test_sleep = atof(getenv("SINREQ_TEST_STEP_SLEEP"));
+        SR_TRY(sr_parse_double("SINREQ_TEST_STEP_SLEEP",
+                               getenv("SINREQ_TEST_STEP_SLEEP"), 0, 3600,
+                               &tr.test_sleep));
     /* the same on every rank: no agreement needed */
     SR_TRY(sr_train_config_check(c));
     SR_TRY(sr_train_sched_parse(c, &tr.s));

@@ -291,6 +291,13 @@ sr_status sr_cpu_backend_create(const sr_backend_opts *opts, sr_backend **out)
 {
     SR_CHECK(out, SR_E_ARG, "sr_cpu_backend_create: out is NULL");
     *out = NULL;
+    SR_CHECK(!opts || (opts->threads >= 0 && opts->threads <= SR_MAX_THREADS),
+             SR_E_ARG, "cpu backend: %d threads is outside 0..%d",
+             opts->threads, SR_MAX_THREADS);
+    SR_CHECK((opts && opts->threads > 0) ||
+             omp_get_max_threads() <= SR_MAX_THREADS, SR_E_ARG,
+             "cpu backend: OMP_NUM_THREADS asks for %d threads, more than %d",
+             omp_get_max_threads(), SR_MAX_THREADS);
     sr_cpu_backend *cb = calloc(1, sizeof *cb);
     SR_CHECK(cb, SR_E_NOMEM, "cpu backend: out of memory");
     cb->base.vt = &cpu_vt;

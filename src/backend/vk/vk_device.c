@@ -1,6 +1,7 @@
 /* Vulkan runtime: instance, validation messenger, device selection,
  * backend lifecycle (sr_vk_backend_create, destroy) and device listing. */
 #include "vk_runtime.h"
+#include "sinreq/parse.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -393,8 +394,10 @@ static sr_status pick_device(const dev_info *di, uint32_t n, const char *want,
     if (want && *want) {
         int found = -1;
         if (all_digits(want)) {
-            unsigned long idx = strtoul(want, NULL, 10);
-            if (idx < n) found = (int)idx;
+            uint64_t idx;
+            if (sr_parse_u64("device", want, n ? n - 1 : 0, &idx) == SR_OK &&
+                idx < n)
+                found = (int)idx;
         } else {
             for (uint32_t i = 0; i < n && found < 0; i++)
                 if (contains_nocase(di[i].props.deviceName, want)) found = (int)i;

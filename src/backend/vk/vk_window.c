@@ -29,6 +29,7 @@
  * tensors. */
 #include "vk_runtime.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,8 @@ static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 static size_t parse_bytes(const char *s)
 {
     char *end = NULL;
+    /* strtoull would take " 5" and wrap "-5" to a huge size */
+    if (!isdigit((unsigned char)s[0])) return 0;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s) return 0;
