@@ -1034,12 +1034,77 @@ static sr_status put_state(struct trainer *tr, sr_ckpt_writer *w)
 
 static sr_status sync_bn(struct trainer *tr);
 
+/* Divergence guard on the weights: every trainable tensor's largest |w|
+ * against max_abs_weight, before a checkpoint (every epoch end and every
+ * checkpoint_interval steps). Every rank holds the same parameters, so every
+ * rank stops with the same message. */
+static sr_status check_weights(struct trainer *tr)
+{
+    double bound = tr->c->max_abs_weight;
+    int nt = sr_nn_tensor_count(tr->net);
+    float *buf = NULL;
+    size_t cap = 0;
+    sr_status st = SR_OK;
+
+    if (bound <= 0)
+        return SR_OK;
+    for (int i = 0; st == SR_OK && i < nt; i++) {
+        const sr_nn_tensor_info *ti = sr_nn_tensor(tr->net, i);
+        double mx = 0;
+        size_t at = 0;
+
+        if (!ti->trainable)
+            continue;
+        st = grow_floats(&buf, &cap, ti->numel);
+        if (st == SR_OK)
+            st = sr_nn_read_tensor(tr->net, i, buf);
+        for (size_t j = 0; st == SR_OK && j < ti->numel; j++)
+            if (fabs((double)buf[j]) > mx) {
+                mx = fabs((double)buf[j]);
+                at = j;
+            }
+        if (st == SR_OK && mx > bound) {
+            tr->agreed = 1;
+            st = sr_error(SR_E_NUMERIC, "weight %s reached %g (element %zu) "
+                          "at epoch %d step %ld (global step %ld), above "
+                          "max_abs_weight %g: training diverged; try a "
+                          "smaller --lr (--max-abs-weight 0 turns this check "
+                          "off). No checkpoint of this state is written.",
+                          ti->name, (double)buf[at], at, tr->p.epoch,
+                          tr->p.step, tr->t, bound);
+        }
+    }
+    free(buf);
+    return st;
+}
+
+/* Divergence guard on the loss: a step's loss (the mean over the global
+ * batch, the same on every rank) above diverge_factor x ln(classes), the
+ * loss of a uniform guess, which a healthy run starts near and stays below. */
+static sr_status check_loss(struct trainer *tr, double loss, int e)
+{
+    double f = tr->c->diverge_factor;
+    int k = sr_nn_classes(tr->net);
+    double bound = f * log(k > 2 ? (double)k : 2.0);
+
+    if (f <= 0 || !(loss > bound))
+        return SR_OK;
+    tr->agreed = 1;
+    return sr_error(SR_E_NUMERIC, "training loss %g at epoch %d step %ld "
+                    "(global step %ld, lr %g) is above diverge_factor %g x "
+                    "ln(%d classes) = %g: training diverged; try a smaller "
+                    "--lr (--diverge-factor 0 turns this check off). No model "
+                    "is saved and no checkpoint of this state is written.",
+                    loss, e, tr->p.step, tr->t, tr->p.lr, f, k, bound);
+}
+
 static sr_status write_ckpt(struct trainer *tr)
 {
     char dir[4200], path[4300];
     sr_ckpt_writer *w;
     sr_status st;
 
+    SR_TRY(check_weights(tr));
     if (tr->nranks > 1) {
         /* every rank finished the step (and holds the same state, BN
          * statistics averaged); rank 0 alone writes */
@@ -1704,6 +1769,7 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
                                     "this state is written.", v[0] / v[2], e,
                                     p->step, p->lr);
                 }
+                SR_TRY(check_loss(tr, v[0] / v[2], e));
                 p->sum += v[0];
                 p->right += (long)v[1];
                 p->seen += (long)v[2];
@@ -1728,6 +1794,7 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
                                     "No model is saved and no checkpoint of "
                                     "this state is written.", (double)loss, e,
                                     p->step, p->lr);
+                SR_TRY(check_loss(tr, (double)loss, e));
                 p->sum += (double)loss * nv;
                 p->right += ok;
                 p->seen += nv;
