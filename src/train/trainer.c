@@ -125,6 +125,9 @@ struct trainer {
                                last step */
     int agreed;             /* the error being returned is every rank's */
     long ck_nranks;         /* ranks of the run that wrote tr->ck */
+    char ck_last[4300];     /* nranks > 1, not rank 0: the checkpoint rank 0
+                               is writing; good once the next step's
+                               collectives show rank 0 got past it */
 };
 
 static const char *run_file(struct trainer *tr, const char *name)
@@ -1112,8 +1115,12 @@ static sr_status write_ckpt(struct trainer *tr)
         SR_TRY(sync_bn(tr));
         SR_TRY(sr_dist_all(tr->d, 1, &all));
         SR_CHECK(all, SR_E_INTERNAL, "a rank did not reach the checkpoint");
-        if (!tr->root)
+        if (!tr->root) {
+            snprintf(tr->ck_last, sizeof tr->ck_last,
+                     "%s/ckpt/ckpt-e%04d-s%09ld.h5", tr->c->out, tr->p.epoch,
+                     tr->t);
             return SR_OK;
+        }
     }
     /* the run files hold everything up to this step before the
      * checkpoint does: a resumed run trims, never has to fill in */
@@ -1131,6 +1138,8 @@ static sr_status write_ckpt(struct trainer *tr)
         return st;
     }
     SR_TRY(sr_ckpt_commit(w));
+    /* the rank watchdog's "last good checkpoint" */
+    sr_dist_set_context(tr->d, tr->t, path);
     sr_ckpt_prune(tr->c->out, tr->c->keep_last);
     if (tr->log) {
         fprintf(tr->log, "checkpoint %s (epoch %d, step %ld)\n", path,
@@ -1662,6 +1671,11 @@ static sr_status dist_step(struct trainer *tr, int nv, double v[4])
     v[2] = (double)nv;
     v[3] = stop_signal != 0;
     SR_TRY(sr_dist_sum_f64(tr->d, v, 4));
+    /* rank 0 took part: the checkpoint it wrote before this step is whole */
+    if (tr->ck_last[0]) {
+        sr_dist_set_context(tr->d, tr->t + 1, tr->ck_last);
+        tr->ck_last[0] = '\0';
+    }
     tr->stop = v[3] > 0;
     tr->stop_sig = stop_signal ? stop_signal : tr->stop ? -1 : 0;
     return SR_OK;
@@ -1746,6 +1760,7 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
             /* the step's time: from the upload of the batch to its
              * statistics on the host (loading excluded) */
             ts = sr_now();
+            sr_dist_set_context(tr->d, tr->t + 1, NULL);
             SR_TRY(sr_nn_set_batch(tr->net, tr->x, tr->y));
             SR_TRY(sr_nn_set_scalars(tr->net, &sc));
             if (tr->nranks > 1) {
@@ -1963,6 +1978,14 @@ static sr_status train_run(const sr_train_config *c, const char *cmdline,
         tr.test_sleep = atof(getenv("SINREQ_TEST_STEP_SLEEP"));
     /* the same on every rank: no agreement needed */
     SR_TRY(sr_train_config_check(c));
+    /* several ranks: a rank silent for rank_timeout s ends the job; a stop
+     * signal (mpirun's SIGTERM when a rank died) makes a wait say whom it
+     * waits for */
+    if (tr.nranks > 1) {
+        SR_TRY(sr_dist_set_timeout(d, c->rank_timeout));
+        sr_dist_set_stop_flag(d, &stop_signal);
+        sr_dist_set_context(d, 0, "");
+    }
     SR_TRY(sr_train_sched_parse(c, &tr.s));
     SR_TRY(sr_train_augment(c, &tr.aug));
     SR_TRY(sr_train_hist_epochs(c, tr.hist, &tr.n_hist, &tr.hist_last));
@@ -2006,6 +2029,9 @@ static sr_status train_run(const sr_train_config *c, const char *cmdline,
         /* collectives from here on: a failure on one rank ends the job
          * (sr_dist_abort below) */
         st = bcast_state(&tr);
+        if (st == SR_OK && tr.resumed)
+            sr_dist_set_context(d, tr.t, tr.root && tr.ck ? sr_ckpt_path(tr.ck) :
+                                "the one rank 0 resumed from");
         if (st == SR_OK)
             st = grad_plan(&tr);
         if (st != SR_OK)
