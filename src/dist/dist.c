@@ -226,6 +226,10 @@ void sr_dist_finalize(sr_dist *d)
     if (!d)
         return;
     if (d->uses_mpi) {
+        /* MPI_Finalize waits for every rank, unwatched: meet them first
+         * in a watched barrier (rank 0 may still write its last files) */
+        if (d->timeout > 0 && d->size > 1)
+            sr_dist_barrier(d);
         sr_dist_watch_free(d);
         MPI_Comm_free(&d->comm);
         MPI_Finalize();

@@ -49,6 +49,13 @@ ck=$(echo "$msg" | sed 's/.*last good checkpoint: \([^;]*\);.*/\1/')
 ls s/ckpt/*.tmp 2>/dev/null && fail "a .tmp checkpoint left"
 $R --out s --resume "$ck" > res.txt 2>&1 && ok "resume from the checkpoint named (1 rank)" \
     || fail "resume rc $?: $(tail -3 res.txt)"
+# the watchdog only waits differently: the same 2-rank run with it off
+# (plain MPI_Waitall) gives the same bits
+mpi 2 $R --out on --max-steps 6 > on.txt 2>&1 || fail "run with the watchdog: $(tail -2 on.txt)"
+mpi 2 $R --out off --max-steps 6 --rank-timeout 0 > off.txt 2>&1 || fail "run without: $(tail -2 off.txt)"
+cmp -s on/steps.tsv off/steps.tsv && ok "steps.tsv identical with and without the watchdog" \
+    || fail "steps.tsv differs with --rank-timeout 0"
+same on off "model.h5 with and without the watchdog"
 # --rank-timeout 0 turns the watchdog off; a bad value is a usage error
 $R --out bad --rank-timeout -1 > bad.txt 2>&1; rc=$?
 [ "$rc" = 1 ] && grep -q "rank_timeout must be" bad.txt && ok "--rank-timeout -1: exit 1" \
