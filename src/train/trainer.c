@@ -43,6 +43,8 @@ struct progress {
     double best, fin_acc, fin_loss, val_acc;
     int best_epoch;
     double lr, lam;
+    double first_loss;  /* the run's first step's loss (divergence guard);
+                           0: not yet */
 };
 
 /* A backward segment: backward down to `layer`, after which gradient
@@ -1031,6 +1033,7 @@ static sr_status put_state(struct trainer *tr, sr_ckpt_writer *w)
     A(sr_ckpt_attr_f64(w, "metrics", "final_test_acc", p->fin_acc));
     A(sr_ckpt_attr_f64(w, "metrics", "final_test_loss", p->fin_loss));
     A(sr_ckpt_attr_f64(w, "metrics", "final_val_acc", p->val_acc));
+    A(sr_ckpt_attr_f64(w, "metrics", "first_loss", p->first_loss));
 #undef A
     return st;
 }
@@ -1081,24 +1084,35 @@ static sr_status check_weights(struct trainer *tr)
     return st;
 }
 
-/* Divergence guard on the loss: a step's loss (the mean over the global
- * batch, the same on every rank) above diverge_factor x ln(classes), the
- * loss of a uniform guess, which a healthy run starts near and stays below. */
+/* Divergence guard on the loss: a step's loss (the mean cross-entropy over
+ * the global batch, the same on every rank) above diverge_factor x the
+ * larger of ln(classes), a uniform guess's loss, and the run's first loss
+ * (kept in checkpoints: a resumed run stops where the uninterrupted one
+ * would). A healthy run only goes down from its start; DoReFa on a network
+ * without batch norm starts at ~1e4 and may recover from there. */
 static sr_status check_loss(struct trainer *tr, double loss, int e)
 {
-    double f = tr->c->diverge_factor;
+    double f = tr->c->diverge_factor, ref;
     int k = sr_nn_classes(tr->net);
-    double bound = f * log(k > 2 ? (double)k : 2.0);
 
-    if (f <= 0 || !(loss > bound))
+    /* recorded even while the check is off: a resume may turn it on */
+    if (tr->p.first_loss <= 0 && isfinite(loss) && loss > 0)
+        tr->p.first_loss = loss;
+    if (f <= 0)
+        return SR_OK;
+    ref = log(k > 2 ? (double)k : 2.0);
+    if (tr->p.first_loss > ref)
+        ref = tr->p.first_loss;
+    if (!(loss > f * ref))
         return SR_OK;
     tr->agreed = 1;
     return sr_error(SR_E_NUMERIC, "training loss %g at epoch %d step %ld "
                     "(global step %ld, lr %g) is above diverge_factor %g x "
-                    "ln(%d classes) = %g: training diverged; try a smaller "
-                    "--lr (--diverge-factor 0 turns this check off). No model "
-                    "is saved and no checkpoint of this state is written.",
-                    loss, e, tr->p.step, tr->t, tr->p.lr, f, k, bound);
+                    "%g = %g (the larger of ln(%d classes) and the run's "
+                    "first loss): training diverged; try a smaller --lr "
+                    "(--diverge-factor 0 turns this check off). No model is "
+                    "saved and no checkpoint of this state is written.",
+                    loss, e, tr->p.step, tr->t, tr->p.lr, f, ref, f * ref, k);
 }
 
 static sr_status write_ckpt(struct trainer *tr)
@@ -1332,6 +1346,11 @@ static sr_status load_ckpt(struct trainer *tr)
     SR_TRY(sr_ckpt_get_f64(f, "metrics", "final_test_acc", &p->fin_acc));
     SR_TRY(sr_ckpt_get_f64(f, "metrics", "final_test_loss", &p->fin_loss));
     SR_TRY(sr_ckpt_get_f64(f, "metrics", "final_val_acc", &p->val_acc));
+    /* the divergence guard's reference (absent in older checkpoints: the
+     * first step after the resume sets it) */
+    if (sr_ckpt_get_f64(f, "metrics", "first_loss", &p->first_loss) !=
+            SR_OK || !(isfinite(p->first_loss) && p->first_loss > 0))
+        p->first_loss = 0;
     SR_TRY(sr_ckpt_get_f64(f, "schedule", "lr", &p->lr));
     SR_TRY(sr_ckpt_get_f64(f, "schedule", "lambda", &p->lam));
     p->epoch = (int)v[0];

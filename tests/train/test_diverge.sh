@@ -1,16 +1,42 @@
-# Divergence guard: a loss that explodes but stays finite, or weights that
-# leave a sane range, stop the run with exit 2 and a message naming the step
-# and the value (or the tensor); a healthy run is not stopped; both checks
-# turn off with 0 (flag or YAML key).
+# Divergence guard: a loss that explodes but stays finite (100 x the larger
+# of ln(classes) and the run's first loss), or weights that leave a sane
+# range, stop the run with exit 2 and a message naming the step and the
+# value (or the tensor); a resumed run keeps the first loss and stops where
+# the uninterrupted one does; a healthy run is not stopped; both checks turn
+# off with 0 (flag or YAML key).
+LOSS_MSG="above diverge_factor 100 x [0-9.e+]* = [0-9.e+]* (the larger of ln(10 classes) and the run's first loss): training diverged"
 . "$(dirname "$0")/lib.sh"
 small_data
 # lr 100: step 2's loss is ~9e4 but finite; stopped there (the non-finite
 # check alone let this run end with exit 0 and a model)
-expect_rc 2 "training loss .* at epoch 1 step 2 .* above diverge_factor 100 x ln(10 classes)" \
+expect_rc 2 "training loss [0-9.e+]* at epoch 1 step 2 (global step 2, lr 100) is $LOSS_MSG" \
     $T --data data.h5 --out run --epochs 2 --lr 100 --max-steps 2
 [ ! -e run/model.h5 ] || fail "model.h5 written for a diverged run"
 [ ! -e run/result.json ] || fail "result.json written for a diverged run"
 grep -q "diverge_factor" run/train.log || fail "train.log lacks the error"
+# DoReFa from scratch on cifar10net (no batch norm): the first loss is ~2e4,
+# far above 100 x ln(10), and accepted; the next, ~2e7, stops the run
+expect_rc 2 "training loss [0-9.e+]* at epoch 1 step 2 (global step 2, lr 0.02) is $LOSS_MSG" \
+    $T --data data.h5 --out dz --epochs 2 --quantizer dorefa --bits 2 --max-abs-weight 0
+first=$(awk 'NR == 2 {print $3}' dz/steps.tsv)
+awk -v f="$first" 'BEGIN {exit !(f > 1000)}' && ok "first loss $first accepted" \
+    || fail "first loss $first: expected the DoReFa start above 1000"
+# resumed after step 1: the checkpoint keeps the first loss, and the
+# resumed run stops at step 2 as the uninterrupted one did
+$T --data data.h5 --out dzr --epochs 2 --quantizer dorefa --bits 2 --max-abs-weight 0 \
+    --max-steps 1 --checkpoint-interval 1 > out.txt 2>&1 || fail "1 step: rc $?: $(tail -1 out.txt)"
+"$PY" - dzr/ckpt/ckpt-e0001-s000000001.h5 "$first" <<'PY' || fail "the checkpoint lacks the first loss"
+import sys, h5py
+v = h5py.File(sys.argv[1], "r")["metrics"].attrs["first_loss"]
+assert abs(v - float(sys.argv[2])) <= 1e-6 * abs(v), (v, sys.argv[2])
+PY
+expect_rc 2 "training loss [0-9.e+]* at epoch 1 step 2 (global step 2, lr 0.02) is $LOSS_MSG" \
+    $T --data data.h5 --out dzr --epochs 2 --quantizer dorefa --bits 2 --max-abs-weight 0 \
+    --resume auto
+grep "training loss" err.txt | sed 's/.*training loss/training loss/' > resumed.txt
+grep "training loss" dz/train.log | sed 's/.*training loss/training loss/' > straight.txt
+cmp -s resumed.txt straight.txt && ok "resumed: the same stop as the uninterrupted run" \
+    || fail "resumed: $(cat resumed.txt) vs $(cat straight.txt)"
 # lr 2 with the loss check off: the weights pass 100 within a few steps
 # (checked at every checkpoint); the checkpoints written before are sane
 expect_rc 2 "weight [a-z0-9]*\.weight reached .* at epoch 1 step [0-9]* (global step [0-9]*), above max_abs_weight 100" \
