@@ -10,7 +10,8 @@
 # once per seed, in <quantizer><bits>-lambda<L>-seed<S>/ when there are
 # several, so report.py gives mean +- sd), REG_ARGS [] (extra flags for the
 # SinReQ runs only, e.g. "--lambda-schedule delayed-tanh --sinreq-norm
-# global"), BACKEND [cpu], THREADS [0 = all cores], NET [cifar10net].
+# global"), TRAIN_ARGS [] (extra flags for every run), BACKEND [cpu],
+# THREADS [0 = all cores], NET [cifar10net].
 # A run that already has result.json is skipped: re-running the script
 # after an interruption continues the grid.
 set -euo pipefail
@@ -19,8 +20,10 @@ out=${2:?usage: jobs/cifar10net_grid.sh DATA.h5 OUT_DIR}
 root=$(cd "$(dirname "$0")/.." && pwd)
 sinreq=${SINREQ:-$root/build/src/cli/sinreq}
 net=${NET:-cifar10net}
+read -r -a train_args <<< "${TRAIN_ARGS:-}"
 common=(--net "$net" --data "$data" --batch 128 --backend "${BACKEND:-cpu}"
-        --threads "${THREADS:-0}" --seed "${SEED:-1}" --quiet)
+        --threads "${THREADS:-0}" --seed "${SEED:-1}" --quiet
+        "${train_args[@]}")
 mkdir -p "$out"
 
 if [ ! -f "$out/fp/result.json" ]; then

@@ -21,7 +21,9 @@ and per quantizer the mean gain and the pooled share of the gap closed,
 sum(gain) / sum(FP - base), the headline figure (also per seed, mean +- sd).
 A seed counts in a cell only when both its runs (base, SinReQ) finished.
 Then per-layer quantization error mean|W - Q(W)| and R_l at the last epoch,
-without and with SinReQ (mean over seeds).
+without and with SinReQ (mean over seeds); an error above 1 (the weights
+far outside the levels' range [-1, 1]: a diverged run) is marked (!) and
+named in a note under the table.
 """
 import argparse
 import glob
@@ -132,6 +134,7 @@ def grid_report(grid):
     out.append("")
     out.append("Per-layer quantization error mean|W - Q(W)| and R_l at the "
                "last epoch, mean over seeds (without -> with SinReQ):\n")
+    absurd = []
     out.append("| quantizer | bits | layer | qerr base | qerr SinReQ | R base | R SinReQ |")
     out.append("|---|---|---|---|---|---|---|")
     for (q, bits) in sorted(cells):
@@ -153,9 +156,27 @@ def grid_report(grid):
                     acc[l["name"]][i].append(v)
         for name in order:
             v = [mean_sd(x)[0] for x in acc[name]]
-            out.append("| %s | %d | %s | %.4g | %.4g | %.3g | %.3g |"
-                       % (q, bits, name, v[0], v[1], v[2], v[3]))
+            qe = [qerr_cell(x) for x in v[:2]]
+            if any(x > QERR_ABSURD for x in v[:2]):
+                absurd.append("%s %d-bit %s" % (q, bits, name))
+            out.append("| %s | %d | %s | %s | %s | %.3g | %.3g |"
+                       % (q, bits, name, qe[0], qe[1], v[2], v[3]))
+    if absurd:
+        out.append("")
+        out.append("(!) quantization error above %g, more than the whole "
+                   "range [-1, 1] of the levels: the weights of %s left the "
+                   "quantizer's range (a diverged run; see its train.log)"
+                   % (QERR_ABSURD, ", ".join(absurd)))
     return out, contrib, compact, fp
+
+
+# mean|W - Q(W)| beyond this means the weights are far outside the levels'
+# range [-1, 1] (healthy runs: below 0.1)
+QERR_ABSURD = 1.0
+
+
+def qerr_cell(v):
+    return "%.4g%s" % (v, " (!)" if v > QERR_ABSURD else "")
 
 
 def pooled_lines(contrib):

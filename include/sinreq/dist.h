@@ -29,10 +29,17 @@
  * whole job with a non-zero status; no rank waits forever in a collective.
  * An MPI error inside these calls aborts the job (MPI_ERRORS_ARE_FATAL):
  * a collective that failed on one rank cannot be recovered by the others.
+ * With the watchdog on (sr_dist_set_timeout), a rank that waits longer than
+ * the timeout for the others in a collective (one stopped, hung, stuck in
+ * I/O) ends the job: it prints which rank(s) did not come, the step and the
+ * last good checkpoint (sr_dist_set_context), tells the other waiting ranks
+ * to do the same, and calls MPI_Abort with SR_DIST_EXIT_TIMEOUT. A rank on
+ * the same node that died is named at once (its /proc entry is gone).
  */
 #ifndef SINREQ_DIST_H
 #define SINREQ_DIST_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,6 +86,23 @@ void sr_dist_finalize(sr_dist *d);
 /* End every rank of the job now with `code` (MPI_Abort; exit() without MPI).
  * For a fatal error seen by one rank only. */
 void sr_dist_abort(sr_dist *d, int code);
+
+/* ---- Watchdog ----
+ *
+ * seconds > 0: every wait for the other ranks in a collective (all the
+ * calls below) polls instead of blocking, and a wait longer than `seconds`
+ * ends the job (exit status SR_DIST_EXIT_TIMEOUT) with a message on every
+ * waiting rank naming the rank(s) that did not come. 0 (the default): off,
+ * plain blocking waits. Local to the rank; results do not depend on it. */
+#define SR_DIST_EXIT_TIMEOUT 2
+sr_status sr_dist_set_timeout(sr_dist *d, double seconds);
+/* For the watchdog's message: the global step in progress and the last
+ * good checkpoint (NULL: unchanged; "" none yet). Cheap: call every step. */
+void sr_dist_set_context(sr_dist *d, long step, const char *ckpt);
+/* A flag a signal handler sets (SIGTERM from mpirun when another rank
+ * died): a wait that goes on 0.5 s after it is set says which rank(s) it
+ * still waits for, before the launcher's SIGKILL. NULL: none. */
+void sr_dist_set_stop_flag(sr_dist *d, const volatile sig_atomic_t *flag);
 
 int sr_dist_rank(const sr_dist *d);
 int sr_dist_size(const sr_dist *d);

@@ -52,6 +52,10 @@ typedef struct sr_train_config {
     char *resume;
     long checkpoint_interval;
     int keep_last;
+    /* guards: a step loss above diverge_factor x ln(classes), a weight
+     * above max_abs_weight at a checkpoint, a rank silent for rank_timeout
+     * seconds end the run with SR_EXIT_RUNTIME (0: off) */
+    double diverge_factor, max_abs_weight, rank_timeout;
     /* where each key was last set ("default", "--bits", "FILE:LINE"),
      * indexed like the key table; owned */
     char **where;

@@ -152,7 +152,8 @@ static sr_status init_mpi(sr_dist *d, int *argc, char ***argv)
                         "only this one: every task would train alone; "
                         "launch with srun --mpi=pmix (or pmi2), see "
                         "docs/distributed.md", slurm_tasks);
-    return find_local_rank(d);
+    SR_TRY(find_local_rank(d));
+    return sr_dist_watch_init(d);
 }
 
 sr_status sr_dist_init(int *argc, char ***argv, const sr_dist_opts *opts,
@@ -179,6 +180,8 @@ sr_status sr_dist_init(int *argc, char ***argv, const sr_dist_opts *opts,
     d->local_size = 1;
     d->local_src = "single";
     d->comm = MPI_COMM_NULL;
+    d->hb = MPI_COMM_NULL;
+    d->hb_rreq = MPI_REQUEST_NULL;
     st = resolve_reduce(opts, &d->reduce);
     if (st)
         goto out_free;
@@ -210,6 +213,7 @@ sr_status sr_dist_init(int *argc, char ***argv, const sr_dist_opts *opts,
 
 out_finalize:
     if (d->uses_mpi) {
+        sr_dist_watch_free(d);
         MPI_Comm_free(&d->comm);
         MPI_Finalize();
     }
@@ -223,6 +227,11 @@ void sr_dist_finalize(sr_dist *d)
     if (!d)
         return;
     if (d->uses_mpi) {
+        /* MPI_Finalize waits for every rank, unwatched: meet them first
+         * in a watched barrier (rank 0 may still write its last files) */
+        if (d->timeout > 0 && d->size > 1)
+            sr_dist_barrier(d);
+        sr_dist_watch_free(d);
         MPI_Comm_free(&d->comm);
         MPI_Finalize();
     }
@@ -262,13 +271,18 @@ int sr_dist_device_index(const sr_dist *d, int ndevices)
 sr_status sr_dist_barrier(sr_dist *d)
 {
     SR_CHECK(d, SR_E_ARG, "sr_dist_barrier: d is NULL");
-    if (d->uses_mpi)
-        MPI_Barrier(d->comm);
+    if (d->uses_mpi && d->size > 1) {
+        MPI_Request r;
+
+        MPI_Ibarrier(d->comm, &r);
+        sr_dist_wait(d, 1, &r, "a barrier");
+    }
     return SR_OK;
 }
 
 sr_status sr_dist_bcast_bytes(sr_dist *d, void *p, size_t n)
 {
+    MPI_Request r;
     size_t done, c;
 
     SR_CHECK(d && (p || !n), SR_E_ARG, "sr_dist_bcast_bytes: NULL argument");
@@ -276,16 +290,20 @@ sr_status sr_dist_bcast_bytes(sr_dist *d, void *p, size_t n)
         return SR_OK;
     for (done = 0; done < n; done += c) {
         c = n - done < SR_DIST_CHUNK ? n - done : SR_DIST_CHUNK;
-        MPI_Bcast((char *)p + done, (int)c, MPI_BYTE, 0, d->comm);
+        MPI_Ibcast((char *)p + done, (int)c, MPI_BYTE, 0, d->comm, &r);
+        sr_dist_wait(d, 1, &r, "a broadcast from rank 0");
     }
     return SR_OK;
 }
 
 /* In-place reduction of n elements of `type` with `op`, result everywhere.
- * EXACT: reduce to rank 0, then broadcast its result. */
+ * EXACT: reduce to rank 0, then broadcast its result. Non-blocking calls and
+ * sr_dist_wait: the watchdog sees every wait. */
 static void reduce_mpi(sr_dist *d, void *v, size_t n, size_t elem,
                        MPI_Datatype type, MPI_Op op)
 {
+    static const char what[] = "a reduction over ranks";
+    MPI_Request r;
     size_t done, c;
     char *p = v;
 
@@ -293,17 +311,29 @@ static void reduce_mpi(sr_dist *d, void *v, size_t n, size_t elem,
         c = n - done < SR_DIST_CHUNK ? n - done : SR_DIST_CHUNK;
         if (d->reduce == SR_DIST_REDUCE_EXACT) {
             if (d->rank == 0)
-                MPI_Reduce(MPI_IN_PLACE, p + done * elem, (int)c, type, op,
-                           0, d->comm);
+                MPI_Ireduce(MPI_IN_PLACE, p + done * elem, (int)c, type, op,
+                            0, d->comm, &r);
             else
-                MPI_Reduce(p + done * elem, NULL, (int)c, type, op, 0,
-                           d->comm);
-            MPI_Bcast(p + done * elem, (int)c, type, 0, d->comm);
+                MPI_Ireduce(p + done * elem, NULL, (int)c, type, op, 0,
+                            d->comm, &r);
+            sr_dist_wait(d, 1, &r, what);
+            MPI_Ibcast(p + done * elem, (int)c, type, 0, d->comm, &r);
         } else {
-            MPI_Allreduce(MPI_IN_PLACE, p + done * elem, (int)c, type, op,
-                          d->comm);
+            MPI_Iallreduce(MPI_IN_PLACE, p + done * elem, (int)c, type, op,
+                           d->comm, &r);
         }
+        sr_dist_wait(d, 1, &r, what);
     }
+}
+
+/* One small allreduce (checks, flags), through sr_dist_wait. */
+static void allreduce_small(sr_dist *d, void *v, int n, MPI_Datatype type,
+                            MPI_Op op, const char *what)
+{
+    MPI_Request r;
+
+    MPI_Iallreduce(MPI_IN_PLACE, v, n, type, op, d->comm, &r);
+    sr_dist_wait(d, 1, &r, what);
 }
 
 sr_status sr_dist_sum_f32_mpi(sr_dist *d, float *v, size_t n)
@@ -350,7 +380,7 @@ static sr_status logical(sr_dist *d, int flag, int *res, MPI_Op op)
 
     SR_CHECK(d && res, SR_E_ARG, "sr_dist_all/any: NULL argument");
     if (d->uses_mpi && d->size > 1)
-        MPI_Allreduce(MPI_IN_PLACE, &v, 1, MPI_INT, op, d->comm);
+        allreduce_small(d, &v, 1, MPI_INT, op, "an agreement between ranks");
     *res = v;
     return SR_OK;
 }
@@ -369,7 +399,7 @@ sr_status sr_dist_check_same(sr_dist *d, uint64_t n, const char *what)
 {
     uint64_t v[2] = {n, ~n};
 
-    MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_UINT64_T, MPI_MAX, d->comm);
+    allreduce_small(d, v, 2, MPI_UINT64_T, MPI_MAX, "a size check");
     if (v[0] != ~v[1])
         return sr_error(SR_E_ARG, "%s: the ranks passed different sizes "
                         "(%llu to %llu words); every rank must pass the "
@@ -395,7 +425,7 @@ sr_status sr_dist_check_identical(sr_dist *d, uint64_t h, const char *what)
 {
     uint64_t v[2] = {h, ~h};
 
-    MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_UINT64_T, MPI_MAX, d->comm);
+    allreduce_small(d, v, 2, MPI_UINT64_T, MPI_MAX, "a result check");
     if (v[0] != ~v[1])
         return sr_error(SR_E_INTERNAL, "%s: the ranks hold different "
                         "results after the reduction (rank %d hash %016llx)",

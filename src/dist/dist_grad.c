@@ -189,7 +189,13 @@ sr_status sr_dist_grad_begin(sr_dist_grad *g, double weight)
     w = malloc((size_t)n * sizeof(double));
     if (!w)
         return sr_error(SR_E_NOMEM, "sr_dist_grad_begin: out of memory");
-    MPI_Allgather(&weight, 1, MPI_DOUBLE, w, 1, MPI_DOUBLE, g->d->comm);
+    {
+        MPI_Request r;
+
+        MPI_Iallgather(&weight, 1, MPI_DOUBLE, w, 1, MPI_DOUBLE, g->d->comm,
+                       &r);
+        sr_dist_wait(g->d, 1, &r, "the gradient average (weights)");
+    }
     /* blocking: a rank that is ahead waits here for the others */
     g->times.wait_s = sr_dist_now() - g->t_begin;
     mn = mx = w[0];
@@ -308,7 +314,7 @@ sr_status sr_dist_grad_finish(sr_dist_grad *g)
         g->next++;
     }
     t0 = sr_dist_now();
-    MPI_Waitall(g->nb, g->req, MPI_STATUSES_IGNORE);
+    sr_dist_wait(g->d, g->nb, g->req, "the gradient average");
     if (g->d->reduce == SR_DIST_REDUCE_EXACT) {
         /* Rank 0 holds the sums; the same bytes go to everyone. Started
          * after every reduce so that all ranks issue the collectives in
@@ -316,7 +322,7 @@ sr_status sr_dist_grad_finish(sr_dist_grad *g)
         for (i = 0; i < g->nb; i++)
             MPI_Ibcast(g->host + g->b[i].hoff, (int)g->b[i].words, MPI_FLOAT,
                        0, g->d->comm, &g->req[i]);
-        MPI_Waitall(g->nb, g->req, MPI_STATUSES_IGNORE);
+        sr_dist_wait(g->d, g->nb, g->req, "the gradient average");
     }
     g->times.wait_s += sr_dist_now() - t0;
     g->active = 0;

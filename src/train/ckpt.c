@@ -22,7 +22,7 @@
 static const char *may_differ[] = {
     "out", "resume", "force", "quiet", "max_steps", "threads", "device",
     "checkpoint_interval", "keep_last", "hist_epochs", "hist_bins",
-    "bucket_mb",
+    "bucket_mb", "diverge_factor", "max_abs_weight", "rank_timeout",
 };
 
 int sr_ckpt_key_may_differ(const char *key)

@@ -83,6 +83,9 @@ static const struct key keys[] = {
     {"checkpoint_interval", K_LONG, F(checkpoint_interval), "0", "checkpoint every N steps too (0: at epoch ends only)"},
     {"keep_last", K_INT, F(keep_last), "3", "checkpoints kept in RUN_DIR/ckpt"},
     {"resume", K_STR, F(resume), "", "auto (newest valid checkpoint in RUN_DIR/ckpt) or a checkpoint file"},
+    {"diverge_factor", K_DBL, F(diverge_factor), "100", "stop (exit 2) when a step's loss exceeds this x ln(classes) (0: off)"},
+    {"max_abs_weight", K_DBL, F(max_abs_weight), "100", "stop (exit 2) when a weight's |value| exceeds this at a checkpoint (0: off)"},
+    {"rank_timeout", K_DBL, F(rank_timeout), "120", "several ranks: end the job (exit 2) when a rank does not respond for this many seconds (0: off)"},
 };
 #undef F
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -618,6 +621,17 @@ sr_status sr_train_config_check(const sr_train_config *c)
              "%s: threads %d is outside 0..%d (0: OpenMP's default)",
              sr_train_where(c, "threads"), c->threads, SR_MAX_THREADS);
     /* at least one float, at most what one MPI message takes here */
+    SR_CHECK(isfinite(c->diverge_factor) && (c->diverge_factor == 0 ||
+             c->diverge_factor >= 1), SR_E_CONFIG, "%s: diverge_factor must "
+             "be 0 (off) or >= 1, not %g", sr_train_where(c, "diverge_factor"),
+             c->diverge_factor);
+    SR_CHECK(isfinite(c->max_abs_weight) && c->max_abs_weight >= 0,
+             SR_E_CONFIG, "%s: max_abs_weight must be 0 (off) or > 0, not %g",
+             sr_train_where(c, "max_abs_weight"), c->max_abs_weight);
+    SR_CHECK(isfinite(c->rank_timeout) && c->rank_timeout >= 0 &&
+             c->rank_timeout <= 1e6, SR_E_CONFIG, "%s: rank_timeout must be "
+             "0 (off) or seconds in (0, 1e6], not %g",
+             sr_train_where(c, "rank_timeout"), c->rank_timeout);
     SR_CHECK(c->bucket_mb * 1048576.0 >= 4.0 && c->bucket_mb <= 1024.0,
              SR_E_CONFIG, "%s: bucket_mb must be in [4 bytes, 1024] MiB, not %g",
              sr_train_where(c, "bucket_mb"), c->bucket_mb);

@@ -44,6 +44,8 @@ struct progress {
     double best, fin_acc, fin_loss, val_acc;
     int best_epoch;
     double lr, lam;
+    double first_loss;  /* the run's first step's loss (divergence guard);
+                           0: not yet */
 };
 
 /* A backward segment: backward down to `layer`, after which gradient
@@ -130,6 +132,9 @@ struct trainer {
                                last step */
     int agreed;             /* the error being returned is every rank's */
     long ck_nranks;         /* ranks of the run that wrote tr->ck */
+    char ck_last[4300];     /* nranks > 1, not rank 0: the checkpoint rank 0
+                               is writing; good once the next step's
+                               collectives show rank 0 got past it */
 };
 
 static const char *run_file(struct trainer *tr, const char *name)
@@ -1023,11 +1028,87 @@ static sr_status put_state(struct trainer *tr, sr_ckpt_writer *w)
     A(sr_ckpt_attr_f64(w, "metrics", "final_test_acc", p->fin_acc));
     A(sr_ckpt_attr_f64(w, "metrics", "final_test_loss", p->fin_loss));
     A(sr_ckpt_attr_f64(w, "metrics", "final_val_acc", p->val_acc));
+    A(sr_ckpt_attr_f64(w, "metrics", "first_loss", p->first_loss));
 #undef A
     return st;
 }
 
 static sr_status sync_bn(struct trainer *tr);
+
+/* Divergence guard on the weights: every trainable tensor's largest |w|
+ * against max_abs_weight, before a checkpoint (every epoch end and every
+ * checkpoint_interval steps). Every rank holds the same parameters, so every
+ * rank stops with the same message. */
+static sr_status check_weights(struct trainer *tr)
+{
+    double bound = tr->c->max_abs_weight;
+    int nt = sr_nn_tensor_count(tr->net);
+    float *buf = NULL;
+    size_t cap = 0;
+    sr_status st = SR_OK;
+
+    if (bound <= 0)
+        return SR_OK;
+    for (int i = 0; st == SR_OK && i < nt; i++) {
+        const sr_nn_tensor_info *ti = sr_nn_tensor(tr->net, i);
+        double mx = 0;
+        size_t at = 0;
+
+        if (!ti->trainable)
+            continue;
+        st = grow_floats(&buf, &cap, ti->numel);
+        if (st == SR_OK)
+            st = sr_nn_read_tensor(tr->net, i, buf);
+        for (size_t j = 0; st == SR_OK && j < ti->numel; j++)
+            if (fabs((double)buf[j]) > mx) {
+                mx = fabs((double)buf[j]);
+                at = j;
+            }
+        if (st == SR_OK && mx > bound) {
+            tr->agreed = 1;
+            st = sr_error(SR_E_NUMERIC, "weight %s reached %g (element %zu) "
+                          "at epoch %d step %ld (global step %ld), above "
+                          "max_abs_weight %g: training diverged; try a "
+                          "smaller --lr (--max-abs-weight 0 turns this check "
+                          "off). No checkpoint of this state is written.",
+                          ti->name, (double)buf[at], at, tr->p.epoch,
+                          tr->p.step, tr->t, bound);
+        }
+    }
+    free(buf);
+    return st;
+}
+
+/* Divergence guard on the loss: a step's loss (the mean cross-entropy over
+ * the global batch, the same on every rank) above diverge_factor x the
+ * larger of ln(classes), a uniform guess's loss, and the run's first loss
+ * (kept in checkpoints: a resumed run stops where the uninterrupted one
+ * would). A healthy run only goes down from its start; DoReFa on a network
+ * without batch norm starts at ~1e4 and may recover from there. */
+static sr_status check_loss(struct trainer *tr, double loss, int e)
+{
+    double f = tr->c->diverge_factor, ref;
+    int k = sr_nn_classes(tr->net);
+
+    /* recorded even while the check is off: a resume may turn it on */
+    if (tr->p.first_loss <= 0 && isfinite(loss) && loss > 0)
+        tr->p.first_loss = loss;
+    if (f <= 0)
+        return SR_OK;
+    ref = log(k > 2 ? (double)k : 2.0);
+    if (tr->p.first_loss > ref)
+        ref = tr->p.first_loss;
+    if (!(loss > f * ref))
+        return SR_OK;
+    tr->agreed = 1;
+    return sr_error(SR_E_NUMERIC, "training loss %g at epoch %d step %ld "
+                    "(global step %ld, lr %g) is above diverge_factor %g x "
+                    "%g = %g (the larger of ln(%d classes) and the run's "
+                    "first loss): training diverged; try a smaller --lr "
+                    "(--diverge-factor 0 turns this check off). No model is "
+                    "saved and no checkpoint of this state is written.",
+                    loss, e, tr->p.step, tr->t, tr->p.lr, f, ref, f * ref, k);
+}
 
 static sr_status write_ckpt(struct trainer *tr)
 {
@@ -1035,6 +1116,7 @@ static sr_status write_ckpt(struct trainer *tr)
     sr_ckpt_writer *w;
     sr_status st;
 
+    SR_TRY(check_weights(tr));
     if (tr->nranks > 1) {
         /* every rank finished the step (and holds the same state, BN
          * statistics averaged); rank 0 alone writes */
@@ -1042,8 +1124,12 @@ static sr_status write_ckpt(struct trainer *tr)
         SR_TRY(sync_bn(tr));
         SR_TRY(sr_dist_all(tr->d, 1, &all));
         SR_CHECK(all, SR_E_INTERNAL, "a rank did not reach the checkpoint");
-        if (!tr->root)
+        if (!tr->root) {
+            snprintf(tr->ck_last, sizeof tr->ck_last,
+                     "%s/ckpt/ckpt-e%04d-s%09ld.h5", tr->c->out, tr->p.epoch,
+                     tr->t);
             return SR_OK;
+        }
     }
     /* the run files hold everything up to this step before the
      * checkpoint does: a resumed run trims, never has to fill in */
@@ -1061,6 +1147,8 @@ static sr_status write_ckpt(struct trainer *tr)
         return st;
     }
     SR_TRY(sr_ckpt_commit(w));
+    /* the rank watchdog's "last good checkpoint" */
+    sr_dist_set_context(tr->d, tr->t, path);
     sr_ckpt_prune(tr->c->out, tr->c->keep_last);
     if (tr->log) {
         fprintf(tr->log, "checkpoint %s (epoch %d, step %ld)\n", path,
@@ -1427,6 +1515,11 @@ static sr_status load_ckpt(struct trainer *tr)
     SR_TRY(sr_ckpt_get_f64(f, "metrics", "final_test_acc", &p->fin_acc));
     SR_TRY(sr_ckpt_get_f64(f, "metrics", "final_test_loss", &p->fin_loss));
     SR_TRY(sr_ckpt_get_f64(f, "metrics", "final_val_acc", &p->val_acc));
+    /* the divergence guard's reference (absent in older checkpoints: the
+     * first step after the resume sets it) */
+    if (sr_ckpt_get_f64(f, "metrics", "first_loss", &p->first_loss) !=
+            SR_OK || !(isfinite(p->first_loss) && p->first_loss > 0))
+        p->first_loss = 0;
     SR_TRY(sr_ckpt_get_f64(f, "schedule", "lr", &p->lr));
     SR_TRY(sr_ckpt_get_f64(f, "schedule", "lambda", &p->lam));
     p->epoch = (int)v[0];
@@ -1772,6 +1865,11 @@ static sr_status dist_step(struct trainer *tr, int nv, double v[4])
     v[2] = (double)nv;
     v[3] = stop_signal != 0;
     SR_TRY(sr_dist_sum_f64(tr->d, v, 4));
+    /* rank 0 took part: the checkpoint it wrote before this step is whole */
+    if (tr->ck_last[0]) {
+        sr_dist_set_context(tr->d, tr->t + 1, tr->ck_last);
+        tr->ck_last[0] = '\0';
+    }
     tr->stop = v[3] > 0;
     tr->stop_sig = stop_signal ? stop_signal : tr->stop ? -1 : 0;
     return SR_OK;
@@ -1856,6 +1954,7 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
             /* the step's time: from the upload of the batch to its
              * statistics on the host (loading excluded) */
             ts = sr_now();
+            sr_dist_set_context(tr->d, tr->t + 1, NULL);
             SR_TRY(sr_nn_set_batch(tr->net, tr->x, tr->y));
             SR_TRY(sr_nn_set_scalars(tr->net, &sc));
             if (tr->nranks > 1) {
@@ -1879,6 +1978,7 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
                                     "this state is written.", v[0] / v[2], e,
                                     p->step, p->lr);
                 }
+                SR_TRY(check_loss(tr, v[0] / v[2], e));
                 p->sum += v[0];
                 p->right += (long)v[1];
                 p->seen += (long)v[2];
@@ -1903,6 +2003,7 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
                                     "No model is saved and no checkpoint of "
                                     "this state is written.", (double)loss, e,
                                     p->step, p->lr);
+                SR_TRY(check_loss(tr, (double)loss, e));
                 p->sum += (double)loss * nv;
                 p->right += ok;
                 p->seen += nv;
@@ -2075,6 +2176,14 @@ static sr_status train_run(const sr_train_config *c, const char *cmdline,
                                &tr.test_sleep));
     /* the same on every rank: no agreement needed */
     SR_TRY(sr_train_config_check(c));
+    /* several ranks: a rank silent for rank_timeout s ends the job; a stop
+     * signal (mpirun's SIGTERM when a rank died) makes a wait say whom it
+     * waits for */
+    if (tr.nranks > 1) {
+        SR_TRY(sr_dist_set_timeout(d, c->rank_timeout));
+        sr_dist_set_stop_flag(d, &stop_signal);
+        sr_dist_set_context(d, 0, "");
+    }
     SR_TRY(sr_train_sched_parse(c, &tr.s));
     SR_TRY(sr_train_augment(c, &tr.aug));
     SR_TRY(sr_train_hist_epochs(c, tr.hist, &tr.n_hist, &tr.hist_last));
@@ -2118,6 +2227,9 @@ static sr_status train_run(const sr_train_config *c, const char *cmdline,
         /* collectives from here on: a failure on one rank ends the job
          * (sr_dist_abort below) */
         st = bcast_state(&tr);
+        if (st == SR_OK && tr.resumed)
+            sr_dist_set_context(d, tr.t, tr.root && tr.ck ? sr_ckpt_path(tr.ck) :
+                                "the one rank 0 resumed from");
         if (st == SR_OK)
             st = grad_plan(&tr);
         if (st != SR_OK)

@@ -359,15 +359,32 @@ static int open_backend(const char *name)
     return 1;
 }
 
+static volatile sig_atomic_t g_term;
+
+static void on_term(int sig)
+{
+    g_term = sig;
+}
+
 static int run_kill(void)
 {
+    struct sigaction sa;
     float v[1024];
     long it;
     int i;
 
+    /* as `sinreq train` does: the watchdog on, SIGTERM (mpirun's, when
+     * a rank died) caught so that the wait can say who died */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sr_dist_set_stop_flag(g_d, &g_term);
+    if (!OK(sr_dist_set_timeout(g_d, 60)))
+        return 2;
     for (i = 0; i < 1024; i++)
         v[i] = 1.0f;
     for (it = 0;; it++) {
+        sr_dist_set_context(g_d, it, "none (test)");
         if (it == 200 && g_rank == 1) {
             fprintf(stderr, "test_dist kill: rank 1 sends itself SIGKILL "
                     "after %ld allreduces\n", it);

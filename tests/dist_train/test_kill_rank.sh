@@ -1,6 +1,7 @@
 # A rank SIGKILLed in the middle of training does not leave the other
-# hanging: mpirun ends non-zero within LIMIT seconds, and the checkpoints
-# written so far stay valid (a resume takes the newest).
+# hanging: mpirun ends non-zero within LIMIT seconds, the surviving rank
+# prints sinreq's message (the dead rank, the step, the last checkpoint),
+# and the checkpoints written so far stay valid (a resume takes the newest).
 . "$(dirname "$0")/lib.sh"
 LIMIT=30
 "$MKDS" data.h5 --train 256 --test 60 || exit 2
@@ -29,6 +30,17 @@ for p in "${kids[@]}"; do
     kill -0 "$p" 2>/dev/null && { fail "rank pid $p still alive 10 s after mpirun"; kill -9 "$p"; }
 done
 ls k/ckpt/*.tmp 2>/dev/null && fail "a .tmp checkpoint left"
+# rank 0 (waiting for rank 1 in a collective; SIGTERM from mpirun caught)
+# printed sinreq's message: the dead rank, the step, the last checkpoint
+msg=$(grep "^sinreq: rank 0 of 2: rank 1 died" k.txt)
+if [ -z "$msg" ]; then
+    fail "no sinreq message naming rank 1: $(cat k.txt)"
+elif ! echo "$msg" | grep -q "at global step [0-9]*; last good checkpoint: k/ckpt/ckpt-e[0-9]*-s[0-9]*\.h5; ending the job"; then
+    fail "the message lacks the step or the checkpoint: $msg"
+else
+    ck=$(echo "$msg" | sed 's/.*last good checkpoint: \([^;]*\);.*/\1/')
+    [ -f "$ck" ] && ok "rank 0: $msg" || fail "the checkpoint named does not exist: $ck"
+fi
 $R --out k --resume auto > res.txt 2>&1 && ok "resume from the last checkpoint (1 rank)" \
     || fail "resume rc $?: $(tail -3 res.txt)"
 finish

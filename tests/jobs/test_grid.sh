@@ -9,6 +9,10 @@ ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 "$MKDS" data.h5 --train 256 --test 60 || exit 2
 export SINREQ FP_EPOCHS=2 FT_EPOCHS=1 SEEDS="1 2" THREADS=1
 export REG_ARGS="--lambda-schedule delayed-tanh --sinreq-norm global"
+# the full-precision model of 256 synthetic images stays at chance: DoReFa
+# fine-tuned from it diverges (loss ~7e3, then ~7e5; weights above 100),
+# which the divergence guards stop; the grid's plumbing is tested here
+export TRAIN_ARGS="--diverge-factor 0 --max-abs-weight 0"
 bash "$ROOT/jobs/cifar10net_grid.sh" data.h5 grid > report.txt 2> grid.err \
     || fail "grid rc $?: $(tail -3 grid.err)"
 n=$(ls grid/*-lambda*-seed*/result.json 2>/dev/null | wc -l)
@@ -40,6 +44,25 @@ row = [l for l in open("report.txt") if l.startswith("| wrpn | 5 |")][0]
 print("wrpn 5-bit base:", want)
 sys.exit(0 if row.split("|")[4].strip() == want else 1)
 PY
+# an absurd quantization error (a diverged run's weights) is flagged: one
+# run's conv1 qerr set to 15 in a copy of the grid
+grep -q "(!)" report.txt && fail "a healthy grid has a flagged qerr: $(grep '(!)' report.txt)"
+cp -r grid bad
+"$PY" - <<'PY' || fail "could not edit the copy"
+import json
+p = "bad/dorefa4-lambda0-seed1/metrics.jsonl"
+lines = open(p).read().splitlines()
+last = json.loads(lines[-1])
+[l for l in last["layers"] if l["name"] == "conv1"][0]["qerr"] = 15.0
+lines[-1] = json.dumps(last)
+open(p, "w").write("\n".join(lines) + "\n")
+PY
+"$PY" "$ROOT/jobs/report.py" bad > bad.txt 2>&1 || fail "report of the copy rc $?"
+grep -qE '^\| dorefa \| 4 \| conv1 \| [0-9.]+ \(!\) \|' bad.txt \
+    && grep -q "^(!) quantization error above 1.*dorefa 4-bit conv1" bad.txt \
+    && ok "qerr 15 flagged: $(grep '^| dorefa | 4 | conv1' bad.txt)" \
+    || fail "qerr 15 not flagged: $(grep -A3 'dorefa | 4 | conv1' bad.txt)"
+[ "$(grep -c '(!)' bad.txt)" = 2 ] || fail "other cells flagged: $(grep '(!)' bad.txt)"
 # a rerun skips every finished run
 start=$(date +%s)
 bash "$ROOT/jobs/cifar10net_grid.sh" data.h5 grid > report2.txt 2>&1 || fail "rerun rc $?"

@@ -12,7 +12,11 @@
 . "$(dirname "$0")/lib.sh"
 "$MKDS" data.h5 --train 256 --test 60 || exit 2
 G="$ROOT/jobs/paper_grid.sh"
-export SINREQ FP_EPOCHS=1 FT_EPOCHS=1 BATCH=64 TRAIN_ARGS="--threads 1 --backend $BACKEND"
+# (a 1-epoch full-precision model of 256 synthetic images is at chance:
+# DoReFa fine-tuned from it diverges, which the divergence guards would
+# stop; the grid's plumbing is tested here, so they are off)
+export SINREQ FP_EPOCHS=1 FT_EPOCHS=1 BATCH=64
+export TRAIN_ARGS="--threads 1 --backend $BACKEND --diverge-factor 0 --max-abs-weight 0"
 
 # --- bad input: a clear message, exit 1, nothing submitted ------------------
 expect_rc 1 "unknown network 'lenet'" bash "$G" g --cifar10 data.h5 --nets cifar10net,lenet
