@@ -5,12 +5,16 @@
 #
 #   bench/train_throughput.sh [--nets LIST] [--batch B] [--threads N]
 #                             [--warmup W] [--steps S] [--build-dir DIR]
-#                             [--sinreq-bin PATH] [--rounds R]
+#                             [--sinreq-bin PATH] [--rounds R] [--cpu-time]
 #
 # For every net (default resnet20,cifar10net,vgg11) runs, one after the
 # other, bench/bench_train_torch.py (torch.set_num_threads = N) and
 # bench_train --backend cpu --threads N, each W warm-up steps then S timed
-# steps, and prints the median images/s of each and the ratio sinreq/torch.
+# steps, PyTorch twice (default NCHW and --channels-last), and prints the
+# median images/s of each and sinreq's ratio to PyTorch NCHW and to the
+# faster of PyTorch's two layouts. --cpu-time times every side by its CPU
+# time / threads instead of the wall clock (a machine shared with other
+# jobs: the ratio then compares work, not the share of the cores each got).
 # With --rounds R > 1 the pair is repeated R times (alternating, so load
 # from other jobs hits both sides alike) and the median over rounds is
 # shown. The load average (uptime) is printed before and after.
@@ -30,6 +34,7 @@ steps=10
 build=build
 bin=
 rounds=1
+cpu_time=
 py=${PYTHON:-}
 
 die() { echo "train_throughput.sh: $*" >&2; exit 1; }
@@ -43,7 +48,8 @@ while [ $# -gt 0 ]; do
         --build-dir) build=${2:?}; shift 2 ;;
         --sinreq-bin) bin=${2:?}; shift 2 ;;
         --rounds) rounds=${2:?}; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        --cpu-time) cpu_time=--cpu-time; shift ;;
+        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
         *) die "unknown option $1" ;;
     esac
 done
@@ -70,22 +76,30 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2];
 echo "# load before: $(uptime | sed 's/.*load average: //')"
 echo "# batch $batch, threads $threads, warmup $warmup, steps $steps," \
      "rounds $rounds; $("$py" -c 'import torch; print("torch", torch.__version__)')"
-printf '%-11s %12s %12s %8s\n' net torch_img/s sinreq_img/s ratio
+[ -x "$build/src/cli/sinreq" ] &&
+    echo "# sinreq: $("$build/src/cli/sinreq" devices --backend cpu 2>&1 | head -1)"
+[ -n "$cpu_time" ] && echo "# timed by CPU time / threads (--cpu-time)"
+# PyTorch both ways: its default NCHW and channels_last (NHWC, usually its
+# faster CPU layout); sinreq is compared with NCHW and with the faster.
+printf '%-11s %10s %10s %10s %8s %8s\n' net torch_nchw torch_nhwc sinreq \
+    vs_nchw vs_best
 IFS=, read -r -a list <<<"$nets"
 for net in "${list[@]}"; do
-    tv=(); sv=()
+    tv=(); cv=(); sv=()
     for ((r = 0; r < rounds; r++)); do
-        t=$("$py" bench/bench_train_torch.py --net "$net" --batch "$batch" \
-              --threads "$threads" --warmup "$warmup" --steps "$steps" \
-              --no-header | cut -f7)
-        s=$("$bin" --backend cpu --net "$net" --batch "$batch" \
-              --threads "$threads" --warmup "$warmup" --steps "$steps" \
-              --no-header | cut -f7)
-        tv+=("$t"); sv+=("$s")
+        common=(--net "$net" --batch "$batch" --threads "$threads"
+                --warmup "$warmup" --steps "$steps" --no-header $cpu_time)
+        t=$("$py" bench/bench_train_torch.py "${common[@]}" | cut -f7)
+        c=$("$py" bench/bench_train_torch.py "${common[@]}" --channels-last | cut -f7)
+        s=$("$bin" --backend cpu "${common[@]}" | cut -f7)
+        tv+=("$t"); cv+=("$c"); sv+=("$s")
     done
     tm=$(printf '%s\n' "${tv[@]}" | median)
+    cm=$(printf '%s\n' "${cv[@]}" | median)
     sm=$(printf '%s\n' "${sv[@]}" | median)
-    printf '%-11s %12.1f %12.1f %8.2f\n' "$net" "$tm" "$sm" \
-        "$(awk -v a="$sm" -v b="$tm" 'BEGIN {print a / b}')"
+    best=$(awk -v a="$tm" -v b="$cm" 'BEGIN {print (a > b ? a : b)}')
+    printf '%-11s %10.1f %10.1f %10.1f %8.2f %8.2f\n' "$net" "$tm" "$cm" "$sm" \
+        "$(awk -v a="$sm" -v b="$tm" 'BEGIN {print a / b}')" \
+        "$(awk -v a="$sm" -v b="$best" 'BEGIN {print a / b}')"
 done
 echo "# load after: $(uptime | sed 's/.*load average: //')"

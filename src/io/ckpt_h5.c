@@ -332,6 +332,10 @@ static herr_t verify_cb(hid_t obj, const char *name, const H5O_info_t *info,
         H5Dclose(d);
         return -1;
     }
+    /* variable-length strings (damaged or foreign files) were allocated by
+     * the read */
+    if (bytes && (H5Tis_variable_str(t) > 0 || H5Tdetect_class(t, H5T_VLEN) > 0))
+        H5Dvlen_reclaim(t, s, H5P_DEFAULT, v->buf);
     H5Sclose(s);
     H5Tclose(t);
     H5Dclose(d);
