@@ -13,7 +13,9 @@
 # (shape, direction, torch, cpu, cpu/torch, vulkan, vulkan/torch GFLOP/s)
 # and the summary: geometric mean of cpu/torch (floor 0.7), minimum and
 # geometric mean of Vulkan GFLOP/s over the 3x3 shapes (floor 10 on the
-# minimum, meant for lavapipe), each floor met or not.
+# minimum, meant for lavapipe), and the CPU backend's geometric mean as a
+# fraction of the FP32 peak bench_ops measures (floor 0.40), each floor met
+# or not.
 #
 # Options
 #   --threads N      threads for every side (default: nproc)
@@ -30,6 +32,8 @@
 #   --build-dir DIR  CMake build folder (default build)
 #   --max-seconds S  stop a side after S seconds (rows not reached are NA;
 #                    default 0 = no limit)
+#   --cpu-time       time the sinreq CPU side by CPU time / threads (a
+#                    machine shared with other jobs; see bench_ops --help)
 #   --strict         exit 3 when a floor is not met
 # Environment: PYTHON (a python3 that imports torch; default: the first of
 # python3, /usr/bin/python3 that does), VK_ICD_FILENAMES (choose the Vulkan
@@ -50,6 +54,7 @@ out=
 raw=build/bench-ops
 build=build
 strict=
+cpu_time=
 max_s=0
 
 die() { echo "ops.sh: $*" >&2; exit 1; }
@@ -66,6 +71,7 @@ while [ $# -gt 0 ]; do
         --raw-dir) raw=${2:?}; shift 2 ;;
         --build-dir) build=${2:?}; shift 2 ;;
         --strict) strict=--strict; shift ;;
+        --cpu-time) cpu_time=--cpu-time; shift ;;
         --max-seconds) max_s=${2:?}; shift 2 ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option '$1' (see --help)" ;;
@@ -139,7 +145,7 @@ if has torch; then
 fi
 if has cpu; then
     run_side cpu env OMP_NUM_THREADS="$threads" \
-        "$bench_ops" --backend cpu "${common[@]}"
+        "$bench_ops" --backend cpu "${common[@]}" $cpu_time
 fi
 if has vulkan; then
     run_side vulkan env LP_NUM_THREADS="$threads" "$bench_ops" --backend vulkan \
@@ -159,6 +165,33 @@ title="conv2d GFLOP/s, $(date -u '+%Y-%m-%d'), ${model:-unknown CPU} ($(nproc) c
 jrc=0
 "$joinpy" bench/join.py "${args[@]}" --title "$title" --out "$out" --tsv "$raw/joined.tsv" \
     --floor-ratio cpu=0.7 --floor-3x3 vulkan=10 $strict || jrc=$?
+# CPU backend against the machine: geometric mean of its conv GFLOP/s over
+# every row (ResNet-20 and VGG-11 shapes) as a fraction of the FP32 peak
+# that bench_ops measured (an FMA loop with the same kernel set and threads).
+if has cpu && [ -s "$raw/cpu.tsv" ]; then
+    "$joinpy" - "$raw/cpu.tsv" "$raw/cpu.log" $strict >>"$out" <<'PY' || jrc=$?
+import math, re, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+head, rows = rows[0], rows[1:]
+g = [float(r[head.index("gflops")]) for r in rows
+     if r[head.index("gflops")] not in ("NA", "")]
+log = open(sys.argv[2]).read()
+m = re.search(r"FP32 peak ([0-9.]+) GFLOP/s \((\w+)", log)
+k = re.search(r"conv ([\w+]+)", log)
+if not g or not m:
+    print("cpu vs peak: no figures"); sys.exit(0)
+geo = math.exp(sum(math.log(v) for v in g) / len(g))
+peak = float(m.group(1))
+frac = geo / peak
+ok = frac >= 0.40
+print(f"cpu conv kernels {k.group(1) if k else '?'}: geomean {geo:.1f} GFLOP/s "
+      f"over {len(g)} rows = {frac:.3f} of the measured FP32 peak "
+      f"{peak:.1f} GFLOP/s ({m.group(2)} FMA loop); floor 0.40: "
+      f"{'met' if ok else 'NOT met'}")
+sys.exit(3 if (not ok and "--strict" in sys.argv[3:]) else 0)
+PY
+    tail -1 "$out" >&2
+fi
 echo "ops.sh: table in $out, raw TSVs in $raw/" >&2
 [ "$jrc" = 0 ] || exit "$jrc"
 exit "$status"
