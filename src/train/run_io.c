@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 void sr_json_str(FILE *f, const char *s)
 {
@@ -111,4 +112,22 @@ sr_status sr_run_dir_prepare(const char *dir, int force, int create)
     if (!create)
         return SR_OK;
     return make_dirs(dir);
+}
+
+sr_status sr_text_commit(FILE *f, const char *tmp, const char *path)
+{
+    int e = 0;
+
+    errno = 0;
+    if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0)
+        e = errno ? errno : EIO;
+    if (fclose(f) != 0 && !e)
+        e = errno ? errno : EIO;
+    if (!e && rename(tmp, path) != 0)
+        e = errno;
+    if (e) {
+        unlink(tmp);
+        return sr_error(SR_E_WRITE, "cannot write %s: %s", path, strerror(e));
+    }
+    return SR_OK;
 }

@@ -12,5 +12,8 @@ double sr_now(void);                     /* monotonic seconds */
 void sr_fmt_duration(char *buf, size_t n, double s);
 /* Run directory: SR_E_ARG when it exists, is not empty and !force. */
 sr_status sr_run_dir_prepare(const char *dir, int force, int create);
+/* Flush, fsync and close f (opened on tmp), then rename tmp to path;
+ * SR_E_WRITE naming path and the reason, and no tmp left, on failure. */
+sr_status sr_text_commit(FILE *f, const char *tmp, const char *path);
 
 #endif
