@@ -69,6 +69,13 @@ static int dir_empty(const char *dir)
     return empty;
 }
 
+sr_status sr_write_errno_status(int e)
+{
+    /* the disk or the file system, not the command, is at fault */
+    return e == ENOSPC || e == EIO || e == EROFS || e == EDQUOT ? SR_E_WRITE
+                                                                : SR_E_IO;
+}
+
 /* mkdir -p: grids write runs/<grid>/<cell>, and a missing runs/<grid> is
  * not worth an error. */
 static sr_status make_dirs(const char *dir)
@@ -84,8 +91,9 @@ static sr_status make_dirs(const char *dir)
         char c = *p;
         *p = '\0';
         if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            return sr_error(SR_E_IO, "cannot create run directory %s: %s "
-                            "(at %s)", dir, strerror(errno), path);
+            return sr_error(sr_write_errno_status(errno), "cannot create run "
+                            "directory %s: %s (at %s)", dir, strerror(errno),
+                            path);
         *p = c;
         if (c == '\0')
             break;
