@@ -57,11 +57,11 @@ $RK --out mnt/run > out.txt 2> err.txt
 check "full at the start" $?
 resumed "full at the start"
 
-# trace CONFIG: the write, fsync, rename and unlink calls of the main
+# trace CONFIG: the write, pwrite64, fsync, rename and unlink calls of the main
 # thread of a run of CONFIG
 trace() {
     rm -rf mnt/run
-    strace -f -qq -y -o "trace_$1.txt" -e trace=write,fsync,rename,unlink \
+    strace -f -qq -y -o "trace_$1.txt" -e trace=write,pwrite64,fsync,rename,unlink \
         ${!1} --out mnt/run > /dev/null 2>&1 || { echo "traced run failed"; exit 2; }
     rm -rf mnt/run
 }
@@ -75,7 +75,7 @@ hold_point() {
         NR == 1 { main = $1 }
         $1 != main { next }
         { split($2, a, "("); sc = a[1]; n[sc]++ }
-        sc == "write" && match($0, /<[^>]*>/) {
+        (sc == "write" || sc == "pwrite64") && match($0, /<[^>]*>/) {
             f = substr($0, RSTART, RLENGTH); sz = $NF + 0
             off = size[f] + 0; size[f] = off + sz
             if ($0 ~ re && !(page && int((off + sz + 4095) / 4096) == int((off + 4095) / 4096))) {
