@@ -270,12 +270,6 @@ sr_status sr_h5_rename_tmp(const char *tmp, const char *path)
     return sr_h5_fsync_path(dirname(dir), 1);
 }
 
-sr_status sr_h5_commit_tmp(const char *tmp, const char *path)
-{
-    SR_TRY(sr_h5_fsync_path(tmp, 0));
-    return sr_h5_rename_tmp(tmp, path);
-}
-
 hid_t sr_h5_mem_create(int v18)
 {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), f = H5I_INVALID_HID;

@@ -34,8 +34,6 @@ int sr_h5_read_attr_strs(hid_t loc, const char *name, char *buf, size_t size,
 
 /* fsync a file (dir = 0) or directory (dir = 1). */
 sr_status sr_h5_fsync_path(const char *path, int dir);
-/* fsync tmp, rename it to path, fsync the directory. */
-sr_status sr_h5_commit_tmp(const char *tmp, const char *path);
 /* rename tmp (already synced) to path, fsync the directory. */
 sr_status sr_h5_rename_tmp(const char *tmp, const char *path);
 

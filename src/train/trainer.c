@@ -164,8 +164,9 @@ static sr_status run_files_ok(struct trainer *tr)
     }
     if (tr->werr_file)
         return sr_error(SR_E_WRITE, "cannot write %s/%s: %s; the run stops "
-                        "(free space, then resume it with --resume auto)",
-                        tr->c->out, tr->werr_file, strerror(tr->werr));
+                        "(once there is space again, --resume auto continues "
+                        "from the last checkpoint)", tr->c->out,
+                        tr->werr_file, strerror(tr->werr));
     return SR_OK;
 }
 
@@ -747,9 +748,10 @@ static void progress(struct trainer *tr, int epoch, long step, long nsteps,
     *last = now;
 }
 
-static sr_status metrics_line(struct trainer *tr, int epoch, double lr, double lam,
-                         double trl, double tra, double tel, double tea,
-                         double val_l, double val_a, double ips, long steps)
+static sr_status metrics_line(struct trainer *tr, int epoch, double lr,
+                              double lam, double trl, double tra, double tel,
+                              double tea, double val_l, double val_a,
+                              double ips, long steps)
 {
     FILE *f = tr->metrics;
 
@@ -1801,7 +1803,7 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
                         "(global step %ld); exiting with %d (requeue, then "
                         "--resume auto)", signal_name(stop_which(tr)), e,
                         p->step, tr->t, SR_EXIT_REQUEUE);
-                    return SR_OK;
+                    return run_files_ok(tr);
                 }
             }
             if (stop)
@@ -1869,7 +1871,7 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
                     "(global step %ld); exiting with %d (requeue, then "
                     "--resume auto)", signal_name(stop_which(tr)), e, tr->t,
                     SR_EXIT_REQUEUE);
-                return SR_OK;
+                return run_files_ok(tr);
             }
         }
         p->step = 0;
@@ -1897,7 +1899,7 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
     say(tr, "done: %d epochs, %ld steps, final test acc %.4f (best %.4f at "
         "epoch %d), %.1f s; run in %s", e, tr->t, p->fin_acc, p->best,
         p->best_epoch, sr_now() - tr->t0, c->out);
-    return SR_OK;
+    return run_files_ok(tr);
 }
 
 static void trainer_free(struct trainer *tr)
