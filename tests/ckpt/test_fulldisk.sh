@@ -1,8 +1,8 @@
 # Full disk: the run directory on a small tmpfs (6 MiB, 64 inodes) that is
 # filled (blocks, and inodes for a file's creation) at chosen moments:
-# before the run starts, and while the run is held (strace inject
-# signal=STOP) before a chosen write: a checkpoint, its creation,
-# histograms.h5, model.h5, steps.tsv, metrics.jsonl, train.log,
+# before the run starts (and before `sinreq export`), and while the run is
+# held (strace inject signal=STOP) before a chosen write: a checkpoint, its
+# creation, histograms.h5, model.h5, steps.tsv, metrics.jsonl, train.log,
 # config.yaml. Each must end with exit 2 (no crash), a message naming the
 # file and "No space left on device", no *.tmp left, the checkpoints
 # written before untouched, and, once space is freed, --resume auto must
@@ -56,6 +56,19 @@ fill_blocks; fill_inodes
 $RK --out mnt/run > out.txt 2> err.txt
 check "full at the start" $?
 resumed "full at the start"
+
+# 1b. sinreq export onto the full disk
+rm -rf mnt/run
+fill_blocks
+$SINREQ export --model full/model.h5 --out mnt/export.h5 > out.txt 2> err.txt
+rc=$?
+if [ "$rc" = 2 ] && grep -q "mnt/export.h5.tmp: No space left on device" err.txt; then
+    ok "export onto a full disk: exit 2: $(cat err.txt)"
+else
+    fail "export onto a full disk: exit $rc: $(cat err.txt)"
+fi
+ls mnt/export.h5* > /dev/null 2>&1 && fail "export left $(ls mnt/export.h5*)"
+free_space
 
 # trace CONFIG: the write, pwrite64, fsync, rename and unlink calls of the main
 # thread of a run of CONFIG

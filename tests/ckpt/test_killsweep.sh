@@ -80,7 +80,9 @@ for phase in fresh resume; do
     total=$(wc -l < "points_$phase.txt")
     [ "$total" -gt 10 ] || fail "$phase: only $total calls traced"
     sample $phase > "kill_$phase.txt"
-    echo "$phase: $total calls on the run directory's files, $(awk '{print $3}' "points_$phase.txt" | sort -u | wc -l) files; killing at $(wc -l < "kill_$phase.txt") of them"
+    files=$(awk '{print $3}' "points_$phase.txt" | sort -u | wc -l)
+    echo "$phase: $total calls on $files files of the run directory;" \
+         "killing at $(wc -l < "kill_$phase.txt") of them"
     while read -r sc n f; do
         kill_at $phase "$sc" "$n" "$f"
     done < "kill_$phase.txt"
