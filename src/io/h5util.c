@@ -16,6 +16,7 @@ struct walk {
     char inner[256];   /* innermost description */
     int fletcher;      /* a Fletcher32 mismatch was reported */
     int truncated;     /* the file is shorter than its superblock says */
+    int err;           /* the errno of a failed system call, or 0 */
 };
 
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
@@ -35,6 +36,10 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
             w->fletcher = 1;
         if (strstr(e->desc, "truncated"))
             w->truncated = 1;
+        /* the sec2 driver's "file write failed: ..., errno = 28, ..." */
+        const char *en = strstr(e->desc, "errno = ");
+        if (en && !w->err)
+            w->err = atoi(en + 8);
     }
     return 0;
 }
@@ -53,6 +58,14 @@ sr_status sr_h5_error_at(sr_status code, const char *file, int line,
     va_end(ap);
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &w);
     H5Eclear2(H5E_DEFAULT);
+    if (w.err > 0) {
+        /* a full disk, an I/O error, a read-only file system: a runtime
+         * failure (exit 2), told by its reason */
+        if (w.err == ENOSPC || w.err == EIO || w.err == EROFS ||
+            w.err == EDQUOT)
+            code = SR_E_WRITE;
+        return sr_error_at(code, file, line, "%s: %s", msg, strerror(w.err));
+    }
     if (w.fletcher)
         return sr_error_at(code, file, line,
                            "%s: data corrupted (Fletcher32 checksum mismatch; "
@@ -63,6 +76,16 @@ sr_status sr_h5_error_at(sr_status code, const char *file, int line,
     if (w.inner[0])
         return sr_error_at(code, file, line, "%s: %s", msg, w.inner);
     return sr_error_at(code, file, line, "%s", msg);
+}
+
+/* A close that fails (a full disk while HDF5 flushes a dataset's cache)
+ * leaves the object half-closed in HDF5 1.10, and the library's exit-time
+ * cleanup closes it again and crashes. Every file sinreq writes is closed
+ * and checked explicitly, so that cleanup is not needed: skipped (it must
+ * be asked for before the library's first call). */
+__attribute__((constructor)) static void sr_h5_no_exit_cleanup(void)
+{
+    H5dont_atexit();
 }
 
 void sr_h5_quiet(void)

@@ -1,13 +1,13 @@
 # Full disk: the run directory on a small tmpfs (6 MiB, 64 inodes) that is
 # filled (blocks, and inodes for a file's creation) at chosen moments:
-# before the run starts (and before `sinreq export`), and while the run is
-# held (strace inject signal=STOP) before a chosen write: a checkpoint, its
-# creation, histograms.h5, model.h5, steps.tsv, metrics.jsonl, train.log,
-# config.yaml. Each must end with exit 2 (no crash), a message naming the
-# file and "No space left on device", no *.tmp left, the checkpoints
-# written before untouched, and, once space is freed, --resume auto must
-# finish bit-identical to the run that never failed. Needs root to mount a
-# tmpfs: exit 77 (skip) otherwise.
+# before the run starts (and before `sinreq export` and a dataset's
+# writer), and while the run is held (strace inject signal=STOP) before a
+# chosen write: a checkpoint, its creation, histograms.h5, model.h5,
+# steps.tsv, metrics.jsonl, train.log, config.yaml. Each must end with
+# exit 2 (no crash), a message naming the file and "No space left on
+# device", no *.tmp left, the checkpoints written before untouched, and,
+# once space is freed, --resume auto must finish bit-identical to the run
+# that never failed. Needs root to mount a tmpfs: exit 77 (skip) otherwise.
 . "$(dirname "$0")/lib.sh"
 command -v strace > /dev/null || { echo "strace is not installed"; exit 77; }
 mkdir -p mnt
@@ -68,6 +68,16 @@ else
     fail "export onto a full disk: exit $rc: $(cat err.txt)"
 fi
 ls mnt/export.h5* > /dev/null 2>&1 && fail "export left $(ls mnt/export.h5*)"
+# a dataset (the dataset writer, as sinreq-prep's): no crash in HDF5's
+# exit-time cleanup after the failed flush
+"$MKDS" mnt/data.h5 --train 256 --test 60 > out.txt 2> err.txt
+rc=$?
+if [ "$rc" -ge 1 ] && [ "$rc" -lt 128 ] && grep -q "No space left on device" err.txt; then
+    ok "dataset onto a full disk: exit $rc: $(cat err.txt)"
+else
+    fail "dataset onto a full disk: exit $rc: $(cat err.txt)"
+fi
+ls mnt/data.h5* > /dev/null 2>&1 && fail "the dataset writer left $(ls mnt/data.h5*)"
 free_space
 
 # trace CONFIG: the write, pwrite64, fsync, rename and unlink calls of the main
