@@ -9,11 +9,13 @@
 # once space is freed, --resume auto must finish bit-identical to the run
 # that never failed. Needs root to mount a tmpfs: exit 77 (skip) otherwise.
 . "$(dirname "$0")/lib.sh"
-command -v strace > /dev/null || { echo "strace is not installed"; exit 77; }
+command -v strace > /dev/null || { echo "strace is not installed: skipped"; exit 77; }
+strace -f -qq -o /dev/null true 2> /dev/null \
+    || { echo "strace cannot trace here (ptrace not permitted): skipped"; exit 77; }
 mkdir -p mnt
 mount -t tmpfs -o size=6m,nr_inodes=64 tmpfs mnt 2> mount.txt \
     || { echo "cannot mount a tmpfs here ($(cat mount.txt)): skipped"; exit 77; }
-trap 'umount -l "$WORK/mnt" 2> /dev/null' EXIT
+trap "umount -l '$PWD/mnt' 2> /dev/null" EXIT
 RK="$R --checkpoint-interval 3 --hist-epochs 0,2,last"
 "$MKDS" data.h5 --train 256 --test 60 || exit 2
 $RK --out full || { echo "reference run failed"; exit 2; }

@@ -8,7 +8,9 @@
 # run directory); SWEEP=all kills at every one of them, SWEEP=sample (the
 # default) at a fixed subset: the middle call on each file.
 . "$(dirname "$0")/lib.sh"
-command -v strace > /dev/null || { echo "strace is not installed"; exit 77; }
+command -v strace > /dev/null || { echo "strace is not installed: skipped"; exit 77; }
+strace -f -qq -o /dev/null true 2> /dev/null \
+    || { echo "strace cannot trace here (ptrace not permitted): skipped"; exit 77; }
 SWEEP=${SWEEP:-sample}
 # histograms at epochs 0, 2 and 3 and step checkpoints: every kind of file
 RK="$R --checkpoint-interval 3 --hist-epochs 0,2,last"
