@@ -7,8 +7,9 @@
  *     (mean |W - Q(W)|), @levels (float32: the raw weights W that quantize
  *     exactly onto each level: WRPN's levels themselves, DoReFa's
  *     atanh(max|tanh W| * level)), @minima (SinReQ's minima inside [lo, hi])
- * Epoch 0 is the network before training. The file is reopened and one
- * group added per call, so a run that stops keeps what it had written. */
+ * Epoch 0 is the network before training. Every call writes a new file
+ * whole (the earlier epochs' groups copied) to a temporary name and renames
+ * it over the old one: a kill or a full disk leaves either file, whole. */
 #ifndef SINREQ_HIST_IO_H
 #define SINREQ_HIST_IO_H
 
@@ -30,9 +31,12 @@ typedef struct sr_hist_layer {
     float reg, qerr;
 } sr_hist_layer;
 
-/* Add /epoch_<epoch> with n layers to path (created when missing; an
- * existing group of that epoch is replaced). */
+/* Add /epoch_<epoch> with n layers to path (created when missing); groups
+ * of this epoch and later ones (a stopped run's) are dropped. */
 sr_status sr_hist_write(const char *path, int epoch, const sr_hist_layer *l,
                         int n);
+/* Drop the groups of epochs after last_epoch (a resumed run's file holds
+ * what its checkpoint holds); nothing is rewritten when there are none. */
+sr_status sr_hist_trim(const char *path, int last_epoch);
 
 #endif

@@ -21,7 +21,10 @@ typedef enum sr_status {
     SR_E_DEVICE,     /* backend/driver failure (Vulkan, missing ICD, ...) */
     SR_E_UNSUPPORTED,/* valid request this build/backend cannot do */
     SR_E_NUMERIC,    /* NaN/Inf where a finite value is required */
-    SR_E_INTERNAL    /* a bug: an invariant did not hold */
+    SR_E_INTERNAL,   /* a bug: an invariant did not hold */
+    SR_E_WRITE       /* an output file could not be written (disk full,
+                        I/O error, read-only file system): a runtime
+                        failure, unlike SR_E_IO's bad input */
 } sr_status;
 
 /* Record an error message for the calling thread and return `code`. */

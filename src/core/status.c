@@ -39,6 +39,7 @@ const char *sr_status_name(sr_status code)
     case SR_E_UNSUPPORTED: return "unsupported";
     case SR_E_NUMERIC: return "non-finite value";
     case SR_E_INTERNAL: return "internal error";
+    case SR_E_WRITE: return "write error";
     }
     return "unknown status";
 }

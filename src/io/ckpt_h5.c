@@ -54,7 +54,6 @@ static hid_t group_open(hid_t file, const char *group, int create)
 sr_status sr_ckpt_create(const char *path, sr_ckpt_writer **out)
 {
     sr_ckpt_writer *w;
-    hid_t fapl;
     char stamp[32];
     time_t now = time(NULL);
     struct tm tmv;
@@ -66,16 +65,12 @@ sr_status sr_ckpt_create(const char *path, sr_ckpt_writer **out)
     snprintf(w->path, sizeof w->path, "%s", path);
     snprintf(w->tmp, sizeof w->tmp, "%s.tmp", path);
     /* 1.8+ object headers carry checksums of their own: the attributes
-     * (step, epoch, config) are protected as the datasets are. */
-    fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl >= 0)
-        H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
-    w->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT,
-                        fapl >= 0 ? fapl : H5P_DEFAULT);
-    if (fapl >= 0)
-        H5Pclose(fapl);
+     * (step, epoch, config) are protected as the datasets are. Built in
+     * memory, written whole by sr_ckpt_commit. */
+    w->file = sr_h5_mem_create(1);
     if (w->file < 0) {
-        sr_status st = sr_h5_error(SR_E_IO, "cannot create %s", w->tmp);
+        sr_status st = sr_h5_error(SR_E_INTERNAL, "cannot set up %s",
+                                   w->tmp);
         free(w);
         return st;
     }
@@ -84,7 +79,7 @@ sr_status sr_ckpt_create(const char *path, sr_ckpt_writer **out)
     if (sr_h5_attr_str(w->file, "format", SR_CKPT_FORMAT) ||
         sr_h5_attr_i32(w->file, "format_version", SR_CKPT_FORMAT_VERSION) ||
         sr_h5_attr_str(w->file, "created_at", stamp)) {
-        sr_status st = sr_h5_error(SR_E_IO, "%s: cannot write attributes",
+        sr_status st = sr_h5_error(SR_E_WRITE, "%s: cannot write attributes",
                                    w->tmp);
         sr_ckpt_abort(w);
         return st;
@@ -111,14 +106,14 @@ sr_status sr_ckpt_put_f32(sr_ckpt_writer *w, const char *group,
     }
     g = group_open(w->file, group, 1);
     if (g < 0)
-        return sr_h5_error(SR_E_IO, "%s: cannot create group %s", w->tmp,
+        return sr_h5_error(SR_E_WRITE, "%s: cannot create group %s", w->tmp,
                            gname(group));
     space = H5Screate_simple(ndim, hd, NULL);
     dcpl = H5Pcreate(H5P_DATASET_CREATE);
     if (space < 0 || dcpl < 0 ||
         (n > 0 && (H5Pset_chunk(dcpl, ndim, hd) < 0 ||
                    H5Pset_fletcher32(dcpl) < 0))) {
-        st = sr_h5_error(SR_E_IO, "%s: cannot set up %s/%s", w->tmp,
+        st = sr_h5_error(SR_E_WRITE, "%s: cannot set up %s/%s", w->tmp,
                          gname(group), name);
         goto out;
     }
@@ -126,7 +121,7 @@ sr_status sr_ckpt_put_f32(sr_ckpt_writer *w, const char *group,
                    H5P_DEFAULT);
     if (d < 0 || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
                           data) < 0)
-        st = sr_h5_error(SR_E_IO, "%s: cannot write %s/%s", w->tmp,
+        st = sr_h5_error(SR_E_WRITE, "%s: cannot write %s/%s", w->tmp,
                          gname(group), name);
 out:
     sr_h5_close(&d);
@@ -163,7 +158,7 @@ static sr_status put_attr(sr_ckpt_writer *w, const char *group,
     }
     sr_h5_close(&g);
     if (bad)
-        return sr_h5_error(SR_E_IO, "%s: cannot write attribute %s@%s",
+        return sr_h5_error(SR_E_WRITE, "%s: cannot write attribute %s@%s",
                            w->tmp, gname(group), name);
     return SR_OK;
 }
@@ -200,15 +195,9 @@ sr_status sr_ckpt_attr_strs(sr_ckpt_writer *w, const char *group,
 
 sr_status sr_ckpt_commit(sr_ckpt_writer *w)
 {
-    sr_status st = SR_OK;
-    const char *sl;
+    const char *sl = getenv("SINREQ_TEST_CKPT_SLEEP");
+    sr_status st = sr_h5_mem_save(&w->file, w->tmp);
 
-    if (H5Fclose(w->file) < 0)
-        st = sr_h5_error(SR_E_IO, "%s: cannot close", w->tmp);
-    w->file = H5I_INVALID_HID;
-    if (st == SR_OK)
-        st = sr_h5_fsync_path(w->tmp, 0);
-    sl = getenv("SINREQ_TEST_CKPT_SLEEP");
     if (st == SR_OK && sl) {
         double secs = 0;
         st = sr_parse_double("SINREQ_TEST_CKPT_SLEEP", sl, 0, 3600, &secs);
@@ -216,9 +205,7 @@ sr_status sr_ckpt_commit(sr_ckpt_writer *w)
             usleep((useconds_t)(secs * 1e6));
     }
     if (st == SR_OK)
-        st = sr_h5_commit_tmp(w->tmp, w->path);
-    if (st != SR_OK)
-        unlink(w->tmp);
+        st = sr_h5_rename_tmp(w->tmp, w->path);
     free(w);
     return st;
 }
@@ -227,9 +214,7 @@ void sr_ckpt_abort(sr_ckpt_writer *w)
 {
     if (!w)
         return;
-    if (w->file >= 0)
-        H5Fclose(w->file);
-    unlink(w->tmp);
+    sr_h5_mem_abort(&w->file);
     free(w);
 }
 

@@ -231,13 +231,25 @@ sr_status sr_ds_create(sr_ds_writer **out, const char *path,
         st = h5_error(SR_E_INTERNAL, "cannot set up HDF5 file access");
         goto out_free;
     }
+    errno = 0;
     w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    h5_close_id(&fapl);
     if (w->file < 0) {
-        st = h5_error(SR_E_IO, "cannot create %s (is the directory "
-                      "writable?)", w->tmp_path);
+        /* the failed system call's reason (a full disk: exit 2), and no
+         * empty .tmp left behind */
+        int e = errno;
+        h5_close_id(&fapl);
+        if (e == ENOSPC || e == EIO || e == EROFS || e == EDQUOT)
+            st = sr_error(SR_E_WRITE, "cannot create %s: %s", w->tmp_path,
+                          strerror(e));
+        else
+            st = h5_error(SR_E_IO, "cannot create %s (is the directory "
+                          "writable?)%s%s", w->tmp_path, e ? ": " : "",
+                          e ? strerror(e) : "");
+        H5Eclear2(H5E_DEFAULT);
+        unlink(w->tmp_path);
         goto out_free;
     }
+    h5_close_id(&fapl);
     st = write_root_attrs(w, m);
     if (st == SR_OK)
         st = write_classes(w, m->class_names);

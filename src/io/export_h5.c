@@ -82,11 +82,11 @@ sr_status sr_export_save(const char *path, const sr_model_meta *m,
     int L = m->n_layers, bad = 0;
     sr_status st = SR_OK;
 
-    sr_h5_quiet();
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    /* built in memory, written whole (sr_h5_mem_save) */
+    file = sr_h5_mem_create(0);
     if (file < 0)
-        return sr_h5_error(SR_E_IO, "cannot create %s", tmp);
+        return sr_h5_error(SR_E_INTERNAL, "cannot set up %s", tmp);
     gf = H5Gcreate2(file, "float", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     gq = H5Gcreate2(file, "quantized", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     gp = H5Gcreate2(file, "quant", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -121,17 +121,16 @@ sr_status sr_export_save(const char *path, const sr_model_meta *m,
     for (int i = 0; !bad && i < nq; i++)
         bad |= put_codes(gq, &q[i]);
     if (bad)
-        st = sr_h5_error(SR_E_IO, "%s: cannot write the export", tmp);
+        st = sr_h5_error(SR_E_WRITE, "%s: cannot write the export", tmp);
     sr_h5_close(&gp);
     sr_h5_close(&gq);
     sr_h5_close(&gf);
-    if (H5Fclose(file) < 0 && st == SR_OK)
-        st = sr_h5_error(SR_E_IO, "%s: cannot close", tmp);
-    if (st == SR_OK)
-        st = sr_h5_commit_tmp(tmp, path);
-    if (st != SR_OK)
-        unlink(tmp);
-    return st;
+    if (st != SR_OK) {
+        sr_h5_mem_abort(&file);
+        return st;
+    }
+    SR_TRY(sr_h5_mem_save(&file, tmp));
+    return sr_h5_rename_tmp(tmp, path);
 }
 
 int sr_export_probe(const char *path)

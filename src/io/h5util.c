@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@ struct walk {
     char inner[256];   /* innermost description */
     int fletcher;      /* a Fletcher32 mismatch was reported */
     int truncated;     /* the file is shorter than its superblock says */
+    int err;           /* the errno of a failed system call, or 0 */
 };
 
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
@@ -35,6 +37,10 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
             w->fletcher = 1;
         if (strstr(e->desc, "truncated"))
             w->truncated = 1;
+        /* the sec2 driver's "file write failed: ..., errno = 28, ..." */
+        const char *en = strstr(e->desc, "errno = ");
+        if (en && !w->err)
+            w->err = atoi(en + 8);
     }
     return 0;
 }
@@ -53,6 +59,14 @@ sr_status sr_h5_error_at(sr_status code, const char *file, int line,
     va_end(ap);
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &w);
     H5Eclear2(H5E_DEFAULT);
+    if (w.err > 0) {
+        /* a full disk, an I/O error, a read-only file system: a runtime
+         * failure (exit 2), told by its reason */
+        if (w.err == ENOSPC || w.err == EIO || w.err == EROFS ||
+            w.err == EDQUOT)
+            code = SR_E_WRITE;
+        return sr_error_at(code, file, line, "%s: %s", msg, strerror(w.err));
+    }
     if (w.fletcher)
         return sr_error_at(code, file, line,
                            "%s: data corrupted (Fletcher32 checksum mismatch; "
@@ -63,6 +77,16 @@ sr_status sr_h5_error_at(sr_status code, const char *file, int line,
     if (w.inner[0])
         return sr_error_at(code, file, line, "%s: %s", msg, w.inner);
     return sr_error_at(code, file, line, "%s", msg);
+}
+
+/* A close that fails (a full disk while HDF5 flushes a dataset's cache)
+ * leaves the object half-closed in HDF5 1.10, and the library's exit-time
+ * cleanup closes it again and crashes. Every file sinreq writes is closed
+ * and checked explicitly, so that cleanup is not needed: skipped (it must
+ * be asked for before the library's first call). */
+__attribute__((constructor)) static void sr_h5_no_exit_cleanup(void)
+{
+    H5dont_atexit();
 }
 
 void sr_h5_quiet(void)
@@ -269,28 +293,192 @@ sr_status sr_h5_fsync_path(const char *path, int dir)
     int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
 
     if (fd < 0)
-        return sr_error(SR_E_IO, "%s: cannot open to fsync: %s", path,
+        return sr_error(SR_E_WRITE, "%s: cannot open to sync: %s", path,
                         strerror(errno));
     if (fsync(fd) != 0 && !(dir && (errno == EINVAL || errno == EBADF))) {
         int e = errno;
         close(fd);
-        return sr_error(SR_E_IO, "%s: fsync failed: %s", path, strerror(e));
+        return sr_error(SR_E_WRITE, "cannot sync %s: %s", path, strerror(e));
     }
     close(fd);
     return SR_OK;
 }
 
-sr_status sr_h5_commit_tmp(const char *tmp, const char *path)
+sr_status sr_h5_rename_tmp(const char *tmp, const char *path)
 {
     char dir[4096];
 
-    SR_TRY(sr_h5_fsync_path(tmp, 0));
     if (rename(tmp, path) != 0) {
-        sr_status st = sr_error(SR_E_IO, "cannot rename %s to %s: %s", tmp,
-                                path, strerror(errno));
+        sr_status st = sr_error(SR_E_WRITE, "cannot rename %s to %s: %s",
+                                tmp, path, strerror(errno));
         unlink(tmp);
         return st;
     }
     snprintf(dir, sizeof dir, "%s", path);
     return sr_h5_fsync_path(dirname(dir), 1);
+}
+
+hid_t sr_h5_mem_create(int v18)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), f = H5I_INVALID_HID;
+
+    sr_h5_quiet();
+    /* grows in 1 MiB steps; no backing store: the image is written by
+     * sr_h5_mem_save alone */
+    if (fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 20, 0) >= 0 &&
+        (!v18 || H5Pset_libver_bounds(fapl, H5F_LIBVER_V18,
+                                      H5F_LIBVER_LATEST) >= 0))
+        f = H5Fcreate("sinreq-memory-image", H5F_ACC_TRUNC, H5P_DEFAULT,
+                      fapl);
+    sr_h5_close(&fapl);
+    return f;
+}
+
+/* Bob Jenkins' lookup3 hashlittle, byte by byte: HDF5's metadata
+ * checksum. */
+#define ROT(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
+static uint32_t lookup3(const uint8_t *k, size_t n)
+{
+    uint32_t a, b, c;
+
+    a = b = c = 0xdeadbeefu + (uint32_t)n;
+    while (n > 12) {
+        a += k[0] | (uint32_t)k[1] << 8 | (uint32_t)k[2] << 16 |
+             (uint32_t)k[3] << 24;
+        b += k[4] | (uint32_t)k[5] << 8 | (uint32_t)k[6] << 16 |
+             (uint32_t)k[7] << 24;
+        c += k[8] | (uint32_t)k[9] << 8 | (uint32_t)k[10] << 16 |
+             (uint32_t)k[11] << 24;
+        a -= c; a ^= ROT(c, 4);  c += b;
+        b -= a; b ^= ROT(a, 6);  a += c;
+        c -= b; c ^= ROT(b, 8);  b += a;
+        a -= c; a ^= ROT(c, 16); c += b;
+        b -= a; b ^= ROT(a, 19); a += c;
+        c -= b; c ^= ROT(b, 4);  b += a;
+        n -= 12;
+        k += 12;
+    }
+    switch (n) {
+    case 12: c += (uint32_t)k[11] << 24; /* fall through */
+    case 11: c += (uint32_t)k[10] << 16; /* fall through */
+    case 10: c += (uint32_t)k[9] << 8;   /* fall through */
+    case 9:  c += k[8];                  /* fall through */
+    case 8:  b += (uint32_t)k[7] << 24;  /* fall through */
+    case 7:  b += (uint32_t)k[6] << 16;  /* fall through */
+    case 6:  b += (uint32_t)k[5] << 8;   /* fall through */
+    case 5:  b += k[4];                  /* fall through */
+    case 4:  a += (uint32_t)k[3] << 24;  /* fall through */
+    case 3:  a += (uint32_t)k[2] << 16;  /* fall through */
+    case 2:  a += (uint32_t)k[1] << 8;   /* fall through */
+    case 1:  a += k[0]; break;
+    case 0:  return c;
+    }
+    c ^= b; c -= ROT(b, 14);
+    a ^= c; a -= ROT(c, 11);
+    b ^= a; b -= ROT(a, 25);
+    c ^= b; c -= ROT(b, 16);
+    a ^= c; a -= ROT(c, 4);
+    b ^= a; b -= ROT(a, 14);
+    c ^= b; c -= ROT(b, 24);
+    return c;
+}
+#undef ROT
+
+/* HDF5 1.10's H5Fget_file_image clears a version 2 superblock's status
+ * flags in the image without updating its checksum: recompute it
+ * (signature 8, version, offset and length sizes, flags, 4 addresses,
+ * then the checksum of all that). Versions 0 and 1 have none. */
+static void fix_superblock(uint8_t *img, size_t n)
+{
+    static const uint8_t sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a,
+                                   '\n'};
+    size_t len;
+    uint32_t sum;
+
+    if (n < 12 || memcmp(img, sig, 8) != 0 || img[8] < 2)
+        return;
+    len = 12 + 4 * (size_t)img[9];
+    if (len + 4 > n)
+        return;
+    sum = lookup3(img, len);
+    for (int i = 0; i < 4; i++)
+        img[len + (size_t)i] = (uint8_t)(sum >> (8 * i));
+}
+
+/* write() all of buf; -1 with errno on failure */
+static int write_all(int fd, const char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        if (w == 0) {
+            errno = EIO;
+            return -1;
+        }
+        buf += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+sr_status sr_h5_mem_save(hid_t *file, const char *tmp)
+{
+    /* the metadata cache to the image first */
+    ssize_t n = H5Fflush(*file, H5F_SCOPE_GLOBAL) < 0 ? -1
+              : H5Fget_file_image(*file, NULL, 0);
+    char *img = NULL;
+    int fd = -1, e = 0;
+    const char *what = "write";
+    sr_status st = SR_OK;
+
+    if (n < 0 || !(img = malloc(n > 0 ? (size_t)n : 1)) ||
+        H5Fget_file_image(*file, img, (size_t)n) != n) {
+        st = img ? sr_h5_error(SR_E_INTERNAL, "%s: cannot build the file "
+                               "image", tmp)
+                 : sr_error(SR_E_NOMEM, "%s: out of memory for the file "
+                            "image (%zd bytes)", tmp, n);
+        H5Fclose(*file);
+        *file = H5I_INVALID_HID;
+        free(img);
+        return st;
+    }
+    fix_superblock((uint8_t *)img, (size_t)n);
+    /* an in-memory file: closing it writes nothing */
+    if (H5Fclose(*file) < 0)
+        st = sr_h5_error(SR_E_INTERNAL, "%s: cannot close the file image",
+                         tmp);
+    *file = H5I_INVALID_HID;
+    if (st == SR_OK) {
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (fd < 0) {
+            e = errno;
+            what = "create";
+        } else if (write_all(fd, img, (size_t)n) != 0) {
+            e = errno;
+        } else if (fsync(fd) != 0) {
+            e = errno;
+            what = "sync";
+        }
+        if (fd >= 0 && close(fd) != 0 && !e)
+            e = errno;
+        if (e) {
+            st = sr_error(SR_E_WRITE, "cannot %s %s: %s", what, tmp,
+                          strerror(e));
+            if (fd >= 0)
+                unlink(tmp);
+        }
+    }
+    free(img);
+    return st;
+}
+
+void sr_h5_mem_abort(hid_t *file)
+{
+    if (*file >= 0)
+        H5Fclose(*file);
+    *file = H5I_INVALID_HID;
+    H5Eclear2(H5E_DEFAULT);
 }

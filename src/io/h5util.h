@@ -37,8 +37,20 @@ int sr_h5_read_attr_strs(hid_t loc, const char *name, char *buf, size_t size,
 
 /* fsync a file (dir = 0) or directory (dir = 1). */
 sr_status sr_h5_fsync_path(const char *path, int dir);
-/* fsync tmp, rename it to path, fsync the directory. */
-sr_status sr_h5_commit_tmp(const char *tmp, const char *path);
+/* rename tmp (already synced) to path, fsync the directory. */
+sr_status sr_h5_rename_tmp(const char *tmp, const char *path);
+
+/* Files written whole: built in memory (the core driver, no backing
+ * store), then sr_h5_mem_save writes the image to tmp with checked
+ * write() and fsync calls. A full disk is then an errno with a message
+ * (SR_E_WRITE), never a failed H5Fclose, whose half-closed file crashes
+ * the library's exit-time cleanup. v18: 1.8+ object headers (checksums). */
+hid_t sr_h5_mem_create(int v18);
+/* Close *file (every object in it closed first) and write its image to
+ * tmp, synced; on failure no tmp is left. *file is closed either way. */
+sr_status sr_h5_mem_save(hid_t *file, const char *tmp);
+/* Close an in-memory file that is not to be written. */
+void sr_h5_mem_abort(hid_t *file);
 
 /* model_h5.c: the network description of model and export files. */
 int sr_model_meta_attrs(hid_t file, const sr_model_meta *m);

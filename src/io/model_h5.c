@@ -40,14 +40,16 @@ static sr_status write_tensor(hid_t model, const char *path,
     /* Fletcher32 needs a chunked layout: one chunk per tensor. */
     if (space < 0 || dcpl < 0 || H5Pset_chunk(dcpl, t->ndim, dims) < 0 ||
         H5Pset_fletcher32(dcpl) < 0) {
-        st = sr_h5_error(SR_E_IO, "%s: cannot set up /model/%s", path, t->name);
+        st = sr_h5_error(SR_E_WRITE, "%s: cannot set up /model/%s", path,
+                         t->name);
         goto out;
     }
     d = H5Dcreate2(model, t->name, H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl,
                    H5P_DEFAULT);
     if (d < 0 || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT,
                           t->data) < 0)
-        st = sr_h5_error(SR_E_IO, "%s: cannot write /model/%s", path, t->name);
+        st = sr_h5_error(SR_E_WRITE, "%s: cannot write /model/%s", path,
+                         t->name);
 out:
     sr_h5_close(&d);
     sr_h5_close(&dcpl);
@@ -113,7 +115,8 @@ static sr_status write_meta(hid_t file, hid_t q, const char *path,
         bad |= sr_h5_attr_f32s(q, "beta", beta, L);
     }
     if (bad)
-        st = sr_h5_error(SR_E_IO, "%s: cannot write the attributes", path);
+        st = sr_h5_error(SR_E_WRITE, "%s: cannot write the attributes",
+                         path);
 out:
     free(names);
     free(quant);
@@ -131,15 +134,15 @@ sr_status sr_model_save(const char *path, const sr_model_meta *m,
     hid_t q = H5I_INVALID_HID;
     sr_status st = SR_OK;
 
-    sr_h5_quiet();
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    /* built in memory, written whole (sr_h5_mem_save) */
+    file = sr_h5_mem_create(0);
     if (file < 0)
-        return sr_h5_error(SR_E_IO, "cannot create %s", tmp);
+        return sr_h5_error(SR_E_INTERNAL, "cannot set up %s", tmp);
     model = H5Gcreate2(file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     q = H5Gcreate2(file, "quant", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (model < 0 || q < 0) {
-        st = sr_h5_error(SR_E_IO, "%s: cannot create groups", tmp);
+        st = sr_h5_error(SR_E_WRITE, "%s: cannot create groups", tmp);
         goto out_close;
     }
     st = write_meta(file, q, tmp, m);
@@ -148,13 +151,12 @@ sr_status sr_model_save(const char *path, const sr_model_meta *m,
 out_close:
     sr_h5_close(&q);
     sr_h5_close(&model);
-    if (H5Fclose(file) < 0 && st == SR_OK)
-        st = sr_h5_error(SR_E_IO, "%s: cannot close", tmp);
-    if (st == SR_OK)
-        st = sr_h5_commit_tmp(tmp, path);
-    if (st != SR_OK)
-        unlink(tmp);
-    return st;
+    if (st != SR_OK) {
+        sr_h5_mem_abort(&file);
+        return st;
+    }
+    SR_TRY(sr_h5_mem_save(&file, tmp));
+    return sr_h5_rename_tmp(tmp, path);
 }
 
 /* ---- reader ---- */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "sinreq/ckpt_io.h"
+#include "run_io.h"
 #include "train_internal.h"
 
 /* Keys that may differ between a run and its resumption (docs/usage.md):
@@ -216,6 +217,41 @@ void sr_ckpt_remove_tmp(const char *run_dir)
     closedir(d);
 }
 
+/* Unlink the checkpoints (and their temporaries) in dir, then dir. */
+static void remove_ckpt_dir(const char *dir)
+{
+    char p[4500];
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    if (!d)
+        return;
+    while ((e = readdir(d)))
+        if (strncmp(e->d_name, "ckpt-", 5) == 0) {
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+    closedir(d);
+    rmdir(dir);
+}
+
+sr_status sr_ckpt_remove_all(const char *run_dir)
+{
+    char dir[4200], old[4200];
+
+    snprintf(dir, sizeof dir, "%s/ckpt", run_dir);
+    snprintf(old, sizeof old, "%s/ckpt.removing", run_dir);
+    /* one rename takes every checkpoint out of --resume auto's sight at
+     * once: a kill while they are unlinked leaves none of them to resume */
+    remove_ckpt_dir(old);
+    if (rename(dir, old) != 0 && errno != ENOENT)
+        return sr_error(SR_E_WRITE, "cannot move the earlier run's "
+                        "checkpoints %s out of the way: %s", dir,
+                        strerror(errno));
+    remove_ckpt_dir(old);
+    return SR_OK;
+}
+
 /* Keep the lines of path for which keep(line) holds (header: first line
  * kept when keep_first); rewritten in place via a temporary file. */
 sr_status sr_trim_lines(const char *path, int keep_first,
@@ -224,29 +260,34 @@ sr_status sr_trim_lines(const char *path, int keep_first,
     char tmp[4200], *line = NULL;
     size_t cap = 0;
     FILE *in = fopen(path, "r"), *out;
-    int first = 1;
+    int first = 1, bad = 0;
 
     if (!in)
         return SR_OK;
     snprintf(tmp, sizeof tmp, "%s.trim", path);
     out = fopen(tmp, "w");
     if (!out) {
+        sr_status st = sr_error(SR_E_WRITE, "cannot create %s: %s", tmp,
+                                strerror(errno));
         fclose(in);
-        return sr_error(SR_E_IO, "cannot write %s: %s", tmp, strerror(errno));
+        return st;
     }
     while (getline(&line, &cap, in) > 0) {
         /* a line cut by a kill has no newline: drop it */
         if (!strchr(line, '\n'))
             break;
-        if ((first && keep_first) || keep(line, arg))
-            fputs(line, out);
+        if (((first && keep_first) || keep(line, arg)) && fputs(line, out) < 0)
+            bad = 1;
         first = 0;
     }
     free(line);
     fclose(in);
-    if (fclose(out) != 0 || rename(tmp, path) != 0) {
+    if (bad) {
+        sr_status st = sr_error(SR_E_WRITE, "cannot write %s: %s", tmp,
+                                strerror(errno));
+        fclose(out);
         unlink(tmp);
-        return sr_error(SR_E_IO, "cannot rewrite %s", path);
+        return st;
     }
-    return SR_OK;
+    return sr_text_commit(out, tmp, path);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 void sr_json_str(FILE *f, const char *s)
 {
@@ -68,6 +69,13 @@ static int dir_empty(const char *dir)
     return empty;
 }
 
+sr_status sr_write_errno_status(int e)
+{
+    /* the disk or the file system, not the command, is at fault */
+    return e == ENOSPC || e == EIO || e == EROFS || e == EDQUOT ? SR_E_WRITE
+                                                                : SR_E_IO;
+}
+
 /* mkdir -p: grids write runs/<grid>/<cell>, and a missing runs/<grid> is
  * not worth an error. */
 static sr_status make_dirs(const char *dir)
@@ -83,8 +91,9 @@ static sr_status make_dirs(const char *dir)
         char c = *p;
         *p = '\0';
         if (mkdir(path, 0777) != 0 && errno != EEXIST)
-            return sr_error(SR_E_IO, "cannot create run directory %s: %s "
-                            "(at %s)", dir, strerror(errno), path);
+            return sr_error(sr_write_errno_status(errno), "cannot create run "
+                            "directory %s: %s (at %s)", dir, strerror(errno),
+                            path);
         *p = c;
         if (c == '\0')
             break;
@@ -111,4 +120,22 @@ sr_status sr_run_dir_prepare(const char *dir, int force, int create)
     if (!create)
         return SR_OK;
     return make_dirs(dir);
+}
+
+sr_status sr_text_commit(FILE *f, const char *tmp, const char *path)
+{
+    int e = 0;
+
+    errno = 0;
+    if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0)
+        e = errno ? errno : EIO;
+    if (fclose(f) != 0 && !e)
+        e = errno ? errno : EIO;
+    if (!e && rename(tmp, path) != 0)
+        e = errno;
+    if (e) {
+        unlink(tmp);
+        return sr_error(SR_E_WRITE, "cannot write %s: %s", path, strerror(e));
+    }
+    return SR_OK;
 }

@@ -102,6 +102,9 @@ sr_status sr_ckpt_list(const char *run_dir, sr_ckpt_entry **out, int *n);
 void sr_ckpt_prune(const char *run_dir, int keep);
 /* Delete ckpt-*.tmp left by a killed writer. */
 void sr_ckpt_remove_tmp(const char *run_dir);
+/* Remove RUN_DIR/ckpt and every checkpoint in it (a new run over an old
+ * one: --force). */
+sr_status sr_ckpt_remove_all(const char *run_dir);
 int sr_ckpt_key_may_differ(const char *key);
 /* The resolved config as YAML text (malloc'd; NULL: out of memory). */
 char *sr_train_config_text(const sr_train_config *c);

@@ -135,12 +135,49 @@ struct trainer {
     char ck_last[4300];     /* nranks > 1, not rank 0: the checkpoint rank 0
                                is writing; good once the next step's
                                collectives show rank 0 got past it */
+    /* the first failed write to train.log, metrics.jsonl or steps.tsv:
+     * the file and errno, reported by run_files_ok */
+    const char *werr_file;
+    int werr;
 };
 
 static const char *run_file(struct trainer *tr, const char *name)
 {
     snprintf(tr->path, sizeof tr->path, "%s/%s", tr->c->out, name);
     return tr->path;
+}
+
+/* Writes to the run's text files are checked: the first failure is kept
+ * (file and errno) and stops the run at the next run_files_ok, so that no
+ * line is lost while the run goes on with exit 0. */
+static void note_write_error(struct trainer *tr, const char *file)
+{
+    if (!tr->werr_file) {
+        tr->werr_file = file;
+        tr->werr = errno ? errno : EIO;
+    }
+}
+
+/* Flush train.log, metrics.jsonl and steps.tsv; SR_E_WRITE naming the
+ * file and the reason when a write to one of them failed. */
+static sr_status run_files_ok(struct trainer *tr)
+{
+    FILE *f[3] = {tr->log, tr->metrics, tr->steps};
+    const char *name[3] = {"train.log", "metrics.jsonl", "steps.tsv"};
+
+    for (int i = 0; i < 3; i++) {
+        if (!f[i])
+            continue;
+        errno = 0;
+        if (fflush(f[i]) != 0 || ferror(f[i]))
+            note_write_error(tr, name[i]);
+    }
+    if (tr->werr_file)
+        return sr_error(SR_E_WRITE, "cannot write %s/%s: %s; the run stops "
+                        "(once there is space again, --resume auto continues "
+                        "from the last checkpoint)", tr->c->out,
+                        tr->werr_file, strerror(tr->werr));
+    return SR_OK;
 }
 
 /* A line for the human log, echoed to stderr unless quiet. */
@@ -156,10 +193,8 @@ static void say(struct trainer *tr, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    if (tr->log) {
-        fprintf(tr->log, "%s\n", line);
-        fflush(tr->log);
-    }
+    if (tr->log && (fprintf(tr->log, "%s\n", line) < 0 || fflush(tr->log)))
+        note_write_error(tr, "train.log");
     if (!tr->c->quiet)
         fprintf(stderr, "%s%s\n", tr->tty ? "\r\033[K" : "", line);
 }
@@ -713,9 +748,10 @@ static void progress(struct trainer *tr, int epoch, long step, long nsteps,
     *last = now;
 }
 
-static void metrics_line(struct trainer *tr, int epoch, double lr, double lam,
-                         double trl, double tra, double tel, double tea,
-                         double val_l, double val_a, double ips, long steps)
+static sr_status metrics_line(struct trainer *tr, int epoch, double lr,
+                              double lam, double trl, double tra, double tel,
+                              double tea, double val_l, double val_a,
+                              double ips, long steps)
 {
     FILE *f = tr->metrics;
 
@@ -776,8 +812,9 @@ static void metrics_line(struct trainer *tr, int epoch, double lr, double lam,
         }
         fputc('}', f);
     }
-    fputs("]}\n", f);
-    fflush(f);
+    if (fputs("]}\n", f) < 0 || fflush(f) || ferror(f))
+        note_write_error(tr, "metrics.jsonl");
+    return run_files_ok(tr);
 }
 
 static sr_status write_result(struct trainer *tr, int epochs_done,
@@ -792,7 +829,8 @@ static sr_status write_result(struct trainer *tr, int epochs_done,
     snprintf(dst, sizeof dst, "%s/result.json", tr->c->out);
     f = fopen(tmp, "w");
     if (!f)
-        return sr_error(SR_E_IO, "cannot write %s: %s", tmp, strerror(errno));
+        return sr_error(SR_E_WRITE, "cannot create %s: %s", tmp,
+                        strerror(errno));
     fputs("{\"net\": ", f);
     sr_json_str(f, tr->c->net);
     fputs(", \"quantizer\": ", f);
@@ -839,62 +877,75 @@ static sr_status write_result(struct trainer *tr, int epochs_done,
     fputs(", \"command\": ", f);
     sr_json_str(f, cmdline ? cmdline : "");
     fputs("}\n", f);
-    if (fflush(f) || ferror(f) || fsync(fileno(f))) {
-        fclose(f);
-        unlink(tmp);
-        return sr_error(SR_E_IO, "cannot write %s", tmp);
-    }
-    fclose(f);
-    if (rename(tmp, dst) != 0)
-        return sr_error(SR_E_IO, "cannot rename %s: %s", tmp, strerror(errno));
-    return SR_OK;
+    return sr_text_commit(f, tmp, dst);
 }
 
+/* Written whole and renamed: --resume auto without a checkpoint compares
+ * it, so a cut one would make the run unresumable. */
 static sr_status write_config(struct trainer *tr)
 {
-    FILE *f = fopen(run_file(tr, "config.yaml"), "w");
+    char tmp[4200], dst[4200];
+    FILE *f;
     sr_status st;
 
+    snprintf(tmp, sizeof tmp, "%s/config.yaml.tmp", tr->c->out);
+    snprintf(dst, sizeof dst, "%s/config.yaml", tr->c->out);
+    f = fopen(tmp, "w");
     if (!f)
-        return sr_error(SR_E_IO, "cannot write %s: %s", tr->path,
+        return sr_error(SR_E_WRITE, "cannot create %s: %s", tmp,
                         strerror(errno));
     st = sr_train_config_write_yaml(tr->c, f);
-    if (fclose(f) != 0 && st == SR_OK)
-        st = sr_error(SR_E_IO, "cannot write %s", tr->path);
-    return st;
+    if (st != SR_OK) {
+        fclose(f);
+        unlink(tmp);
+        return st;
+    }
+    return sr_text_commit(f, tmp, dst);
 }
 
 static sr_status trim_run_files(struct trainer *tr);
 
 static sr_status open_run_files(struct trainer *tr)
 {
-    static const char *stale[] = {"model.h5", "model.h5.tmp", "result.json",
-                                  "histograms.h5", "metrics.jsonl",
-                                  "steps.tsv"};
+    /* what a run leaves besides its text logs; *.tmp and *.trim: files
+     * a killed run was writing */
+    static const char *stale[] = {"model.h5", "result.json", "histograms.h5",
+                                  "metrics.jsonl", "steps.tsv"};
+    static const char *partial[] = {"model.h5.tmp", "result.json.tmp",
+                                    "histograms.h5.tmp", "config.yaml.tmp",
+                                    "metrics.jsonl.trim", "steps.tsv.trim"};
     const char *mode = tr->resumed ? "a" : "w";
     struct stat sb;
     int had_steps;
 
     SR_TRY(sr_run_dir_prepare(tr->c->out, tr->c->force || tr->c->resume[0],
                               1));
+    for (size_t i = 0; i < sizeof partial / sizeof partial[0]; i++)
+        unlink(run_file(tr, partial[i]));
     if (tr->resumed) {
         SR_TRY(trim_run_files(tr));
     } else {
-        /* --force: what an earlier run left must not pass for this run's */
+        /* --force (or --resume auto with nothing to resume): an earlier
+         * run's files, its checkpoints first, must not pass for this
+         * run's, nor be resumed by a later --resume auto */
+        SR_TRY(sr_ckpt_remove_all(tr->c->out));
         for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++)
             unlink(run_file(tr, stale[i]));
     }
     tr->log = fopen(run_file(tr, "train.log"), mode);
-    SR_CHECK(tr->log, SR_E_IO, "cannot write %s: %s", tr->path, strerror(errno));
+    SR_CHECK(tr->log, SR_E_WRITE, "cannot write %s: %s", tr->path,
+             strerror(errno));
     tr->metrics = fopen(run_file(tr, "metrics.jsonl"), mode);
-    SR_CHECK(tr->metrics, SR_E_IO, "cannot write %s: %s", tr->path,
+    SR_CHECK(tr->metrics, SR_E_WRITE, "cannot write %s: %s", tr->path,
              strerror(errno));
     had_steps = stat(run_file(tr, "steps.tsv"), &sb) == 0 && sb.st_size > 0;
     tr->steps = fopen(tr->path, mode);
-    SR_CHECK(tr->steps, SR_E_IO, "cannot write %s: %s", tr->path,
+    SR_CHECK(tr->steps, SR_E_WRITE, "cannot write %s: %s", tr->path,
              strerror(errno));
-    if (!tr->resumed || !had_steps)
-        fputs("step\tepoch\tloss\tcorrect\trows\n", tr->steps);
+    if ((!tr->resumed || !had_steps) &&
+        fputs("step\tepoch\tloss\tcorrect\trows\n", tr->steps) < 0)
+        note_write_error(tr, "steps.tsv");
+    SR_TRY(run_files_ok(tr));
     return write_config(tr);
 }
 
@@ -1133,11 +1184,11 @@ static sr_status write_ckpt(struct trainer *tr)
     }
     /* the run files hold everything up to this step before the
      * checkpoint does: a resumed run trims, never has to fill in */
-    if (tr->steps)
-        fflush(tr->steps);
+    SR_TRY(run_files_ok(tr));
     snprintf(dir, sizeof dir, "%s/ckpt", tr->c->out);
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-        return sr_error(SR_E_IO, "cannot create %s: %s", dir, strerror(errno));
+        return sr_error(SR_E_WRITE, "cannot create %s: %s", dir,
+                        strerror(errno));
     snprintf(path, sizeof path, "%s/ckpt-e%04d-s%09ld.h5", dir, tr->p.epoch,
              tr->t);
     SR_TRY(sr_ckpt_create(path, &w));
@@ -1150,12 +1201,10 @@ static sr_status write_ckpt(struct trainer *tr)
     /* the rank watchdog's "last good checkpoint" */
     sr_dist_set_context(tr->d, tr->t, path);
     sr_ckpt_prune(tr->c->out, tr->c->keep_last);
-    if (tr->log) {
-        fprintf(tr->log, "checkpoint %s (epoch %d, step %ld)\n", path,
-                tr->p.epoch, tr->t);
-        fflush(tr->log);
-    }
-    return SR_OK;
+    if (tr->log && (fprintf(tr->log, "checkpoint %s (epoch %d, step %ld)\n",
+                            path, tr->p.epoch, tr->t) < 0 || fflush(tr->log)))
+        note_write_error(tr, "train.log");
+    return run_files_ok(tr);
 }
 
 /* Open and fully read-check one candidate. */
@@ -1569,7 +1618,9 @@ static sr_status trim_run_files(struct trainer *tr)
 
     SR_TRY(sr_trim_lines(run_file(tr, "metrics.jsonl"), 0, keep_metrics,
                          done));
-    return sr_trim_lines(run_file(tr, "steps.tsv"), 1, keep_steps, tr->t);
+    SR_TRY(sr_trim_lines(run_file(tr, "steps.tsv"), 1, keep_steps, tr->t));
+    /* epochs after the checkpoint's are written again */
+    return sr_hist_trim(run_file(tr, "histograms.h5"), (int)done);
 }
 
 /* A stop signal: one process reads its flag; several ranks use the value
@@ -1966,9 +2017,10 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
                 p->step++;
                 /* the global batch: mean loss, correct and rows of all
                  * ranks */
-                if (tr->steps)
+                if (tr->steps &&
                     fprintf(tr->steps, "%ld\t%d\t%.9g\t%.0f\t%.0f\n", tr->t,
-                            e, v[0] / v[2], v[1], v[2]);
+                            e, v[0] / v[2], v[1], v[2]) < 0)
+                    note_write_error(tr, "steps.tsv");
                 if (!isfinite(v[0])) {
                     tr->agreed = 1;
                     return sr_error(SR_E_NUMERIC, "non-finite training loss "
@@ -1994,8 +2046,9 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
                 p->step++;
                 /* %.9g: every float32 loss round-trips, so backends compare
                  * exactly from this file */
-                fprintf(tr->steps, "%ld\t%d\t%.9g\t%u\t%d\n", tr->t, e,
-                        (double)loss, (unsigned)ok, nv);
+                if (fprintf(tr->steps, "%ld\t%d\t%.9g\t%u\t%d\n", tr->t, e,
+                            (double)loss, (unsigned)ok, nv) < 0)
+                    note_write_error(tr, "steps.tsv");
                 if (!isfinite(loss))
                     return sr_error(SR_E_NUMERIC, "non-finite training loss "
                                     "(%g) at epoch %d step %ld (lr %g): "
@@ -2008,6 +2061,8 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
                 p->right += ok;
                 p->seen += nv;
             }
+            if (tr->werr_file)
+                SR_TRY(run_files_ok(tr));
             if (tr->root)
                 progress(tr, e, p->step, tr->steps_per_epoch,
                          p->sum / p->seen, (double)p->right / p->seen,
@@ -2017,8 +2072,6 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
             if (tr->test_sleep > 0)
                 usleep((useconds_t)(tr->test_sleep * 1e6));
             if (step_ckpt_due(tr) || (stop && p->step < tr->steps_per_epoch)) {
-                if (tr->steps)
-                    fflush(tr->steps);
                 SR_TRY(write_ckpt(tr));
                 if (stopping(tr)) {
                     tr->requeue = 1;
@@ -2026,7 +2079,7 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
                         "(global step %ld); exiting with %d (requeue, then "
                         "--resume auto)", signal_name(stop_which(tr)), e,
                         p->step, tr->t, SR_EXIT_REQUEUE);
-                    return SR_OK;
+                    return run_files_ok(tr);
                 }
             }
             if (stop)
@@ -2065,9 +2118,9 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
             p->best_epoch = e;
         }
         if (tr->root)
-            metrics_line(tr, e, p->lr, p->lam, seen ? sum / seen : NAN,
-                         seen ? (double)right / seen : NAN, tel, tea, vl, va,
-                         ips, tr->t);
+            SR_TRY(metrics_line(tr, e, p->lr, p->lam, seen ? sum / seen : NAN,
+                                seen ? (double)right / seen : NAN, tel, tea,
+                                vl, va, ips, tr->t));
         if (tr->val)
             say(tr, "epoch %d/%d: train loss %.4f acc %.4f | test loss %.4f "
                 "acc %.4f | val acc %.4f | %.0f img/s", e, c->epochs,
@@ -2094,7 +2147,7 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
                     "(global step %ld); exiting with %d (requeue, then "
                     "--resume auto)", signal_name(stop_which(tr)), e, tr->t,
                     SR_EXIT_REQUEUE);
-                return SR_OK;
+                return run_files_ok(tr);
             }
         }
         p->step = 0;
@@ -2106,7 +2159,11 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
         e = c->epochs;
     if (tr->root) {
         sr_model_meta m;
-        sr_status st = model_meta(tr, &m);
+        sr_status st;
+        memset(&m, 0, sizeof m);
+        st = run_files_ok(tr);
+        if (st == SR_OK)
+            st = model_meta(tr, &m);
         if (st == SR_OK)
             st = sr_train_save_model(tr->net, run_file(tr, "model.h5"), &m);
         free(m.layers);
@@ -2118,7 +2175,7 @@ static sr_status train_loop(struct trainer *tr, const char *cmdline)
     say(tr, "done: %d epochs, %ld steps, final test acc %.4f (best %.4f at "
         "epoch %d), %.1f s; run in %s", e, tr->t, p->fin_acc, p->best,
         p->best_epoch, sr_now() - tr->t0, c->out);
-    return SR_OK;
+    return run_files_ok(tr);
 }
 
 static void trainer_free(struct trainer *tr)
