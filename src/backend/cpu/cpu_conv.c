@@ -30,6 +30,10 @@
 #define COL_BUDGET ((size_t)6 << 20)
 #define PER_IMAGE_MIN_P 256
 #define WGRAD_GROUPS 8
+/* GEMMs are split into this many column (or row) slices, a number that does
+ * not depend on the thread count: OpenBLAS's edge kernels round differently
+ * for other slice widths, and results must not depend on the threads. */
+#define GEMM_SLICES 16
 
 typedef struct conv_geom {
     int n, c, h, w, k, kh, kw, st, pad, oh, ow, bits;
@@ -212,7 +216,8 @@ static void gemm_cols(int nt, CBLAS_TRANSPOSE ta, int m, size_t cols,
                       int kdim, const float *a, int lda, const float *b,
                       float *c)
 {
-    int slices = nt;
+    int slices = GEMM_SLICES;
+    (void)nt;
 #pragma omp for schedule(static)
     for (int sl = 0; sl < slices; sl++) {
         size_t lo, hi;
@@ -562,9 +567,9 @@ sr_status sr_cpu_conv2d_bwd_weight(sr_cpu_backend *cb, const sr_op *op)
 
 #pragma omp parallel num_threads(cb->threads)
         {
-            /* One slice per thread: each slice re-packs the whole other
-             * operand (VGG: 4608 x 2048 columns). */
-            int slices = omp_get_num_threads();
+            /* A fixed number of slices, whatever the thread count: each
+             * GEMM call then has the same shape and rounds the same. */
+            int slices = GEMM_SLICES;
             if (!g.direct) im2col(&g, xn, nb, col);
             if (nb > 1) gather_dy(&g, dyn, nb, stage);
 #pragma omp for schedule(static)
