@@ -2,6 +2,7 @@
 #include "sinreq/ckpt_io.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -277,6 +278,23 @@ static sr_status load_codes(struct lctx *c, hid_t ds, const char *name)
                         "numel %d and shape of %zu elements; %zu words of "
                         "%d-bit codes expected", c->path, name,
                         (unsigned long long)hd[0], numel, n, words, bits);
+    {
+        /* scale and offset are for other readers (code * scale + offset);
+         * they must say what the codes decode to here */
+        double sc = NAN, off = NAN;
+        int d2 = qz[0] == 'd';
+        double want_sc = d2 ? 2.0 / (double)((1u << bits) - 1u)
+                            : 1.0 / (double)((1u << (bits - 1)) - 1u);
+        double want_off = -1.0;
+        if (sr_h5_read_attr_f64s(ds, "scale", &sc, 1) ||
+            sr_h5_read_attr_f64s(ds, "offset", &off, 1) ||
+            !(fabs(sc - want_sc) <= 1e-12 * want_sc) ||
+            !(fabs(off - want_off) <= 1e-12))
+            return sr_error(SR_E_FORMAT, "%s: /quantized/%s@scale %g, "
+                            "@offset %g; %s at %d bits decodes with scale %g, "
+                            "offset %g", c->path, name, sc, off, qz, bits,
+                            want_sc, want_off);
+    }
     w = malloc(words * sizeof *w);
     v = malloc(n * sizeof *v);
     if (!w || !v) {

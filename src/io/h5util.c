@@ -288,6 +288,11 @@ int sr_h5_read_attr_f32s(hid_t loc, const char *name, float *v, int n)
     return attr_read_num(loc, name, H5T_NATIVE_FLOAT, v, n);
 }
 
+int sr_h5_read_attr_f64s(hid_t loc, const char *name, double *v, int n)
+{
+    return attr_read_num(loc, name, H5T_NATIVE_DOUBLE, v, n);
+}
+
 sr_status sr_h5_fsync_path(const char *path, int dir)
 {
     int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);

@@ -31,6 +31,7 @@ int sr_h5_read_attr_str(hid_t loc, const char *name, char *buf, size_t size);
 int sr_h5_attr_len(hid_t loc, const char *name);   /* -1: missing */
 int sr_h5_read_attr_i32s(hid_t loc, const char *name, int *v, int n);
 int sr_h5_read_attr_f32s(hid_t loc, const char *name, float *v, int n);
+int sr_h5_read_attr_f64s(hid_t loc, const char *name, double *v, int n);
 /* String array attribute: n strings, each copied into buf[i*size]. */
 int sr_h5_read_attr_strs(hid_t loc, const char *name, char *buf, size_t size,
                          int n);

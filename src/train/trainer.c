@@ -1438,6 +1438,19 @@ static sr_status check_progress(struct trainer *tr, sr_ckpt_file *f,
              tr->ck_nranks);
     SR_CHECK(isfinite(p->sum) && p->sum >= 0, SR_E_FORMAT,
              "%s: /metrics@train_loss_sum is %g", path, p->sum);
+    {
+        /* the data stream's position, written from the same progress
+         * (write_ckpt); files from other tools or damaged ones disagree */
+        int64_t de = -1, db = -1;
+        SR_TRY(sr_ckpt_get_i64(f, "progress", "data_epoch", &de));
+        SR_TRY(sr_ckpt_get_i64(f, "progress", "data_batch", &db));
+        SR_CHECK(de == (p->complete ? p->epoch : p->epoch - 1) &&
+                 db == (p->complete ? 0 : p->step), SR_E_FORMAT,
+                 "%s: /progress@data_epoch %lld, @data_batch %lld do not "
+                 "match epoch %d, step %ld, epoch_complete %d "
+                 "(inconsistent progress)", path, (long long)de,
+                 (long long)db, p->epoch, p->step, p->complete);
+    }
     SR_CHECK(p->best_epoch >= 0 && p->best_epoch <= p->epoch &&
              (p->best == -1 || (p->best >= 0 && p->best <= 1)), SR_E_FORMAT,
              "%s: /metrics@best_test_acc %g, @best_epoch %d out of range",

@@ -6,7 +6,7 @@
 $SINREQ devices --backend vulkan > /dev/null 2>&1 || { echo "no Vulkan device"; exit 77; }
 "$MKDS" data.h5 --train 1600 --test 60 || exit 2
 for q in "none" "wrpn --bits 4 --sinreq-lambda 1" \
-         "dorefa --bits 4 --quantize-ends fp --sinreq-lambda 5 --sinreq-domain x"; do
+         "dorefa --bits 4 --quantize-ends fp --sinreq-lambda 5 --sinreq-domain x --diverge-factor 0 --max-abs-weight 0"; do
     tag=${q%% *}
     for be in cpu vulkan; do
         $T --data data.h5 --out "$tag-$be" --epochs 1 --backend $be \
