@@ -126,16 +126,14 @@ double sr_cpu_measure_peak(int threads, double seconds, int cpu_time)
 /* Where im2col + SGEMM stays (docs/design.md has the measurements): 1x1
  * kernels on planes of at least 256 outputs, where the image itself is the
  * GEMM operand (no staging copy, which would cost as much as the few
- * FLOPs), and output planes under 8x8, where the direct engine's padded
- * q-plane is mostly padding. Everything else runs on the direct engine. */
+ * FLOPs). Everything else runs on the direct engine. */
 int sr_cpu_dconv_suits(const sr_conv2d_desc *d)
 {
     const char *v = getenv("SINREQ_CPU_CONV");
-    int p = sr_conv2d_out_h(d) * sr_conv2d_out_w(d);
     if (v && !strcasecmp(v, "gemm")) return 0;
     if (v && !strcasecmp(v, "direct")) return 1;
-    if (p < 64) return 0;
-    return !(d->kh * d->kw == 1 && p >= 256);
+    return !(d->kh * d->kw == 1 &&
+             sr_conv2d_out_h(d) * sr_conv2d_out_w(d) >= 256);
 }
 
 static size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
