@@ -29,8 +29,10 @@ points() {
     strace -f -qq -y -o trace.txt -e trace=$SYSCALLS \
         $RK --out run $([ "$1" = resume ] && echo --resume auto) < /dev/null > /dev/null 2>&1 \
         || { echo "traced $1 run failed"; exit 2; }
-    awk 'NR == 1 { main = $1 }
-         $1 == main { split($2, a, "("); n[a[1]]++
+    # the main thread: its id is the process id, the smallest in the trace
+    # (the first line may come from a loader or OpenMP thread)
+    main=$(awk 'NR == 1 || $1 < m { m = $1 } END { print m }' trace.txt)
+    awk -v main="$main" '$1 == main { split($2, a, "("); n[a[1]]++
                       if ($0 !~ /[<"]run[\/>"]|\/run[\/>]/) next
                       if (match($0, /<[^>]*>/)) f = substr($0, RSTART + 1, RLENGTH - 2)
                       else { match($0, /"[^"]*"/); f = substr($0, RSTART + 1, RLENGTH - 2) }
