@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch side of bench/train_throughput.sh: images/s of one training step
 (forward, cross-entropy, backward, SGD momentum 0.9 + weight decay 1e-4) of
-the paper's CIFAR networks (PAPER.md section 5) on a fixed synthetic batch.
+sinreq's CIFAR networks (the same layers and parameter counts) on a fixed
+synthetic batch.
 
     bench_train_torch.py --net resnet20 --batch 128 --threads 2 \
         [--warmup 3] [--steps 10] [--no-header] [--channels-last] [--cpu-time]
@@ -115,7 +116,7 @@ def main():
     model = NETS[a.net]()
     n = sum(p.numel() for p in model.parameters())
     if n != PARAMS[a.net]:
-        raise SystemExit(f'{a.net}: {n} parameters, PAPER.md says '
+        raise SystemExit(f'{a.net}: {n} parameters, sinreq\'s network has '
                          f'{PARAMS[a.net]}')
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9,

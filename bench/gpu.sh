@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/gpu.sh: Vulkan backend vs PyTorch (cuDNN) on an NVIDIA machine that
 # has no package registry and no Vulkan loader, OpenBLAS, HDF5 or MPI
-# installed (the device tool's nvidia-h100-x1 / nvidia-h200 kinds).
+# installed (e.g. an H100/H200 node reachable only by copying files to it).
 #
 # Needs carry/ from bench/gpu_pack.sh (binaries built elsewhere plus the
 # shared libraries they use, libvulkan.so.1 included). Run from the root of

@@ -16,9 +16,9 @@
 #
 #   bench/gpu_pack.sh [--build-dir DIR]   (default build-gpu)
 #
-# Then, with the device tool: run command `bash bench/gpu.sh` with carry
-# ["carry"] (see docs/performance.md). The folder must stay under the
-# tool's 64 MiB working-tree limit; this script prints its size.
+# Then copy the working tree with carry/ to the GPU machine and run
+# `bash bench/gpu.sh` there (see docs/performance.md); this script prints
+# carry/'s size, to keep the copy small.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -94,5 +94,5 @@ size=$(du -sm carry | cut -f1)
 echo "gpu_pack.sh: carry/ holds $(find carry -type f | wc -l) files, ${size} MiB:"
 sed 's/^/  /' carry/MANIFEST
 if [ "$size" -gt 60 ]; then
-    echo "gpu_pack.sh: warning: carry/ is ${size} MiB; the device tool takes 64 MiB of working tree in all" >&2
+    echo "gpu_pack.sh: warning: carry/ is ${size} MiB; keep it small for the copy to the GPU machine" >&2
 fi

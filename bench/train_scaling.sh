@@ -33,7 +33,7 @@
 #   the first again from CPU time    = ipc(C) / ipc(A)
 # --rounds R repeats A, B, C(, D) R times in turn and takes the median of
 # each. --wrap "CMD" runs every timed `sinreq train` as CMD sinreq ...
-# (e.g. --wrap /work/tools/quiet.sh, a lock that pauses other work).
+# (e.g. a script that pauses other work on the machine while it runs).
 # Environment: MPIRUN_ARGS (more mpirun flags; as root Open MPI also wants
 # OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1), and
 # OMP_WAIT_POLICY=passive on a machine shared with other work (active

@@ -145,7 +145,7 @@ typedef struct plane_geom {
     int nph, npw;   /* phases stored: rows r % st < nph, cols s % st < npw
                      * (a 1x1 kernel of stride 2 reads one phase of four) */
     size_t phase;   /* hq * wq */
-    size_t cs;      /* floats per channel (all st*st phases) */
+    size_t cs;      /* floats per channel (its stored phases) */
     size_t img;     /* floats per image, with read slack */
     long nvec;      /* vectors covering oh rows of wq */
     int ntaps;
@@ -505,6 +505,18 @@ sr_status sr_cpu_dconv_bwd_data(sr_cpu_backend *cb, const sr_conv2d_desc *d,
 /* ------------------------------------------------------------------ */
 /* Weight gradient                                                     */
 
+/* Item it of a weight gradient: output channels [k0, k0 + kn) (nkb blocks
+ * as even as possible) x (channel, tap) pairs [j0, j0 + jn) (runs of wj). */
+static void wgrad_item(int it, int K, int nkb, int njc, int wj, int pairs,
+                       int *k0, int *kn, int *j0, int *jn)
+{
+    int kb = it / njc, jc = it % njc;
+    *k0 = (int)((long)K * kb / nkb);
+    *kn = (int)((long)K * (kb + 1) / nkb) - *k0;
+    *j0 = jc * wj;
+    *jn = pairs - *j0 < wj ? pairs - *j0 : wj;
+}
+
 sr_status sr_cpu_dconv_bwd_weight(sr_cpu_backend *cb,
                                   const sr_conv2d_desc *d, const float *x,
                                   const float *dy, float *dw)
@@ -572,10 +584,8 @@ sr_status sr_cpu_dconv_bwd_weight(sr_cpu_backend *cb,
             int lo = (int)((long)items * tid / nt);
             int hi = (int)((long)items * (tid + 1) / nt);
             for (int it = lo; it < hi; it++) {
-                int kb = it / njc, jc = it % njc;
-                int k0 = (int)((long)K * kb / nkb);
-                int kn = (int)((long)K * (kb + 1) / nkb) - k0;
-                int j0 = jc * wj, jn = pairs - j0 < wj ? pairs - j0 : wj;
+                int k0, kn, j0, jn;
+                wgrad_item(it, K, nkb, njc, wj, pairs, &k0, &kn, &j0, &jn);
                 kr->wgrad(stage, g.img, xoff + j0, jn, dys + (size_t)k0 * dcs,
                           (size_t)K * dcs, dcs, kn, cnt, g.nvec,
                           acc + acc_item * it);
@@ -584,10 +594,8 @@ sr_status sr_cpu_dconv_bwd_weight(sr_cpu_backend *cb,
     }
     /* dw[k][c][t] from the items' sums */
     for (int it = 0; it < items; it++) {
-        int kb = it / njc, jc = it % njc;
-        int k0 = (int)((long)K * kb / nkb);
-        int kn = (int)((long)K * (kb + 1) / nkb) - k0;
-        int j0 = jc * wj, jn = pairs - j0 < wj ? pairs - j0 : wj;
+        int k0, kn, j0, jn;
+        wgrad_item(it, K, nkb, njc, wj, pairs, &k0, &kn, &j0, &jn);
         const float *a = acc + acc_item * it;
         for (int j = 0; j < jn; j++)
             for (int k = 0; k < kn; k++)
