@@ -13,7 +13,7 @@ pkgs=(cmake gcc make pkg-config
       vulkan-validationlayers
       libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
       slurmctld slurmd slurm-client munge libpmix-dev procps
-      libopenblas-dev libyaml-dev python3
+      libdnnl-dev libyaml-dev python3
       libmatio-dev libarchive-dev libjpeg62-turbo-dev libpng-dev libssl-dev
       zlib1g-dev dataset-fashion-mnist python3-numpy python3-scipy python3-pil
       python3-h5py python3-matplotlib)

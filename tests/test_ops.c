@@ -535,6 +535,7 @@ static void test_conv_threads(void)
         {5, 16, 32, 32, 32, 1, 1, 2, 0, 0, 0},  /* 1x1/2 shortcut */
         {7, 64, 8, 8, 64, 3, 3, 1, 1, 1, 4},    /* 8x8, bias, 4-bit acts */
         {6, 32, 4, 4, 40, 3, 3, 1, 1, 1, 0},    /* 4x4 plane */
+        {4, 96, 2, 2, 80, 3, 3, 1, 1, 1, 0},    /* 2x2 plane, VGG-like */
         {3, 5, 19, 17, 7, 5, 3, 2, 2, 1, 3},
     };
     sr_backend *one = NULL, *three = NULL;

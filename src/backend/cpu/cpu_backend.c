@@ -3,7 +3,6 @@
  * replayed through exec by backend.c. */
 #include "cpu_internal.h"
 
-#include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,22 +53,20 @@ void sr_cpu_gemm_slice(int tid, int nt, int trans_a, int trans_b, int m,
                        int n, int k, const float *a, int lda, const float *b,
                        int ldb, float beta, float *c, int ldc)
 {
-    CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
-    CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
     size_t lo, hi;
 
     if (m > n) {
         sr_cpu_split((size_t)m, tid, nt, &lo, &hi);
         if (hi <= lo) return;
         a += trans_a ? lo : lo * (size_t)lda;
-        cblas_sgemm(CblasRowMajor, ta, tb, (int)(hi - lo), n, k, 1.0f, a, lda,
-                    b, ldb, beta, c + lo * (size_t)ldc, ldc);
+        sr_cpu_sgemm(trans_a, trans_b, (int)(hi - lo), n, k, a, lda, b, ldb,
+                     beta, c + lo * (size_t)ldc, ldc);
     } else {
         sr_cpu_split((size_t)n, tid, nt, &lo, &hi);
         if (hi <= lo) return;
         b += trans_b ? lo * (size_t)ldb : lo;
-        cblas_sgemm(CblasRowMajor, ta, tb, m, (int)(hi - lo), k, 1.0f, a, lda,
-                    b, ldb, beta, c + lo, ldc);
+        sr_cpu_sgemm(trans_a, trans_b, m, (int)(hi - lo), k, a, lda, b, ldb,
+                     beta, c + lo, ldc);
     }
 }
 
@@ -309,9 +306,6 @@ sr_status sr_cpu_backend_create(const sr_backend_opts *opts, sr_backend **out)
     /* Parallel regions pass num_threads(cb->threads) explicitly; setting
      * the default too keeps any other OpenMP user in the process in step. */
     if (opts && opts->threads > 0) omp_set_num_threads(threads);
-    /* GEMMs are sliced across our own OpenMP threads; a multi-threaded
-     * OpenBLAS underneath would oversubscribe the cores. */
-    openblas_set_num_threads(1);
 
     const char *prof = getenv("SINREQ_CPU_PROFILE");
     if (prof && *prof && strcmp(prof, "0") != 0)
@@ -320,7 +314,7 @@ sr_status sr_cpu_backend_create(const sr_backend_opts *opts, sr_backend **out)
     char model[160];
     cpu_model(model, sizeof model);
     snprintf(cb->base.device_name, sizeof cb->base.device_name,
-             "CPU (%s, %d thread%s, conv %s, OpenBLAS)", model, threads,
+             "CPU (%s, %d thread%s, conv %s, oneDNN sgemm)", model, threads,
              threads == 1 ? "" : "s", sr_cpu_conv_kernels_name());
     if (opts && opts->verbose)
         fprintf(stderr, "sinreq: cpu backend on %s\n", cb->base.device_name);

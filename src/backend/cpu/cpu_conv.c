@@ -3,7 +3,7 @@
  * The batch is processed in chunks of nb images so the column matrix
  * col[c*kh*kw][nb*oh*ow] stays within COL_BUDGET floats. Within a chunk one
  * OpenMP region does the im2col (with the activation quantizer fused into
- * the copy), a GEMM split into column slices (single-threaded OpenBLAS per
+ * the copy), a GEMM split into column slices (single-threaded SGEMM per
  * thread) and the scatter back to NCHW. Chunking depends only on the shape,
  * so results are the same for every run with the same thread count.
  *
@@ -18,7 +18,6 @@
  * the input image itself as the column matrix (one image per chunk). */
 #include "cpu_internal.h"
 
-#include <cblas.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +30,7 @@
 #define PER_IMAGE_MIN_P 256
 #define WGRAD_GROUPS 8
 /* GEMMs are split into this many column (or row) slices, a number that does
- * not depend on the thread count: OpenBLAS's edge kernels round differently
+ * not depend on the thread count: SGEMM edge kernels round differently
  * for other slice widths, and results must not depend on the threads. */
 #define GEMM_SLICES 16
 
@@ -212,7 +211,7 @@ static void gather_dy(const conv_geom *g, const float *dy, int nb,
  * thread on the same data from op to op; finer dynamic slices measured
  * slower). Work-shared: call from every thread of a parallel region; ends
  * in a barrier. */
-static void gemm_cols(int nt, CBLAS_TRANSPOSE ta, int m, size_t cols,
+static void gemm_cols(int nt, int trans_a, int m, size_t cols,
                       int kdim, const float *a, int lda, const float *b,
                       float *c)
 {
@@ -223,9 +222,8 @@ static void gemm_cols(int nt, CBLAS_TRANSPOSE ta, int m, size_t cols,
         size_t lo, hi;
         sr_cpu_split(cols, sl, slices, &lo, &hi);
         if (hi <= lo) continue;
-        cblas_sgemm(CblasRowMajor, ta, CblasNoTrans, m, (int)(hi - lo), kdim,
-                    1.0f, a, lda, b + lo, (int)cols, 0.0f, c + lo,
-                    (int)cols);
+        sr_cpu_sgemm(trans_a, 0, m, (int)(hi - lo), kdim, a, lda, b + lo,
+                     (int)cols, 0.0f, c + lo, (int)cols);
     }
 }
 
@@ -299,9 +297,8 @@ static sr_status fwd_per_image(sr_cpu_backend *cb, const conv_geom *g,
         for (int b = 0; b < g->n; b++) {
             float *yb = y + (size_t)b * kp;
             im2col_image(g, x + (size_t)b * chw, col);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->k,
-                        (int)g->p, (int)g->crs, 1.0f, w, (int)g->crs, col,
-                        (int)g->p, 0.0f, yb, (int)g->p);
+            sr_cpu_sgemm(0, 0, g->k, (int)g->p, (int)g->crs, w, (int)g->crs,
+                         col, (int)g->p, 0.0f, yb, (int)g->p);
             for (int k = 0; bias && k < g->k; k++) {
                 float *row = yb + (size_t)k * g->p, bk = bias[k];
                 for (size_t j = 0; j < g->p; j++) row[j] += bk;
@@ -327,10 +324,9 @@ static sr_status bwd_data_per_image(sr_cpu_backend *cb, const conv_geom *g,
         float *dcol = cols + cs * (size_t)omp_get_thread_num();
 #pragma omp for schedule(static)
         for (int b = 0; b < g->n; b++) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)g->crs,
-                        (int)g->p, g->k, 1.0f, w, (int)g->crs,
-                        dy + (size_t)b * kp, (int)g->p, 0.0f, dcol,
-                        (int)g->p);
+            sr_cpu_sgemm(1, 0, (int)g->crs, (int)g->p, g->k, w, (int)g->crs,
+                         dy + (size_t)b * kp, (int)g->p, 0.0f, dcol,
+                         (int)g->p);
             for (int c = 0; c < g->c; c++) {
                 size_t pl = (size_t)b * (size_t)g->c + (size_t)c;
                 col2im_plane(g, dcol, g->p, 0, (size_t)c,
@@ -366,10 +362,9 @@ static sr_status bwd_weight_per_image(sr_cpu_backend *cb, const conv_geom *g,
             int b1 = (int)((long)g->n * (grp + 1) / groups);
             for (int b = b0; b < b1; b++) {
                 im2col_image(g, x + (size_t)b * chw, col);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->k,
-                            (int)g->crs, (int)g->p, 1.0f, dy + (size_t)b * kp,
-                            (int)g->p, col, (int)g->p, b == b0 ? 0.0f : 1.0f,
-                            dst, (int)g->crs);
+                sr_cpu_sgemm(0, 1, g->k, (int)g->crs, (int)g->p,
+                             dy + (size_t)b * kp, (int)g->p, col, (int)g->p,
+                             b == b0 ? 0.0f : 1.0f, dst, (int)g->crs);
             }
         }
 #pragma omp for schedule(static)
@@ -409,7 +404,7 @@ static sr_status conv_fwd(sr_cpu_backend *cb, const conv_geom *gp,
         {
             int nt = omp_get_num_threads();
             if (!g.direct) im2col(&g, xn, nb, col); /* ends in a barrier */
-            gemm_cols(nt, CblasNoTrans, g.k, cols, (int)g.crs, w,
+            gemm_cols(nt, 0, g.k, cols, (int)g.crs, w,
                       (int)g.crs, src, out); /* ends in a barrier */
             /* Back to NCHW (in place when nb == 1) and add the bias. */
             if (nb > 1 || bias) {
@@ -513,7 +508,7 @@ sr_status sr_cpu_conv2d_bwd_data(sr_cpu_backend *cb, const sr_op *op)
         {
             int nt = omp_get_num_threads();
             if (nb > 1) gather_dy(&g, dyn, nb, stage); /* ends in a barrier */
-            gemm_cols(nt, CblasTrans, (int)g.crs, cols, g.k, w,
+            gemm_cols(nt, 1, (int)g.crs, cols, g.k, w,
                       (int)g.crs, dym, dcol); /* ends in a barrier */
             if (!g.direct) col2im(&g, col, nb, xn, dxn);
         }
@@ -578,18 +573,16 @@ sr_status sr_cpu_conv2d_bwd_weight(sr_cpu_backend *cb, const sr_op *op)
                 if (slice_rows) {
                     sr_cpu_split((size_t)g.k, sl, slices, &lo, &hi);
                     if (hi > lo)
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                                    (int)(hi - lo), (int)g.crs, (int)cols,
-                                    1.0f, dym + lo * cols, (int)cols, src,
-                                    (int)cols, beta, dw + lo * g.crs,
-                                    (int)g.crs);
+                        sr_cpu_sgemm(0, 1, (int)(hi - lo), (int)g.crs,
+                                     (int)cols, dym + lo * cols, (int)cols,
+                                     src, (int)cols, beta, dw + lo * g.crs,
+                                     (int)g.crs);
                 } else {
                     sr_cpu_split(g.crs, sl, slices, &lo, &hi);
                     if (hi > lo)
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                                    g.k, (int)(hi - lo), (int)cols, 1.0f, dym,
-                                    (int)cols, src + lo * cols, (int)cols,
-                                    beta, dw + lo, (int)g.crs);
+                        sr_cpu_sgemm(0, 1, g.k, (int)(hi - lo), (int)cols,
+                                     dym, (int)cols, src + lo * cols,
+                                     (int)cols, beta, dw + lo, (int)g.crs);
                 }
             }
         }

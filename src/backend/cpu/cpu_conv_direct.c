@@ -132,8 +132,8 @@ int sr_cpu_dconv_suits(const sr_conv2d_desc *d)
     const char *v = getenv("SINREQ_CPU_CONV");
     if (v && !strcasecmp(v, "gemm")) return 0;
     if (v && !strcasecmp(v, "direct")) return 1;
-    return !(d->kh * d->kw == 1 &&
-             sr_conv2d_out_h(d) * sr_conv2d_out_w(d) >= 256);
+    int plane = sr_conv2d_out_h(d) * sr_conv2d_out_w(d);
+    return !((d->kh * d->kw == 1 && plane >= 256) || plane < 64);
 }
 
 static size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }

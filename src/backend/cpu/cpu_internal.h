@@ -2,7 +2,7 @@
  * scratch arena, deterministic reduction helpers and one entry point per op.
  *
  * Threading: every parallel loop is an OpenMP region with an explicit
- * num_threads(cb->threads); OpenBLAS is pinned to one thread and heavy GEMMs
+ * num_threads(cb->threads); SGEMM runs on one thread per call and heavy GEMMs
  * are split into column slices inside those regions, so the two thread pools
  * never compete for the cores. */
 #ifndef SINREQ_CPU_INTERNAL_H
@@ -77,9 +77,15 @@ sr_status sr_cpu_scratch(sr_cpu_backend *cb, size_t words, float **out);
  * so GEMM micro-kernels see full tiles except at the end. */
 void sr_cpu_split(size_t n, int tid, int nt, size_t *lo, size_t *hi);
 
+/* C[m][n] = op(A) op(B) + beta C, row-major, on the calling thread only
+ * (cpu_sgemm.c: oneDNN). */
+void sr_cpu_sgemm(int trans_a, int trans_b, int m, int n, int k,
+                  const float *a, int lda, const float *b, int ldb,
+                  float beta, float *c, int ldc);
+
 /* Thread tid's share of C[m][n] = op(A) op(B) (row-major, beta 0 or 1),
  * split over the larger of m and n; call from every thread of a parallel
- * region. OpenBLAS runs single-threaded inside. */
+ * region. */
 void sr_cpu_gemm_slice(int tid, int nt, int trans_a, int trans_b, int m,
                        int n, int k, const float *a, int lda, const float *b,
                        int ldb, float beta, float *c, int ldc);
