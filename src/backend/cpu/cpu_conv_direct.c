@@ -201,7 +201,8 @@ static inline void copy_run(float *dst, const float *src, long n)
 
 /* x[c][h][w] -> dst[c][ph][pw][hq][wq] = xpad[i*st+ph][j*st+pw], with the
  * activation quantizer applied on the way. */
-static void stage_image(const plane_geom *g, const float *x, float *dst)
+SR_CPU_CLONES static void stage_image(const plane_geom *g, const float *x,
+                                      float *dst)
 {
     size_t used = (size_t)g->nph * g->npw * g->phase;
     for (int c = 0; c < g->c; c++) {
@@ -247,9 +248,10 @@ static void stage_image(const plane_geom *g, const float *x, float *dst)
  * dst[i * row + j * col] = src[i * width + j] (+ bias), i < rows, j < cols;
  * where mask is given, dst = 0 where mask[i * row + j * col] is outside
  * [0, 1] (the activation quantizer's STE). */
-static void scatter_plane(const float *src, long width, int rows, int cols,
-                          float bias, float *dst, long row, long col,
-                          const float *mask)
+SR_CPU_CLONES static void scatter_plane(const float *src, long width,
+                                        int rows, int cols, float bias,
+                                        float *dst, long row, long col,
+                                        const float *mask)
 {
     for (int i = 0; i < rows; i++) {
         const float *s = src + (size_t)i * width;
@@ -264,6 +266,29 @@ static void scatter_plane(const float *src, long width, int rows, int cols,
         } else {
             for (int j = 0; j < cols; j++) d[j * col] = s[j] + bias;
         }
+    }
+}
+
+/* planes[k][rows][cols] -> dst[k] (dcs floats each): rows of width wd,
+ * the data at row pt + r, column pl + j, zeros everywhere else up to
+ * dcs (rows of data and padding, then the plane's slack). */
+SR_CPU_CLONES static void stage_planes(const float *planes, int k_count,
+                                       int rows, int cols, float *dst,
+                                       size_t dcs, int wd, int pt, int pl)
+{
+    size_t ohw = (size_t)rows * (size_t)cols;
+    for (int k = 0; k < k_count; k++) {
+        float *dk = dst + (size_t)k * dcs;
+        const float *src = planes + (size_t)k * ohw;
+        zero_run(dk, (long)pt * wd);
+        for (int r = 0; r < rows; r++) {
+            float *row = dk + (size_t)(r + pt) * wd;
+            zero_run(row, pl);
+            copy_run(row + pl, src + (size_t)r * cols, cols);
+            zero_run(row + pl + cols, wd - pl - cols);
+        }
+        zero_run(dk + (size_t)(pt + rows) * wd,
+                 (long)(dcs - (size_t)(pt + rows) * wd));
     }
 }
 
@@ -462,19 +487,8 @@ sr_status sr_cpu_dconv_bwd_data(sr_cpu_backend *cb, const sr_conv2d_desc *d,
 #pragma omp for schedule(static)
             for (int i = 0; i < cnt; i++) {
                 float *dst = stage + (size_t)i * img;
-                const float *src = dy + (size_t)(n0 + i) * K * ohw;
-                for (int k = 0; k < K; k++) {
-                    float *dk = dst + k * dcs;
-                    memset(dk, 0, (size_t)pt * wd * sizeof(float));
-                    for (int r = 0; r < oh; r++) {
-                        float *row = dk + (size_t)(r + pt) * wd;
-                        zero_run(row, pl);
-                        copy_run(row + pl, src + k * ohw + (size_t)r * ow, ow);
-                        zero_run(row + pl + ow, wd - pl - ow);
-                    }
-                    memset(dk + (size_t)(pt + oh) * wd, 0,
-                           (size_t)(hd - pt - oh) * wd * sizeof(float));
-                }
+                stage_planes(dy + (size_t)(n0 + i) * K * ohw, K, oh, ow, dst,
+                             dcs, wd, pt, pl);
                 memset(dst + (size_t)K * dcs, 0,
                        (img - (size_t)K * dcs) * sizeof(float));
             }
@@ -565,18 +579,8 @@ sr_status sr_cpu_dconv_bwd_weight(sr_cpu_backend *cb,
             for (int i = 0; i < cnt; i++) {
                 stage_image(&g, x + (size_t)(n0 + i) * chw,
                             stage + (size_t)i * g.img);
-                float *dst = dys + (size_t)i * K * dcs;
-                const float *src = dy + (size_t)(n0 + i) * K * ohw;
-                for (int k = 0; k < K; k++) {
-                    float *dk = dst + k * dcs;
-                    for (int r = 0; r < g.oh; r++) {
-                        float *row = dk + (size_t)r * g.wq;
-                        copy_run(row, src + k * ohw + (size_t)r * g.ow, g.ow);
-                        zero_run(row + g.ow, g.wq - g.ow);
-                    }
-                    memset(dk + (size_t)g.oh * g.wq, 0,
-                           (dcs - (size_t)g.oh * g.wq) * sizeof(float));
-                }
+                stage_planes(dy + (size_t)(n0 + i) * K * ohw, K, g.oh, g.ow,
+                             dys + (size_t)i * K * dcs, dcs, g.wq, 0, 0);
             }
             /* implicit barrier above; each thread owns a fixed run of
              * items and takes every image of the chunk in one kernel call
