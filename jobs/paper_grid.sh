@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The paper's whole grid (PAPER.md section 7) as Slurm jobs: per network a
+# The paper's whole grid (docs/method.md, The claim and how it is measured) as Slurm jobs: per network a
 # full-precision run, then {DoReFa, WRPN} x {3, 4, 5} bits x {without, with
 # SinReQ} fine-tuned from it (the authors' regime), then one job that writes
 # the table (jobs/report.py). Every run is a jobs/train.sbatch job, so it

@@ -1,5 +1,5 @@
 /* The `sinreq` command. Subcommands arrive with their modules; this file
- * parses the first word and dispatches to cmd_*.c. Exit codes (DESIGN.md):
+ * parses the first word and dispatches to cmd_*.c. Exit codes (docs/usage.md):
  * 0 done, 1 usage/config/input error, 2 runtime failure, 3 checkpointed
  * on a signal: requeue and rerun with --resume auto. */
 #include <stdio.h>
