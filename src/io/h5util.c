@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sinreq/version.h"
+
 struct walk {
     char inner[256];   /* innermost description */
     int fletcher;      /* a Fletcher32 mismatch was reported */
@@ -165,6 +167,11 @@ int sr_h5_attr_str(hid_t loc, const char *name, const char *value)
 
     sr_h5_close(&t);
     return ret;
+}
+
+int sr_h5_attr_version(hid_t file)
+{
+    return sr_h5_attr_str(file, SR_H5_VERSION_ATTR, sr_version());
 }
 
 int sr_h5_attr_strs(hid_t loc, const char *name, const char *const *v, int n)
