@@ -169,9 +169,21 @@ int sr_h5_attr_str(hid_t loc, const char *name, const char *value)
     return ret;
 }
 
+/* A fixed-length string, stored inside the attribute itself: a variable-
+ * length one would add an entry to the file's global heap, which HDF5 1.10
+ * reads without bounds checks (a damaged heap crashes it), and would move
+ * the other attributes' strings. */
 int sr_h5_attr_version(hid_t file)
 {
-    return sr_h5_attr_str(file, SR_H5_VERSION_ATTR, sr_version());
+    const char *v = sr_version();
+    hid_t t = H5Tcopy(H5T_C_S1);
+    int ret = -1;
+
+    if (t >= 0 && H5Tset_size(t, strlen(v) + 1) >= 0 &&
+        H5Tset_strpad(t, H5T_STR_NULLTERM) >= 0)
+        ret = attr_write(file, SR_H5_VERSION_ATTR, t, t, v, 1, 1);
+    sr_h5_close(&t);
+    return ret;
 }
 
 int sr_h5_attr_strs(hid_t loc, const char *name, const char *const *v, int n)
