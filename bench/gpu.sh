@@ -3,9 +3,10 @@
 # has no package registry and no Vulkan loader, OpenBLAS, HDF5 or MPI
 # installed (e.g. an H100/H200 node reachable only by copying files to it).
 #
-# Needs carry/ from bench/gpu_pack.sh (binaries built elsewhere plus the
-# shared libraries they use, libvulkan.so.1 included). Run from the root of
-# the repository copy:
+# Needs carry/ from bench/gpu_pack.sh (binaries built on a machine with the
+# packages, plus the shared libraries they use, libvulkan.so.1 included;
+# docs/performance.md, "gpu_pack.sh + gpu.sh"). Copy the repository with
+# carry/ to the GPU machine and run from its root:
 #
 #   bash bench/gpu.sh [options]
 #
@@ -95,8 +96,9 @@ fi
 ldcache=$(ldconfig -p 2>/dev/null || true)
 in_ldcache() { grep -q "^[[:space:]]*$1 " <<<"$ldcache"; }
 
-# The device README's alternative: loader .debs carried in .gl/, unpacked
-# into / (root only). Our own carry/lib/libvulkan.so.1 makes this optional.
+# Where the machine has no Vulkan loader: .deb packages of it (and of
+# libglvnd) placed in .gl/ are unpacked into / (root only). carry/lib's own
+# libvulkan.so.1 makes this optional.
 if [ -d .gl ] && ls .gl/*.deb >/dev/null 2>&1 && [ "$(id -u)" = 0 ] &&
    ! in_ldcache libvulkan.so.1; then
     say "unpacking .gl/*.deb into / (Vulkan loader, glvnd)"

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "sinreq/rng.h"
+#include "sinreq/version.h"
 
 #define BATCH_IMAGES 1024
 
@@ -498,7 +499,10 @@ sr_status prep_run(struct prep_job *job, struct prep_opts *o)
     if (source_abs)
         m->source = source_abs;
     m->deflate_level = o->deflate;
-    m->created_by = "sinreq-prep " SR_VERSION;
+    /* static: the meta may be read after this returns */
+    static char created_by[96];
+    snprintf(created_by, sizeof created_by, "sinreq-prep %s", sr_version());
+    m->created_by = created_by;
     st = sr_ds_create(&w, o->output, m, o->force ? SR_DS_OVERWRITE : 0);
     if (st != SR_OK) {
         o->runtime_failure = st != SR_E_ARG;

@@ -14,9 +14,6 @@
 #include "sinreq/dataset.h"
 #include "sinreq/status.h"
 
-#ifndef SR_VERSION
-#define SR_VERSION "0.1.0"
-#endif
 
 struct prep_opts {
     const char *input;

@@ -17,8 +17,8 @@
 set -euo pipefail
 data=${1:?usage: jobs/cifar10net_grid.sh DATA.h5 OUT_DIR}
 out=${2:?usage: jobs/cifar10net_grid.sh DATA.h5 OUT_DIR}
-root=$(cd "$(dirname "$0")/.." && pwd)
-sinreq=${SINREQ:-$root/build/src/cli/sinreq}
+source "$(dirname "$0")/lib.sh"
+sinreq=${SINREQ:-$(sr_bin sinreq)}
 net=${NET:-cifar10net}
 read -r -a train_args <<< "${TRAIN_ARGS:-}"
 common=(--net "$net" --data "$data" --batch 128 --backend "${BACKEND:-cpu}"
@@ -52,4 +52,4 @@ for seed in "${seeds[@]}"; do
     done
   done
 done
-python3 "$root/jobs/report.py" "$out"
+python3 "$sr_jobs_dir/report.py" "$out"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The paper's whole grid (PAPER.md section 7) as Slurm jobs: per network a
+# The paper's whole grid (docs/method.md, The claim and how it is measured) as Slurm jobs: per network a
 # full-precision run, then {DoReFa, WRPN} x {3, 4, 5} bits x {without, with
 # SinReQ} fine-tuned from it (the authors' regime), then one job that writes
 # the table (jobs/report.py). Every run is a jobs/train.sbatch job, so it
@@ -34,9 +34,10 @@
 # delayed-tanh --sinreq-norm global"), TRAIN_ARGS (extra flags for every
 # run, e.g. "--backend vulkan --threads 8"), SBATCH_ARGS (extra sbatch
 # flags, e.g. "-p gpu --gres=gpu:1 -t 1-00:00"), SINREQ (the binary, passed
-# to train.sbatch; default: sinreq on PATH, else build/src/cli/sinreq).
+# to train.sbatch; default: jobs/lib.sh's search: the installed one beside
+# an installed copy of this script, else build/src/cli/sinreq, else PATH).
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
+source "$(dirname "$0")/lib.sh"
 die() { echo "paper_grid: $*" >&2; exit 1; }
 
 #        net        dataset   FP epochs  FP lr  FP schedule  batch  FT epochs  lambda
@@ -111,7 +112,7 @@ out=$(realpath -m "$out")
 read -r -a reg_args <<< "${REG_ARGS:-}"
 read -r -a train_args <<< "${TRAIN_ARGS:-}"
 read -r -a sbatch_args <<< "${SBATCH_ARGS:-}"
-export SINREQ=${SINREQ:-$(command -v sinreq || echo "$root/build/src/cli/sinreq")}
+export SINREQ=${SINREQ:-$(sr_bin sinreq)}
 
 # --- submission -----------------------------------------------------------
 submitted=0 reused=0 done_runs=0 fake=0
@@ -136,7 +137,7 @@ submit() {
     local cmd=(sbatch --parsable -J "sr-$name" -n "$ranks"
                -o "$logs/$name-%j.out" "${sbatch_args[@]}")
     [ -n "$dep" ] && cmd+=(--dependency="afterok:$dep" --kill-on-invalid-dep=yes)
-    cmd+=("$root/jobs/train.sbatch" "$@" "${train_args[@]}" --out "$dir")
+    cmd+=("$sr_jobs_dir/train.sbatch" "$@" "${train_args[@]}" --out "$dir")
     if [ "$dry" = 1 ]; then
         fake=$((fake + 1))
         echo "${cmd[*]}"; job_id=DRY$fake; all_ids+=("$job_id"); return
@@ -178,7 +179,7 @@ for net in "${net_list[@]}"; do
     done
 done
 
-report=(python3 "$root/jobs/report.py" "$out" --md "$out/report.md")
+report=(python3 "$sr_jobs_dir/report.py" "$out" --md "$out/report.md")
 report_sh=$(printf '%q ' "${report[@]}")
 if [ "${#all_ids[@]}" -eq 0 ]; then
     echo "paper_grid: every run has finished; the table:" >&2

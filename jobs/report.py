@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The paper's table from a grid's run directories (PAPER.md section 7).
+"""The paper's table from a grid's run directories (docs/method.md, "The claim and how it is measured").
 
     jobs/report.py GRID_DIR [--md OUT.md]
 
@@ -255,7 +255,7 @@ def report(grid):
             "%.2f -> %.2f" % (by[b][4], by[b][5]) if b in by else "-"
             for b in bits_all) + " |")
     out.append("")
-    out.append("Over networks and bit widths (PAPER.md section 7; paper: "
+    out.append("Over networks and bit widths (docs/method.md; paper: "
                "DoReFa +2.8 points, 32.4%; WRPN +2.1, 27.5%):\n")
     out.extend(pooled_lines(contrib))
     return out

@@ -1,11 +1,25 @@
 #!/usr/bin/env bash
-# The test command (README): install what is missing, build with warnings as
-# errors, run every ctest label, then rebuild the CPU paths with ASan + UBSan
-# and run the unit tests again under them.
+# The test command (README): build with warnings as errors, run every ctest
+# label, then rebuild the CPU paths with ASan + UBSan and run the unit tests
+# again under them.
+#   tests/run.sh [--install-deps]
+# --install-deps first installs the missing packages (install-deps.sh; needs
+# root or sudo). Without it nothing is installed: a missing package fails the
+# configure step, which names it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
-bash "$root/install-deps.sh"
+install_deps=0
+for arg in "$@"; do
+    case "$arg" in
+    --install-deps) install_deps=1 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "tests/run.sh: unknown argument '$arg' (only --install-deps)" >&2; exit 1 ;;
+    esac
+done
+if [ "$install_deps" = 1 ]; then
+    bash "$root/install-deps.sh"
+fi
 
 # The real-data tests use the CIFAR-10 copy beside the checkout (shared/).
 # CI always has it, so there a missing copy is an error, not a skip.

@@ -271,7 +271,7 @@ typedef struct sr_sgd_desc {
 sr_status sr_sgd(sr_backend *be, const sr_sgd_desc *d, sr_view w, sr_view g,
                  sr_view v);
 
-/* ---- Quantizers (PAPER.md section 2), weights are one layer tensor ---- */
+/* ---- Quantizers (docs/method.md, Quantizers), weights are one layer tensor ---- */
 
 /* DoReFa: t = tanh(w), M = max|t| over the n weights,
  * x = t / (2M) + 1/2, wq = 2 round((2^b-1) x)/(2^b-1) - 1.
@@ -294,7 +294,7 @@ sr_status sr_actq_fwd(sr_backend *be, size_t n, int bits, sr_view x,
 sr_status sr_actq_bwd(sr_backend *be, size_t n, int bits, sr_view x,
                       sr_view dy, sr_view dx);
 
-/* ---- Regularizers (PAPER.md sections 3, 4) ---- */
+/* ---- Regularizers (docs/method.md, SinReQ and WaveQ) ---- */
 
 typedef enum sr_quantizer {
     SR_QUANT_NONE = 0,
@@ -302,7 +302,7 @@ typedef enum sr_quantizer {
     SR_QUANT_WRPN
 } sr_quantizer;
 
-/* Where SinReQ's minima sit for DoReFa (PAPER.md section 8). */
+/* Where SinReQ's minima sit for DoReFa (docs/method.md, SinReQ). */
 typedef enum sr_sinreq_domain {
     SR_SINREQ_DOMAIN_W = 0, /* raw weights, at the positions of DoReFa's
                                levels (authors' choice; the only one WRPN

@@ -1,4 +1,4 @@
-/* sinreq: the paper's networks (src/models), PAPER.md section 5.
+/* sinreq: the paper's networks (src/models), docs/method.md, Networks.
  *
  *   cifar10net  conv6-5x5, pool, conv16-5x5, pool, fc 400-120-84-10 (3x32x32)
  *   svhnnet     conv3x3 + relu + dropout(0.3): 32 32 M 64 64 M 128 128 M

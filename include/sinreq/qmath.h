@@ -29,7 +29,7 @@ static inline float sr_wrpn_quantize(float w, int bits)
     return sr_round(c * m) / m;
 }
 
-/* SinReQ period D and shift s (PAPER.md section 3). */
+/* SinReQ period D and shift s (docs/method.md, SinReQ). */
 static inline void sr_sinreq_period(int dorefa, int bits, float *period,
                                     float *shift)
 {

@@ -1,5 +1,6 @@
 /* sinreq: quantization plans, regularizer schedules, WaveQ bookkeeping
- * (src/quant). PAPER.md sections 2-4 and 8.
+ * (src/quant). docs/method.md: Quantizers, SinReQ,
+ * Lambda schedules, WaveQ, Open choices.
  *
  * This module is policy: which layers are quantized and at how many bits,
  * how lambda moves with the step, how WaveQ's learned bitwidth becomes an
@@ -31,7 +32,7 @@ typedef enum sr_quant_reg {
     SR_QUANT_REG_WAVEQ      /* WaveQ, learned per-layer bitwidth beta */
 } sr_quant_reg;
 
-/* How a layer's regularizer is normalised (PAPER.md section 8). */
+/* How a layer's regularizer is normalised (docs/method.md, Normalisation). */
 typedef enum sr_quant_norm {
     SR_QUANT_NORM_LAYER_MEAN = 0, /* mean over the layer, summed over layers
                                      (authors' code; the default) */
@@ -55,7 +56,7 @@ typedef struct sr_quant_opts {
     int act_bits;             /* 0: float activations (authors' configs) */
     sr_quant_reg reg;
     sr_quant_norm norm;
-    /* SinReQ's domain for DoReFa (PAPER.md section 8): W (authors'
+    /* SinReQ's domain for DoReFa (docs/method.md, SinReQ): W (authors'
      * default) or X, DoReFa's rounding variable. X with WRPN or WaveQ is
      * an error: neither has a rounding variable other than W. */
     sr_sinreq_domain sinreq_domain;
@@ -125,7 +126,7 @@ sr_status sr_quant_sched_parse(const char *s, sr_quant_sched_kind *out);
 /* lambda(t). t < 0 gives 0 for the delayed kinds; T must be > 0. */
 float sr_quant_lambda(const sr_quant_sched *s, long t, long T);
 
-/* WaveQ's coefficient schedules (PAPER.md section 4):
+/* WaveQ's coefficient schedules (docs/method.md, WaveQ):
  *   lambda_w(t)    = scale (1 + tanh((t - 0.2 T) / s)) / 2
  *   lambda_beta(t) = c (f1(t) - f2(t)),  f1 = the step above without scale,
  *                    f2 the same step centred at 0.8 T

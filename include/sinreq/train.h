@@ -14,7 +14,7 @@
 
 #include "sinreq/status.h"
 
-/* Exit codes (DESIGN.md). */
+/* Exit codes (docs/usage.md, Exit codes). */
 #define SR_EXIT_OK 0
 #define SR_EXIT_USAGE 1
 #define SR_EXIT_RUNTIME 2

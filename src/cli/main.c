@@ -1,5 +1,5 @@
 /* The `sinreq` command. Subcommands arrive with their modules; this file
- * parses the first word and dispatches to cmd_*.c. Exit codes (DESIGN.md):
+ * parses the first word and dispatches to cmd_*.c. Exit codes (docs/usage.md):
  * 0 done, 1 usage/config/input error, 2 runtime failure, 3 checkpointed
  * on a signal: requeue and rerun with --resume auto. */
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "sinreq/backend.h"
+#include "sinreq/version.h"
 #include "cli.h"
 
 static void usage(FILE *f)
@@ -23,7 +24,8 @@ static void usage(FILE *f)
             "  devices [--backend cpu|vulkan|all]   list compute devices and the one\n"
             "                                       each backend would pick\n"
             "  report GRID_DIR [--md OUT.md]        the paper's table from a grid's runs\n"
-            "  version                              print the version\n"
+            "  version, --version                   print the version (git describe\n"
+            "                                       of the sources it was built from)\n"
             "  help                                 this text\n");
 }
 
@@ -123,8 +125,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "export") == 0) return sr_cmd_export(argc - 2, argv + 2);
     if (strcmp(cmd, "info") == 0) return sr_cmd_info(argc - 2, argv + 2);
     if (strcmp(cmd, "report") == 0) return cmd_report(argc - 2, argv + 2);
-    if (strcmp(cmd, "version") == 0) {
-        printf("sinreq %s\n", SR_VERSION);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("sinreq %s\n", sr_version());
         return SR_EXIT_OK;
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 ||

@@ -78,6 +78,7 @@ sr_status sr_ckpt_create(const char *path, sr_ckpt_writer **out)
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tmv);
     if (sr_h5_attr_str(w->file, "format", SR_CKPT_FORMAT) ||
         sr_h5_attr_i32(w->file, "format_version", SR_CKPT_FORMAT_VERSION) ||
+        sr_h5_attr_version(w->file) ||
         sr_h5_attr_str(w->file, "created_at", stamp)) {
         sr_status st = sr_h5_error(SR_E_WRITE, "%s: cannot write attributes",
                                    w->tmp);

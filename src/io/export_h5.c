@@ -94,6 +94,7 @@ sr_status sr_export_save(const char *path, const sr_model_meta *m,
     bad |= gf < 0 || gq < 0 || gp < 0;
     bad |= sr_h5_attr_str(file, "format", SR_EXPORT_FORMAT);
     bad |= sr_h5_attr_i32(file, "format_version", SR_EXPORT_FORMAT_VERSION);
+    bad |= sr_h5_attr_version(file);
     bad |= sr_model_meta_attrs(file, m);
     if (L > 0 && !bad) {
         const char **names = calloc((size_t)L, sizeof *names);

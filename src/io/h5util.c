@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sinreq/version.h"
+
 struct walk {
     char inner[256];   /* innermost description */
     int fletcher;      /* a Fletcher32 mismatch was reported */
@@ -163,6 +165,23 @@ int sr_h5_attr_str(hid_t loc, const char *name, const char *value)
     hid_t t = str_type();
     int ret = t < 0 ? -1 : attr_write(loc, name, t, t, &value, 1, 1);
 
+    sr_h5_close(&t);
+    return ret;
+}
+
+/* A fixed-length string, stored inside the attribute itself: a variable-
+ * length one would add an entry to the file's global heap, which HDF5 1.10
+ * reads without bounds checks (a damaged heap crashes it), and would move
+ * the other attributes' strings. */
+int sr_h5_attr_version(hid_t file)
+{
+    const char *v = sr_version();
+    hid_t t = H5Tcopy(H5T_C_S1);
+    int ret = -1;
+
+    if (t >= 0 && H5Tset_size(t, strlen(v) + 1) >= 0 &&
+        H5Tset_strpad(t, H5T_STR_NULLTERM) >= 0)
+        ret = attr_write(file, SR_H5_VERSION_ATTR, t, t, v, 1, 1);
     sr_h5_close(&t);
     return ret;
 }

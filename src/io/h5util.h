@@ -19,6 +19,11 @@ sr_status sr_h5_check_file(const char *path);
 void sr_h5_close(hid_t *id);
 
 int sr_h5_attr_str(hid_t loc, const char *name, const char *value);
+/* The root attribute every file sinreq writes carries (model, checkpoint,
+ * histograms, export): the version of the program that wrote it
+ * (sr_version()). Readers never require it: older files lack it. */
+#define SR_H5_VERSION_ATTR "sinreq_version"
+int sr_h5_attr_version(hid_t file);
 int sr_h5_attr_strs(hid_t loc, const char *name, const char *const *v, int n);
 int sr_h5_attr_i32s(hid_t loc, const char *name, const int *v, int n);
 int sr_h5_attr_f32s(hid_t loc, const char *name, const float *v, int n);

@@ -124,7 +124,7 @@ static sr_status rebuild(const char *path, int keep_max, int epoch,
     if (f < 0)
         return sr_h5_error(SR_E_INTERNAL, "cannot set up %s", tmp);
     if (sr_h5_attr_str(f, "format", SR_HIST_FORMAT) ||
-        sr_h5_attr_i32(f, "format_version", 1)) {
+        sr_h5_attr_i32(f, "format_version", 1) || sr_h5_attr_version(f)) {
         st = sr_h5_error(SR_E_WRITE, "%s: cannot write the attributes", tmp);
         goto out;
     }

@@ -105,6 +105,7 @@ static sr_status write_meta(hid_t file, hid_t q, const char *path,
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tmv);
     bad |= sr_h5_attr_str(file, "format", SR_MODEL_FORMAT);
     bad |= sr_h5_attr_i32(file, "format_version", SR_MODEL_FORMAT_VERSION);
+    bad |= sr_h5_attr_version(file);
     bad |= sr_model_meta_attrs(file, m);
     bad |= sr_h5_attr_str(file, "created_at", stamp);
     if (L > 0) {

@@ -1,4 +1,4 @@
-/* The paper's six networks (PAPER.md section 5), built layer by layer with
+/* The paper's six networks (docs/method.md, Networks), built layer by layer with
  * the PyTorch module names of the reference implementations. */
 #include "sinreq/models.h"
 

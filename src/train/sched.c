@@ -271,7 +271,7 @@ int sr_train_is_imagenet(const char *net)
 sr_status sr_train_augment(const sr_train_config *c, sr_augment *a)
 {
     if (strcasecmp(c->augment, "auto") == 0) {
-        /* PAPER.md section 6: CIFAR crop+flip for the CIFAR nets, none for
+        /* docs/method.md, Training setup: CIFAR crop+flip for the CIFAR nets, none for
          * SVHN, random resized crop for the ImageNet nets. */
         if (sr_train_is_imagenet(c->net))
             *a = SR_AUG_IMAGENET;

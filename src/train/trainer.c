@@ -19,12 +19,9 @@
 #include "sinreq/models.h"
 #include "sinreq/nn.h"
 #include "sinreq/parse.h"
+#include "sinreq/version.h"
 #include "run_io.h"
 #include "train_internal.h"
-
-#ifndef SR_VERSION
-#define SR_VERSION "0"
-#endif
 
 struct qlayer {
     const char *name;
@@ -457,7 +454,7 @@ static sr_status model_meta(struct trainer *tr, sr_model_meta *m)
              sr_quant_reg_name(tr->s.reg));
     sr_loader_norm(tr->train, m->norm_mean, m->norm_std);
     snprintf(m->program_version, sizeof m->program_version, "sinreq %s",
-             SR_VERSION);
+             sr_version());
     return SR_OK;
 }
 
@@ -831,7 +828,9 @@ static sr_status write_result(struct trainer *tr, int epochs_done,
     if (!f)
         return sr_error(SR_E_WRITE, "cannot create %s: %s", tmp,
                         strerror(errno));
-    fputs("{\"net\": ", f);
+    fputs("{\"sinreq_version\": ", f);
+    sr_json_str(f, sr_version());
+    fputs(", \"net\": ", f);
     sr_json_str(f, tr->c->net);
     fputs(", \"quantizer\": ", f);
     sr_json_str(f, sr_quant_quantizer_name(tr->s.quantizer));
@@ -1017,7 +1016,11 @@ static sr_status put_state(struct trainer *tr, sr_ckpt_writer *w)
     sr_status st = SR_OK;
 
 #define A(call) do { if (st == SR_OK) st = (call); } while (0)
-    A(sr_ckpt_attr_str(w, "", "program_version", "sinreq " SR_VERSION));
+    {
+        char pv[96];
+        snprintf(pv, sizeof pv, "sinreq %s", sr_version());
+        A(sr_ckpt_attr_str(w, "", "program_version", pv));
+    }
     A(sr_ckpt_attr_i64(w, "", "nranks", tr->nranks));
     A(sr_ckpt_attr_str(w, "", "net", c->net));
     A(sr_ckpt_attr_str(w, "", "backend", sr_backend_name(tr->be)));

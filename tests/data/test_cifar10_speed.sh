@@ -1,4 +1,5 @@
-# Loader speed on real data: CIFAR-10 (the shared JPEG copy, converted with
+# Loader speed on real data: CIFAR-10 (the JPEG copy: $SR_CIFAR10_JPEG, else
+# <checkout>/../shared/data/cifar10-jpeg.tar.gz; converted with
 # `sinreq-prep images --size 32` as tests/data_prep does), CIFAR
 # augmentation, batch 128, one loader thread. Fails below 20,000 images/s
 # (SR_LOADER_MIN_RATE overrides).
@@ -7,6 +8,7 @@
 # slow test), else a conversion here.
 set -eu
 LOADER=$1 PREP=$2 EXISTING=$3 WORK=$4
+BESIDE="$(cd "$(dirname "$0")/../.." && pwd)/../shared/data/cifar10-jpeg.tar.gz"
 mkdir -p "$WORK"
 cd "$WORK"
 H5=${SR_CIFAR10_H5:-}
@@ -14,8 +16,15 @@ if [ -z "$H5" ] && [ -f "$EXISTING" ]; then
     H5=$EXISTING
 fi
 if [ -z "$H5" ]; then
-    TARBALL=${SR_CIFAR10_JPEG:-/work/shared/data/cifar10-jpeg.tar.gz}
-    [ -f "$TARBALL" ] || { echo "SKIP: $TARBALL missing"; exit 77; }
+    if [ -n "${SR_CIFAR10_JPEG:-}" ]; then
+        TARBALL=$SR_CIFAR10_JPEG
+        [ -f "$TARBALL" ] || { echo "FAIL: SR_CIFAR10_JPEG=$TARBALL: no such file" >&2; exit 1; }
+    elif [ -f "$BESIDE" ]; then
+        TARBALL=$BESIDE
+    else
+        echo "SKIP: no CIFAR-10 data (set SR_CIFAR10_H5 or SR_CIFAR10_JPEG, or put cifar10-jpeg.tar.gz at <checkout>/../shared/data/)"
+        exit 77
+    fi
     if [ ! -f c.h5 ]; then
         rm -rf jpeg && mkdir jpeg
         tar xzf "$TARBALL" -C jpeg

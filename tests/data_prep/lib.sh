@@ -26,6 +26,20 @@ find_python() {
 }
 PY=$(find_python sys) || { echo "SKIP: no python3"; exit 77; }
 
+# The CIFAR-10 JPEG copy: $SR_CIFAR10_JPEG, else the copy beside the
+# checkout (<checkout>/../shared/data/cifar10-jpeg.tar.gz, as tests/run.sh
+# uses). Prints the path; empty when neither exists.
+cifar10_jpeg_tarball() {
+    local beside
+    beside="$(cd "$SRC/../.." && pwd)/../shared/data/cifar10-jpeg.tar.gz"
+    if [ -n "${SR_CIFAR10_JPEG:-}" ]; then
+        echo "$SR_CIFAR10_JPEG"
+    elif [ -f "$beside" ]; then
+        echo "$beside"
+    fi
+}
+CIFAR10_JPEG_SKIP="SKIP: no CIFAR-10 JPEG copy (set SR_CIFAR10_JPEG to cifar10-jpeg.tar.gz, or put it at <checkout>/../shared/data/)"
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok: $*"; }
 

@@ -1,8 +1,11 @@
-# Real data: the shared CIFAR-10 JPEG copy through `images --size 32`:
+# Real data: the CIFAR-10 JPEG copy (lib.sh, cifar10_jpeg_tarball) through
+# `images --size 32`:
 # 50,000 + 10,000 images, 5,000 / 1,000 per class, pixels = decoded JPEGs.
 source "$(dirname "$0")/lib.sh"
-TARBALL=${SR_CIFAR10_JPEG:-/work/shared/data/cifar10-jpeg.tar.gz}
-[ -f "$TARBALL" ] || { echo "SKIP: $TARBALL missing"; exit 77; }
+TARBALL=$(cifar10_jpeg_tarball)
+[ -n "$TARBALL" ] || { echo "$CIFAR10_JPEG_SKIP"; exit 77; }
+[ -f "$TARBALL" ] || fail "SR_CIFAR10_JPEG=$TARBALL: no such file"
+echo "data: $TARBALL"
 
 # Extracted once into the build tree, next to the work directory.
 DATA="$WORK/../cifar10-jpeg"

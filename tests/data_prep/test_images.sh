@@ -44,10 +44,11 @@ expect_exit 1 "--resize 4 is below --size 8" "$PREP" images root --size 8 --resi
 expect_exit 1 "no train/ directory" "$PREP" images root/train --size 8 -o bad.h5
 [ ! -e bad.h5 ] && [ ! -e bad.h5.tmp ] || fail "bad input left a file behind"
 
-# Real JPEGs (when the shared CIFAR-10 copy is here): decoded like PIL.
-TARBALL=${SR_CIFAR10_JPEG:-/work/shared/data/cifar10-jpeg.tar.gz}
+# Real JPEGs (when the CIFAR-10 JPEG copy is here): decoded like PIL.
+TARBALL=$(cifar10_jpeg_tarball)
+[ -z "$TARBALL" ] || [ -f "$TARBALL" ] || fail "SR_CIFAR10_JPEG=$TARBALL: no such file"
 PIL=$(find_python PIL numpy) || PIL=""
-if [ -f "$TARBALL" ] && [ -n "$PIL" ]; then
+if [ -n "$TARBALL" ] && [ -n "$PIL" ]; then
     mkdir -p jroot && tar xzf "$TARBALL" -C jroot train/cat/0000.jpg train/cat/0001.jpg \
         train/dog/0000.jpg test/dog/0007.jpg
     "$PREP" images jroot --size 24 --resize 28 -o j.h5 --quiet
@@ -64,5 +65,5 @@ for k, f in enumerate(["train/cat/0000.jpg", "train/cat/0001.jpg", "train/dog/00
     print("jpeg + resize vs PIL:", f, "max diff", d)
 PY
 else
-    echo "note: JPEG-vs-PIL part skipped (no $TARBALL or no python3-pil)"
+    echo "note: JPEG-vs-PIL part skipped (${TARBALL:+no python3-pil}${TARBALL:-${CIFAR10_JPEG_SKIP#SKIP: }})"
 fi

@@ -1,6 +1,7 @@
-/* Graph building without compute: parameter counts against PAPER.md's
- * table, the width multiplier, names, inferred shapes, the quantization
- * plan's default rule and validation, and the errors bad input gives. */
+/* Graph building without compute: parameter counts against the table in
+ * docs/method.md (Networks), the width multiplier, names, inferred shapes,
+ * the quantization plan's default rule and validation, and the errors bad
+ * input gives. */
 #include "nn_test.h"
 
 #include "sinreq/models.h"
@@ -26,7 +27,7 @@ static void test_param_counts(void)
         sr_nn *net;
         TRY(build(t[i].name, 2, 1, 0, &net));
         CHECK(sr_nn_param_count(net) == t[i].params, "%s: %zu params, "
-              "PAPER.md says %zu", t[i].name, sr_nn_param_count(net),
+              "docs/method.md says %zu", t[i].name, sr_nn_param_count(net),
               t[i].params);
         CHECK(sr_nn_classes(net) == t[i].classes, "%s: %d classes",
               t[i].name, sr_nn_classes(net));

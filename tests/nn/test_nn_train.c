@@ -455,7 +455,7 @@ static void test_quantized_levels(void)
 /* ------------------------------------------------------------------ */
 
 /* dW(lambda) - dW(0) == lambda * sr_sinreq's own gradient, and both
- * match PAPER.md's formula; R_l matches mean sin^2. Domain X (DoReFa's
+ * match docs/method.md's formula; R_l matches mean sin^2. Domain X (DoReFa's
  * rounding variable; tests/test_ops checks the op against its formula):
  * the step runs the op in that domain, R_l is the op's value. */
 static void sinreq_case(sr_quantizer qz, int bits, sr_quant_norm norm,
@@ -548,7 +548,7 @@ static void test_sinreq_gradient(void)
 }
 
 /* WaveQ: after one step with beta_lr, each beta moved by -beta_lr dbeta
- * with dbeta from PAPER.md's formula on the pre-step weights. */
+ * with dbeta from docs/method.md's formula (WaveQ) on the pre-step weights. */
 static void test_waveq_step(void)
 {
     sr_quant_opts q;

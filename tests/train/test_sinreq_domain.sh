@@ -1,4 +1,4 @@
-# --sinreq-domain (PAPER.md section 8): w (default) or x, DoReFa's rounding
+# --sinreq-domain (docs/method.md, SinReQ): w (default) or x, DoReFa's rounding
 # variable. Bad values and x with WRPN or WaveQ are usage errors; the choice
 # is recorded in config.yaml and result.json; it reaches the training step
 # (with lambda 0 the weights train identically in both domains, but the
