@@ -1,16 +1,16 @@
-/* Vulkan convolution and linear ops (shaders/conv.comp, gemm.comp,
- * gemm_reduce.comp, bias_grad.comp).
+/* Vulkan convolution and linear ops (shaders/conv_fallback.comp, linear_gemm.comp,
+ * bwd_weight_reduce.comp, bwd_weight_bias.comp).
  *
- * Convolution runs as texel-buffer implicit GEMMs (conv_implicit.comp,
- * conv_bwdw.comp; see "Texel-buffer convolution" below). The older
- * storage-buffer path, kept as the fallback, is an implicit GEMM: conv.comp
+ * Convolution runs as texel-buffer implicit GEMMs (conv_fwd_bwd_data.comp,
+ * conv_bwd_weight.comp; see "Texel-buffer convolution" below). The older
+ * storage-buffer path, kept as the fallback, is an implicit GEMM: conv_fallback.comp
  * reads the im2col matrix
  * straight from x through index math, so there is no column scratch, no
  * batch chunking, and activation quantization is fused into the loads.
  * Weight gradients split the batch over workgroups (split-K) into partials
- * that gemm_reduce.comp sums in a fixed order; bias gradients do the same
- * with bias_grad.comp. Nothing uses float atomics, so every result is
- * deterministic. Linear layers run through gemm.comp.
+ * that bwd_weight_reduce.comp sums in a fixed order; bias gradients do the same
+ * with bwd_weight_bias.comp. Nothing uses float atomics, so every result is
+ * deterministic. Linear layers run through linear_gemm.comp.
  */
 #include <stdint.h>
 
@@ -87,7 +87,7 @@ static sr_status record_reduce(sr_backend *be, sr_buf *src, uint32_t off_s,
     struct { uint32_t off_s, off_d, count, splits, stride; } pc = {
         off_s, (uint32_t)dst.off, count, splits, stride};
     sr_vk_dispatch d = {
-        .shader = "gemm_reduce",
+        .shader = "bwd_weight_reduce",
         .push = &pc, .push_bytes = sizeof(pc),
         .bufs = {src, dst.buf}, .nbufs = 2,
     };
@@ -108,7 +108,7 @@ static sr_status record_bias_grad(sr_backend *be, sr_view dy, int n, int k,
     } pc = {(uint32_t)dy.off, off_part, (uint32_t)n, (uint32_t)k,
             (uint32_t)hw, per, div_up((uint32_t)n, per)};
     sr_vk_dispatch d = {
-        .shader = "bias_grad",
+        .shader = "bwd_weight_bias",
         .push = &pc, .push_bytes = sizeof(pc),
         .bufs = {dy.buf, scratch}, .nbufs = 2,
     };
@@ -143,18 +143,18 @@ static uint32_t pick_splits(uint32_t invocations, int n, size_t words,
 }
 
 /* ------------------------------------------------------------------ */
-/* Texel-buffer convolution (conv_implicit.comp, conv_bwdw.comp).
+/* Texel-buffer convolution (conv_fwd_bwd_data.comp, conv_bwd_weight.comp).
  *
- * Implicit GEMMs like conv.comp, but every operand is read through texel
+ * Implicit GEMMs like conv_fallback.comp, but every operand is read through texel
  * buffer views (sr_vk_dispatch.texel): lavapipe turns a texel fetch into
  * a vector gather, while each storage-buffer load is a per-lane scalar
- * loop there (Mesa 22.3) and was the bottleneck of conv.comp; measured on
+ * loop there (Mesa 22.3) and was the bottleneck of conv_fallback.comp; measured on
  * a 2-core lavapipe this is 3-10x faster. Only small operands are packed
  * into scratch by conv_pack.comp: the weights (vec4s of taps; flipped and
  * transposed for bwd_data; split into phase classes for bwd_data at stride
  * > 1, so the zero taps of the transposed convolution cost nothing) and dy
  * for bwd_weight (vec4s of pixels). No subgroup operations: the same code
- * runs on any subgroup size. conv.comp stays the fallback for what these
+ * runs on any subgroup size. conv_fallback.comp stays the fallback for what these
  * do not cover (kernels over 8x8, offsets past 2^31, ...).
  * An R32F texel fetch is one vpgatherdd per 8 lanes on x86, which costs
  * about as much as the 4 plain 128-bit loads and transpose of an RGBA32F
@@ -167,7 +167,7 @@ static uint32_t pick_splits(uint32_t invocations, int n, size_t words,
  * more than they gain (measured: 32 beat 8, 16, 64, 128 and 512). */
 #define CONV_TARGET_GROUPS_GPU 512u
 #define CONV_TARGET_GROUPS_CPU 32u
-/* Pixels per invocation (register block columns) in conv_implicit: the
+/* Pixels per invocation (register block columns) in conv_fwd_bwd_data: the
  * default, and the widest row block (ROW mode, see implicit_conv). */
 #define CONV_TN 8u
 #define CONV_TN_ROW_MAX 32u
@@ -237,7 +237,7 @@ static uint32_t sub_taps(int k, int stride, int pad, int phase)
     return n ? (uint32_t)n : 1; /* an empty class: one zero tap */
 }
 
-/* conv_implicit.comp: fwd, and bwd_data as the convolution of dy with the
+/* conv_fwd_bwd_data.comp: fwd, and bwd_data as the convolution of dy with the
  * flipped, transposed kernel (per phase class at stride > 1). Only the
  * weights are packed. Returns SR_E_UNSUPPORTED when it does not apply. */
 static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
@@ -368,7 +368,7 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
         pc.off_w4 = (int32_t)woff4[c];
         pc.cls = (int32_t)c;
         sr_vk_dispatch d = {
-            .shader = "conv_implicit",
+            .shader = "conv_fwd_bwd_data",
             .spec = {lanes, tm, tn, kh[c], kw[c],
                      bwd_data ? 1u : (uint32_t)cd->stride,
                      !bwd_data && cd->act_bits > 0, (uint32_t)epi, ts,
@@ -394,8 +394,8 @@ typedef struct bwdw_push {
     int32_t off_dy4;
 } bwdw_push;
 
-/* conv_bwdw.comp: dw as an implicit GEMM over all pixels of the batch,
- * split-K into partials that gemm_reduce.comp sums in order. Only dy is
+/* conv_bwd_weight.comp: dw as an implicit GEMM over all pixels of the batch,
+ * split-K into partials that bwd_weight_reduce.comp sums in order. Only dy is
  * packed (its own size). Returns SR_E_UNSUPPORTED when it does not apply. */
 static sr_status implicit_bwd_weight(sr_backend *be, const sr_conv2d_desc *cd,
                                      sr_view x, sr_view dy, sr_view dw,
@@ -482,7 +482,7 @@ static sr_status implicit_bwd_weight(sr_backend *be, const sr_conv2d_desc *cd,
     int xv4 = row && cd->w % 4 == 0 && pc.off_x % 4 == 0 &&
               x.buf->words <= sr_vk_max_texel_words(be, 1);
     sr_vk_dispatch d = {
-        .shader = "conv_bwdw",
+        .shader = "conv_bwd_weight",
         .spec = {clanes * klanes, tm, cpl, (uint32_t)cd->kh, (uint32_t)cd->kw,
                  (uint32_t)cd->stride, cd->act_bits > 0, clanes,
                  !row ? 0u : xv4 ? 2u + (uint32_t)(-cd->pad & 3) : 1u,
@@ -538,7 +538,7 @@ static sr_status record_conv(sr_backend *be, const sr_conv2d_desc *cd,
     pc.imgs_per_split = (int32_t)div_up((uint32_t)cd->n, splits);
 
     sr_vk_dispatch d = {
-        .shader = "conv",
+        .shader = "conv_fallback",
         .spec = {t.local, t.gx, (uint32_t)mode, (uint32_t)cd->stride,
                  cd->act_bits > 0, mode == CONV_FWD && cd->bias},
         .nspec = 6,
@@ -666,7 +666,7 @@ static sr_status record_gemm(sr_backend *be, const gemm_args *g)
         g->bits, t.tiles_n, 1.0f, g->beta};
 
     sr_vk_dispatch d = {
-        .shader = "gemm",
+        .shader = "linear_gemm",
         .spec = {t.local, t.gx, g->trans_a != 0, g->trans_b != 0,
                  (uint32_t)g->quant, (uint32_t)g->bias,
                  g->mask_x.buf != NULL},

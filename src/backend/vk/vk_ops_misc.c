@@ -142,7 +142,7 @@ struct unary_push {
     uint32_t i0;    /* dropout: index of element 0 in the whole tensor */
 };
 
-/* ew_unary over n elements, in pieces that fit one window per operand;
+/* elementwise_unary over n elements, in pieces that fit one window per operand;
  * x may be NULL (fill). pc carries everything but n, offsets and i0. */
 static sr_status unary_pieces(sr_backend *be, const char *op, uint32_t mode,
                               size_t n, sr_view x, sr_view y,
@@ -164,7 +164,7 @@ static sr_status unary_pieces(sr_backend *be, const char *op, uint32_t mode,
         if (!xs.buf)
             pc.x_off = pc.y_off;
         sr_buf *bufs[2] = {xs.buf ? xs.buf : ys.buf, ys.buf};
-        SR_TRY(launch_1d(be, "ew_unary", 1, mode, &pc, sizeof(pc), bufs, 2,
+        SR_TRY(launch_1d(be, "elementwise_unary", 1, mode, &pc, sizeof(pc), bufs, 2,
                          m));
     }
     return SR_OK;
@@ -208,7 +208,7 @@ sr_status sr_vk_misc_binary(sr_backend *be, uint32_t op, size_t n,
         SR_TRY(sr_vk_misc_off(bs, m, &pc.b_off));
         SR_TRY(sr_vk_misc_off(ys, m, &pc.y_off));
         sr_buf *bufs[3] = {as.buf, bs.buf, ys.buf};
-        SR_TRY(launch_1d(be, "ew_binary", 1, op, &pc, sizeof(pc), bufs, 3,
+        SR_TRY(launch_1d(be, "elementwise_binary", 1, op, &pc, sizeof(pc), bufs, 3,
                          m));
     }
     return SR_OK;
@@ -255,7 +255,7 @@ static sr_status exec_sgd(sr_backend *be, const sr_op *op)
         SR_TRY(sr_vk_misc_off(g, m, &pc.g_off));
         SR_TRY(sr_vk_misc_off(v, m, &pc.v_off));
         sr_buf *bufs[3] = {w.buf, g.buf, v.buf};
-        SR_TRY(launch_1d(be, "ew_sgd", 0, 0, &pc, sizeof(pc), bufs, 3, m));
+        SR_TRY(launch_1d(be, "sgd_update", 0, 0, &pc, sizeof(pc), bufs, 3, m));
     }
     return SR_OK;
 }
@@ -436,7 +436,7 @@ static sr_status exec_xent(sr_backend *be, const sr_op *op)
         sr_buf *bufs[4] = {lg.buf, lb.buf, dl.buf, scratch};
         /* One workgroup per row: "1 item per group" folds rows into x, y. */
         sr_vk_groups_1d(be, rows, 1, groups);
-        SR_TRY(sr_vk_misc_launch(be, "loss_xent", 0, 0, 0, &pc, sizeof(pc),
+        SR_TRY(sr_vk_misc_launch(be, "softmax_xent", 0, 0, 0, &pc, sizeof(pc),
                                  bufs, 4, groups));
     }
     /* Batch mean of the row losses in a fixed order. */
@@ -478,7 +478,7 @@ static sr_status exec_top1(sr_backend *be, const sr_op *op)
         SR_TRY(sr_vk_misc_off(lg, (size_t)rows * classes, &pc.logits_off));
         SR_TRY(sr_vk_misc_off(lb, rows, &pc.labels_off));
         sr_buf *bufs[3] = {lg.buf, lb.buf, scratch};
-        SR_TRY(sr_vk_misc_launch(be, "loss_top1", 0, 0, 0, &pc, sizeof(pc),
+        SR_TRY(sr_vk_misc_launch(be, "top1_count", 0, 0, 0, &pc, sizeof(pc),
                                  bufs, 3, groups));
         pc.part_off += g;
     }

@@ -8,7 +8,7 @@
 
 #include "vk_internal.h"
 
-/* Workgroup size of every misc shader except loss_xent (64). */
+/* Workgroup size of every misc shader except softmax_xent (64). */
 #define SR_VK_MISC_LOCAL 256u
 /* Items each invocation adds sequentially before a reduction's tree:
  * fewer workgroups means fewer barriers, which are costly on lavapipe

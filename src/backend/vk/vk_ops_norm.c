@@ -1,15 +1,15 @@
 /* Vulkan batch norm (shaders/bn_*.comp).
  *
- * Per-channel statistics in two deterministic passes: bn_partial writes P
+ * Per-channel statistics in two deterministic passes: bn_stats_partial writes P
  * partial sums per channel (workgroup (p, c), grid-stride over the
- * channel's n*hw values), bn_final folds them with a fixed tree. The
+ * channel's n*hw values), bn_stats_final folds them with a fixed tree. The
  * variance is two-pass (mean first, then sum (x - mean)^2), so there is no
  * E[x^2] - E[x]^2 cancellation.
  *
  * A batch larger than one storage binding (vk_window.c) runs in pieces of
- * whole images: bn_partial once per piece, each piece's partials at its
- * own place in the channel's row (P_ALL in all), bn_final once over all of
- * them, and the elementwise passes (bn_apply, bn_bwd_dx) per piece. One
+ * whole images: bn_stats_partial once per piece, each piece's partials at its
+ * own place in the channel's row (P_ALL in all), bn_stats_final once over all of
+ * them, and the elementwise passes (bn_fwd_apply, bn_bwd_data) per piece. One
  * image (c x hw values) must fit one binding.
  */
 #include <stdint.h>
@@ -19,8 +19,8 @@
 #define BN_MAX_PARTS 256u      /* partials per piece and channel */
 #define BN_MAX_GROUPS_Y 65535u /* the guaranteed minimum; shaders loop */
 
-enum { BN_SUM = 0, BN_SQ = 1, BN_BWD = 2 };           /* bn_partial */
-enum { BN_FIN_MEAN = 0, BN_FIN_VAR = 1, BN_FIN_BWD = 2 }; /* bn_final */
+enum { BN_SUM = 0, BN_SQ = 1, BN_BWD = 2 };           /* bn_stats_partial */
+enum { BN_FIN_MEAN = 0, BN_FIN_VAR = 1, BN_FIN_BWD = 2 }; /* bn_stats_final */
 
 typedef struct bn_plan {
     uint32_t c, hw, l, total;
@@ -101,9 +101,9 @@ static void bn_groups_2d(const sr_backend *be, const bn_plan *pl,
     groups[2] = 1;
 }
 
-/* bn_partial over every piece: x, dy, mean, invstd -> part (K words per
+/* bn_stats_partial over every piece: x, dy, mean, invstd -> part (K words per
  * (c, p)). */
-static sr_status bn_partial(sr_backend *be, const bn_plan *pl, uint32_t mode,
+static sr_status bn_stats_partial(sr_backend *be, const bn_plan *pl, uint32_t mode,
                             const char *op, sr_view x, sr_view dy,
                             sr_view mean, sr_view invstd, sr_buf *part)
 {
@@ -136,15 +136,15 @@ static sr_status bn_partial(sr_backend *be, const bn_plan *pl, uint32_t mode,
         sr_buf *bufs[5] = {xs.buf, dys.buf ? dys.buf : xs.buf,
                            mean.buf ? mean.buf : xs.buf,
                            invstd.buf ? invstd.buf : xs.buf, part};
-        SR_TRY(sr_vk_misc_launch(be, "bn_partial", 1, mode, 0, &pc,
+        SR_TRY(sr_vk_misc_launch(be, "bn_stats_partial", 1, mode, 0, &pc,
                                  sizeof(pc), bufs, 5, groups));
         pc.p_base += p;
     }
     return SR_OK;
 }
 
-/* bn_final: part -> out0..out3 per mode (see shaders/bn_final.comp). */
-static sr_status bn_final(sr_backend *be, const bn_plan *pl, uint32_t mode,
+/* bn_stats_final: part -> out0..out3 per mode (see shaders/bn_stats_final.comp). */
+static sr_status bn_stats_final(sr_backend *be, const bn_plan *pl, uint32_t mode,
                           const char *op, sr_buf *part, const sr_view out[4],
                           const sr_bn_desc *d)
 {
@@ -165,13 +165,13 @@ static sr_status bn_final(sr_backend *be, const bn_plan *pl, uint32_t mode,
         bufs[1 + i] = v.buf;
         SR_TRY(sr_vk_misc_off(v, pl->c, &pc.o[i]));
     }
-    return sr_vk_misc_launch(be, "bn_final", 1, mode, 0, &pc, sizeof(pc),
+    return sr_vk_misc_launch(be, "bn_stats_final", 1, mode, 0, &pc, sizeof(pc),
                              bufs, 5, groups);
 }
 
-/* bn_apply per piece: y = gamma (x - s0) invstd + beta; invstd = s1
+/* bn_fwd_apply per piece: y = gamma (x - s0) invstd + beta; invstd = s1
  * (train) or 1 / sqrt(s1 + eps) (eval). v: x, gamma, beta, s0, s1, y. */
-static sr_status bn_apply(sr_backend *be, const bn_plan *pl, uint32_t eval,
+static sr_status bn_fwd_apply(sr_backend *be, const bn_plan *pl, uint32_t eval,
                           const char *op, const sr_view v[6], float eps)
 {
     struct {
@@ -203,7 +203,7 @@ static sr_status bn_apply(sr_backend *be, const bn_plan *pl, uint32_t eval,
         SR_TRY(sr_vk_misc_off(ys, words, &pc.off[5]));
         pc.planes = imgs * pl->c;
         bn_groups_2d(be, pl, pc.planes, groups);
-        SR_TRY(sr_vk_misc_launch(be, "bn_apply", 1, eval, 0, &pc, sizeof(pc),
+        SR_TRY(sr_vk_misc_launch(be, "bn_fwd_apply", 1, eval, 0, &pc, sizeof(pc),
                                  bufs, 6, groups));
     }
     return SR_OK;
@@ -223,17 +223,17 @@ static sr_status bn_fwd_train(sr_backend *be, const sr_op *op)
     SR_TRY(sr_vk_scratch(be, (size_t)pl.c * pl.p_all, &part));
 
     const sr_view mean_out[4] = {v[5], SR_NONE, SR_NONE, SR_NONE};
-    SR_TRY(bn_partial(be, &pl, BN_SUM, name, v[0], SR_NONE, SR_NONE, SR_NONE,
+    SR_TRY(bn_stats_partial(be, &pl, BN_SUM, name, v[0], SR_NONE, SR_NONE, SR_NONE,
                       part));
-    SR_TRY(bn_final(be, &pl, BN_FIN_MEAN, name, part, mean_out, &op->p.bn));
+    SR_TRY(bn_stats_final(be, &pl, BN_FIN_MEAN, name, part, mean_out, &op->p.bn));
 
     const sr_view var_out[4] = {v[5], v[6], v[3], v[4]};
-    SR_TRY(bn_partial(be, &pl, BN_SQ, name, v[0], SR_NONE, v[5], SR_NONE,
+    SR_TRY(bn_stats_partial(be, &pl, BN_SQ, name, v[0], SR_NONE, v[5], SR_NONE,
                       part));
-    SR_TRY(bn_final(be, &pl, BN_FIN_VAR, name, part, var_out, &op->p.bn));
+    SR_TRY(bn_stats_final(be, &pl, BN_FIN_VAR, name, part, var_out, &op->p.bn));
 
     const sr_view ap[6] = {v[0], v[1], v[2], v[5], v[6], v[7]};
-    return bn_apply(be, &pl, 0, name, ap, op->p.bn.eps);
+    return bn_fwd_apply(be, &pl, 0, name, ap, op->p.bn.eps);
 }
 
 /* v: x, gamma, beta, run_mean, run_var, y */
@@ -245,7 +245,7 @@ static sr_status bn_fwd_eval(sr_backend *be, const sr_op *op)
 
     SR_TRY(bn_plan_init(be, "bn_fwd_eval", &op->p.bn, big, big_names, 2,
                         &pl));
-    return bn_apply(be, &pl, 1, "bn_fwd_eval", op->v, op->p.bn.eps);
+    return bn_fwd_apply(be, &pl, 1, "bn_fwd_eval", op->v, op->p.bn.eps);
 }
 
 /* v: x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta */
@@ -260,10 +260,10 @@ static sr_status bn_bwd(sr_backend *be, const sr_op *op)
 
     SR_TRY(bn_plan_init(be, name, &op->p.bn, big, big_names, 3, &pl));
     SR_TRY(sr_vk_scratch(be, 2 * (size_t)pl.c * pl.p_all, &part));
-    SR_TRY(bn_partial(be, &pl, BN_BWD, name, v[0], v[1], v[3], v[4], part));
+    SR_TRY(bn_stats_partial(be, &pl, BN_BWD, name, v[0], v[1], v[3], v[4], part));
 
     const sr_view fin_out[4] = {v[6], v[7], SR_NONE, SR_NONE};
-    SR_TRY(bn_final(be, &pl, BN_FIN_BWD, name, part, fin_out, &op->p.bn));
+    SR_TRY(bn_stats_final(be, &pl, BN_FIN_BWD, name, part, fin_out, &op->p.bn));
 
     /* dx = gamma invstd (dy - dbeta / L - xhat dgamma / L), per piece */
     struct {
@@ -301,7 +301,7 @@ static sr_status bn_bwd(sr_backend *be, const sr_op *op)
         }
         pc.planes = imgs * pl.c;
         bn_groups_2d(be, &pl, pc.planes, groups);
-        SR_TRY(sr_vk_misc_launch(be, "bn_bwd_dx", 0, 0, 0, &pc, sizeof(pc),
+        SR_TRY(sr_vk_misc_launch(be, "bn_bwd_data", 0, 0, 0, &pc, sizeof(pc),
                                  bufs, 8, groups));
     }
     return SR_OK;

@@ -56,7 +56,7 @@ static sr_status dorefa_stats(sr_backend *be, size_t n, size_t chunk,
         SR_TRY(sr_vk_misc_off(ws, m, &pc.w_off));
         SR_TRY(sr_vk_misc_off(ds, m, &pc.dwq_off));
         sr_buf *bufs[3] = {ws.buf, bwd ? ds.buf : ws.buf, *scratch};
-        SR_TRY(sr_vk_misc_launch(be, "quant_dorefa_reduce", 2, 0, bwd, &pc,
+        SR_TRY(sr_vk_misc_launch(be, "dorefa_w_stats", 2, 0, bwd, &pc,
                                  sizeof(pc), bufs, 3, groups));
         pc.out_off += 3 * gi;
     }
@@ -68,7 +68,7 @@ static sr_status dorefa_stats(sr_backend *be, size_t n, size_t chunk,
     *stat_off = 3 * g;
     /* pass 1 reads only the partials */
     sr_buf *bufs[3] = {*scratch, *scratch, *scratch};
-    return sr_vk_misc_launch(be, "quant_dorefa_reduce", 2, 1, bwd, &pc,
+    return sr_vk_misc_launch(be, "dorefa_w_stats", 2, 1, bwd, &pc,
                              sizeof(pc), bufs, 3, one);
 }
 
@@ -105,7 +105,7 @@ static sr_status exec_dorefa(sr_backend *be, const sr_op *op, int bwd)
         SR_TRY(sr_vk_misc_off(os, m, &pc.o_off));
         sr_buf *bufs[4] = {ws.buf, bwd ? ds.buf : ws.buf, scratch, os.buf};
         sr_vk_groups_1d(be, m, SR_VK_MISC_LOCAL, groups);
-        SR_TRY(sr_vk_misc_launch(be, "quant_dorefa_apply", 1, (uint32_t)bwd,
+        SR_TRY(sr_vk_misc_launch(be, "dorefa_w_apply", 1, (uint32_t)bwd,
                                  0, &pc, sizeof(pc), bufs, 4, groups));
     }
     return SR_OK;
@@ -123,7 +123,7 @@ static uint32_t pieces_partials(size_t n, size_t chunk)
 }
 
 /* Domain X, v: w, dw, value. DoReFa's own reduction gives M and its first
- * arg-max over the whole layer; reg_sinreq_x pass 0 runs elementwise per
+ * arg-max over the whole layer; sinreq_x pass 0 runs elementwise per
  * piece (partials side by side), then pass 1 once per piece: each folds
  * all the partials in the same fixed order, the first writes the value
  * and the one holding the arg-max adds the term through M there (the
@@ -181,7 +181,7 @@ static sr_status exec_sinreq_x(sr_backend *be, const sr_op *op)
             pc.len = (uint32_t)m;
             pc.n = pass == 0 ? (uint32_t)m : g;
             sr_buf *bufs[4] = {ws.buf, dws.buf, scratch, val.buf};
-            SR_TRY(sr_vk_misc_launch(be, "reg_sinreq_x", 1, (uint32_t)pass,
+            SR_TRY(sr_vk_misc_launch(be, "sinreq_x", 1, (uint32_t)pass,
                                      0, &pc, sizeof(pc), bufs, 4,
                                      pass == 0 ? groups : one));
             if (pass == 0) pc.part_off += 2 * gi;
@@ -233,7 +233,7 @@ static sr_status exec_sinreq(sr_backend *be, const sr_op *op)
         SR_TRY(sr_vk_misc_off(ws, m, &pc.w_off));
         SR_TRY(sr_vk_misc_off(dws, m, &pc.dw_off));
         sr_buf *bufs[3] = {ws.buf, dws.buf, part};
-        SR_TRY(sr_vk_misc_launch(be, "reg_sinreq", 0, 0, 0, &pc, sizeof(pc),
+        SR_TRY(sr_vk_misc_launch(be, "sinreq_w", 0, 0, 0, &pc, sizeof(pc),
                                  bufs, 3, groups));
         pc.part_off += gi;
     }
@@ -278,7 +278,7 @@ static sr_status exec_waveq(sr_backend *be, const sr_op *op)
         SR_TRY(sr_vk_misc_off(ws, m, &pc.w_off));
         SR_TRY(sr_vk_misc_off(dws, m, &pc.dw_off));
         sr_buf *bufs[4] = {ws.buf, beta.buf, dws.buf, part};
-        SR_TRY(sr_vk_misc_launch(be, "reg_waveq", 0, 0, 0, &pc, sizeof(pc),
+        SR_TRY(sr_vk_misc_launch(be, "waveq", 0, 0, 0, &pc, sizeof(pc),
                                  bufs, 4, groups));
         pc.part_off += 2 * gi;
     }
@@ -313,7 +313,7 @@ static sr_status exec_mad(sr_backend *be, const sr_op *op)
         SR_TRY(sr_vk_misc_off(as, m, &pc.a_off));
         SR_TRY(sr_vk_misc_off(bs, m, &pc.b_off));
         sr_buf *bufs[3] = {as.buf, bs.buf, part};
-        SR_TRY(sr_vk_misc_launch(be, "reduce_mad", 0, 0, 0, &pc, sizeof(pc),
+        SR_TRY(sr_vk_misc_launch(be, "mean_abs_diff", 0, 0, 0, &pc, sizeof(pc),
                                  bufs, 3, groups));
         pc.part_off += gi;
     }

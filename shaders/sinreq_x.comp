@@ -1,5 +1,5 @@
 // SinReQ on DoReFa's rounding variable (domain X, include/sinreq/backend.h),
-// after quant_dorefa_reduce has left {M = max|tanh w|, first arg-max a} at
+// after dorefa_w_stats has left {M = max|tanh w|, first arg-max a} at
 // stat_off of the scratch buffer. t = tanh w, q = t / M, L = 2^b - 1, so
 // x = q / 2 + 1/2 and, L being odd, pi L x = pi (L/2) q + pi (L-1)/2 + pi/2:
 //   sin^2(pi L x)   =  cos^2(pi r),  sin(2 pi L x) = -sin(2 pi r),
@@ -15,7 +15,7 @@
 //     value = S0 / divisor                              (first piece)
 //     dw_a += -sign(t_a) (1 - t_a^2) G S1 / (2 M^2)     (the piece with a)
 // A piece is the weights [idx0, idx0 + len) of the layer, bound from w_off
-// and dw_off; a is a layer index (quant_dorefa_reduce adds idx0 too).
+// and dw_off; a is a layer index (dorefa_w_stats adds idx0 too).
 // M = 0 (an all-zero layer): every x is 1/2, r = 0, value n / divisor and
 // no gradient.
 #version 450
@@ -37,7 +37,7 @@ layout(std430, set = 0, binding = 3) writeonly buffer V { float val[]; };
 layout(push_constant) uniform Push {
     uint n;           // PASS 0: weights of the piece; PASS 1: pairs
     uint w_off, dw_off, val_off;
-    uint stat_off;    // {M, a} from quant_dorefa_reduce
+    uint stat_off;    // {M, a} from dorefa_w_stats
     uint part_off;    // pairs at part_off + 2 * workgroup
     uint idx0, len;   // the piece within the layer
     float half_l;     // L / 2 (exact in float for L < 2^24)
