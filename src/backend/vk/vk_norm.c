@@ -14,7 +14,7 @@
  */
 #include <stdint.h>
 
-#include "vk_ops_misc.h"
+#include "vk_ops.h"
 
 #define BN_MAX_PARTS 256u      /* partials per piece and channel */
 #define BN_MAX_GROUPS_Y 65535u /* the guaranteed minimum; shaders loop */

@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "vk_ops_misc.h"
+#include "vk_ops.h"
 
 sr_status sr_vk_misc_off(sr_view v, size_t n, uint32_t *out)
 {

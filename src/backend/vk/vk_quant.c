@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #include "sinreq/qmath.h"
-#include "vk_ops_misc.h"
+#include "vk_ops.h"
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
