@@ -7,10 +7,10 @@
 //   what remains is q's own float error times L/2 (a few 1e-5 of a period
 //   at 8 bits, tested; ~1e-2 at 16, where float32 x is that coarse too).
 // With G = coef pi L / divisor (grad_scale times the coef slot):
-//   PASS 0 (sr_vk_misc_partials workgroups per piece, grid-stride):
+//   PASS 0 (sr_vk_red_partials workgroups per piece, grid-stride):
 //     dw_j += G sin(2 pi L x_j) (1 - t_j^2) / (2M)
 //     partial pairs {sum cos^2(pi r_j), sum sin(2 pi L x_j) t_j}
-//   PASS 1 (one workgroup per piece, see vk_ops_quant.c): folds all the
+//   PASS 1 (one workgroup per piece, see vk_quant.c): folds all the
 //     pairs in a fixed order, then
 //     value = S0 / divisor                              (first piece)
 //     dw_a += -sign(t_a) (1 - t_a^2) G S1 / (2 M^2)     (the piece with a)

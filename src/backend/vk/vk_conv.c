@@ -1,161 +1,39 @@
-/* Vulkan convolution and linear ops (shaders/conv_fallback.comp, linear_gemm.comp,
- * bwd_weight_reduce.comp, bwd_weight_bias.comp).
+/* Vulkan convolutions, as cpu_conv.c: forward, backward-data and
+ * backward-weight.
  *
  * Convolution runs as texel-buffer implicit GEMMs (conv_fwd_bwd_data.comp,
  * conv_bwd_weight.comp; see "Texel-buffer convolution" below). The older
- * storage-buffer path, kept as the fallback, is an implicit GEMM: conv_fallback.comp
- * reads the im2col matrix
- * straight from x through index math, so there is no column scratch, no
- * batch chunking, and activation quantization is fused into the loads.
- * Weight gradients split the batch over workgroups (split-K) into partials
- * that bwd_weight_reduce.comp sums in a fixed order; bias gradients do the same
- * with bwd_weight_bias.comp. Nothing uses float atomics, so every result is
- * deterministic. Linear layers run through linear_gemm.comp.
+ * storage-buffer path, kept as the fallback, is an implicit GEMM:
+ * conv_fallback.comp reads the im2col matrix straight from x through index
+ * math, so there is no column scratch, no batch chunking, and activation
+ * quantization is fused into the loads. Weight gradients split the batch
+ * over workgroups (split-K) into partials that bwd_weight_reduce.comp sums
+ * in a fixed order; bias gradients do the same with bwd_weight_bias.comp.
+ * Nothing uses float atomics, so every result is deterministic.
  */
 #include <stdint.h>
 
-#include "vk_internal.h"
+#include "vk_ops.h"
 
-/* Register block of one invocation; must match TM/TN in the shaders. */
-#ifndef GEMM_TM
-#define GEMM_TM 16
-#endif
-#ifndef GEMM_TN
-#define GEMM_TN 8
-#endif
-#define GEMM_MAX_LOCAL 64
-/* Aim for this many invocations when splitting a reduction, enough to fill
- * a GPU; lavapipe is happy with far fewer. */
-#define SPLIT_TARGET_INVOCATIONS 32768
 /* Split-K partials stay below this many words (256 MiB would not fit
  * lavapipe's 128 MiB buffer limit anyway). */
 #define SPLIT_MAX_WORDS ((size_t)8 << 20)
-#define MAX_GROUPS_YZ 65535u
-
-typedef struct gemm_tiling {
-    uint32_t local, gx;     /* workgroup size, lanes along N */
-    uint32_t tiles_m, tiles_n;
-    uint32_t groups[3];
-} gemm_tiling;
-
-static uint32_t div_up(uint32_t a, uint32_t b)
-{
-    return (a + b - 1) / b;
-}
-
-/* Shape the workgroup to the matrix: small M (few output channels) gets
- * more lanes along N instead of idle rows. */
-static sr_status pick_tiling(const sr_backend *be, uint32_t m, uint32_t n,
-                             gemm_tiling *t)
-{
-    uint32_t gy = 1, gx = 8, max_x = sr_vk_max_groups_x(be);
-
-    while (gy < 8 && gy * GEMM_TM < m)
-        gy *= 2;
-    while (gx * gy < GEMM_MAX_LOCAL && gx * GEMM_TN < n)
-        gx *= 2;
-    t->local = gx * gy;
-    t->gx = gx;
-    t->tiles_m = div_up(m, gy * GEMM_TM);
-    t->tiles_n = div_up(n, gx * GEMM_TN);
-    /* Column tiles fold into z when they exceed the x limit. */
-    t->groups[0] = t->tiles_n < max_x ? t->tiles_n : max_x;
-    t->groups[1] = t->tiles_m;
-    t->groups[2] = div_up(t->tiles_n, t->groups[0]);
-    if (t->groups[1] > MAX_GROUPS_YZ || t->groups[2] > MAX_GROUPS_YZ)
-        return sr_error(SR_E_UNSUPPORTED,
-                        "vulkan gemm: %u x %u output is too large for one "
-                        "dispatch; use a smaller batch", m, n);
-    return SR_OK;
-}
-
-static sr_status word_off(sr_view v, int32_t *out)
-{
-    if (v.off > INT32_MAX)
-        return sr_error(SR_E_UNSUPPORTED,
-                        "vulkan: view offset %zu words exceeds the 32-bit "
-                        "index range of the shaders", v.off);
-    *out = (int32_t)v.off;
-    return SR_OK;
-}
-
-/* Sum `splits` partial arrays of `count` words (stride apart) into dst. */
-static sr_status record_reduce(sr_backend *be, sr_buf *src, uint32_t off_s,
-                               uint32_t count, uint32_t splits,
-                               uint32_t stride, sr_view dst)
-{
-    struct { uint32_t off_s, off_d, count, splits, stride; } pc = {
-        off_s, (uint32_t)dst.off, count, splits, stride};
-    sr_vk_dispatch d = {
-        .shader = "bwd_weight_reduce",
-        .push = &pc, .push_bytes = sizeof(pc),
-        .bufs = {src, dst.buf}, .nbufs = 2,
-    };
-
-    sr_vk_groups_1d(be, count, 64, d.groups);
-    return sr_vk_record(be, &d);
-}
-
-/* db[ch] = sum over n and hw of dy[n][ch][hw], deterministic. `scratch`
- * has room for splits * k words at off_part when splits > 1. */
-static sr_status record_bias_grad(sr_backend *be, sr_view dy, int n, int k,
-                                  int hw, sr_view db, sr_buf *scratch,
-                                  uint32_t off_part, uint32_t splits)
-{
-    uint32_t per = div_up((uint32_t)n, splits);
-    struct {
-        uint32_t off_dy, off_part, n, k, hw, imgs_per_split, splits;
-    } pc = {(uint32_t)dy.off, off_part, (uint32_t)n, (uint32_t)k,
-            (uint32_t)hw, per, div_up((uint32_t)n, per)};
-    sr_vk_dispatch d = {
-        .shader = "bwd_weight_bias",
-        .push = &pc, .push_bytes = sizeof(pc),
-        .bufs = {dy.buf, scratch}, .nbufs = 2,
-    };
-
-    if (pc.splits == 1) {
-        pc.off_part = (uint32_t)db.off;
-        d.bufs[1] = db.buf;
-    }
-    sr_vk_groups_1d(be, (size_t)k * pc.splits, 64, d.groups);
-    SR_TRY(sr_vk_record(be, &d));
-    if (pc.splits == 1)
-        return SR_OK;
-    return record_reduce(be, scratch, off_part, (uint32_t)k, pc.splits,
-                         (uint32_t)k, db);
-}
-
-/* How many ways to split a reduction over n images so that about
- * SPLIT_TARGET_INVOCATIONS run, with partials of `words` each. */
-static uint32_t pick_splits(uint32_t invocations, int n, size_t words,
-                            size_t max_words)
-{
-    uint32_t s = div_up(SPLIT_TARGET_INVOCATIONS, invocations ? invocations : 1);
-
-    if (s > (uint32_t)n)
-        s = (uint32_t)n;
-    if (s > MAX_GROUPS_YZ)
-        s = MAX_GROUPS_YZ;
-    while (s > 1 && (size_t)s * words > max_words)
-        s--;
-    /* Equal image counts per split, none empty. */
-    return s > 1 ? div_up((uint32_t)n, div_up((uint32_t)n, s)) : 1;
-}
 
 /* ------------------------------------------------------------------ */
 /* Texel-buffer convolution (conv_fwd_bwd_data.comp, conv_bwd_weight.comp).
  *
- * Implicit GEMMs like conv_fallback.comp, but every operand is read through texel
- * buffer views (sr_vk_dispatch.texel): lavapipe turns a texel fetch into
- * a vector gather, while each storage-buffer load is a per-lane scalar
- * loop there (Mesa 22.3) and was the bottleneck of conv_fallback.comp; measured on
- * a 2-core lavapipe this is 3-10x faster. Only small operands are packed
- * into scratch by conv_pack.comp: the weights (vec4s of taps; flipped and
- * transposed for bwd_data; split into phase classes for bwd_data at stride
- * > 1, so the zero taps of the transposed convolution cost nothing) and dy
- * for bwd_weight (vec4s of pixels). No subgroup operations: the same code
- * runs on any subgroup size. conv_fallback.comp stays the fallback for what these
- * do not cover (kernels over 8x8, offsets past 2^31, ...).
+ * Implicit GEMMs like conv_fallback.comp, but every operand is read through
+ * texel buffer views (sr_vk_dispatch.texel): lavapipe turns a texel fetch
+ * into a vector gather, while each storage-buffer load is a per-lane scalar
+ * loop there (Mesa 22.3) and was the bottleneck of conv_fallback.comp;
+ * measured on a 2-core lavapipe this is 3-10x faster. Only small operands
+ * are packed into scratch by conv_pack.comp: the weights (vec4s of taps;
+ * flipped and transposed for bwd_data; split into phase classes for
+ * bwd_data at stride > 1, so the zero taps of the transposed convolution
+ * cost nothing) and dy for bwd_weight (vec4s of pixels). No subgroup
+ * operations: the same code runs on any subgroup size. conv_fallback.comp
+ * stays the fallback for what these do not cover (kernels over 8x8,
+ * offsets past 2^31, ...).
  * An R32F texel fetch is one vpgatherdd per 8 lanes on x86, which costs
  * about as much as the 4 plain 128-bit loads and transpose of an RGBA32F
  * fetch (profiled: 40% of ResNet-20 conv1 bwd_data's time sat on the
@@ -197,7 +75,7 @@ static sr_status record_pack_sub(sr_backend *be, const sr_conv2d_desc *cd,
         .pad = cd->pad, .oh = sr_conv2d_out_h(cd),
         .ow = sr_conv2d_out_w(cd), .bits = cd->act_bits,
     };
-    SR_TRY(word_off(src, &pc.off_src));
+    SR_TRY(sr_vk_word_off(src, &pc.off_src));
     sr_vk_dispatch d = {
         .shader = "conv_pack",
         .spec = {(uint32_t)mode, (uint32_t)cd->stride, (uint32_t)cd->kh,
@@ -250,8 +128,8 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
     uint32_t m = (uint32_t)(bwd_data ? cd->c : cd->k);
     uint32_t cin = (uint32_t)(bwd_data ? cd->k : cd->c);
     /* output grid: y, dx, or one phase class of dx */
-    uint32_t gh = bwd_data ? div_up((uint32_t)cd->h, ts) : (uint32_t)oh;
-    uint32_t gw = bwd_data ? div_up((uint32_t)cd->w, ts) : (uint32_t)ow;
+    uint32_t gh = bwd_data ? sr_vk_div_up((uint32_t)cd->h, ts) : (uint32_t)oh;
+    uint32_t gw = bwd_data ? sr_vk_div_up((uint32_t)cd->w, ts) : (uint32_t)ow;
     size_t ncols = (size_t)cd->n * gh * gw;
     /* A block of TM rows; m < 4 (bwd_data of an RGB layer) takes exactly
      * m, so no row is idle (measured 15-20% faster at m = 3). */
@@ -271,7 +149,8 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
         src.buf->words > sr_vk_max_texel_words(be, 0) ||
         (e.buf && e.buf->words > sr_vk_max_texel_words(be, 0)) ||
         w.buf->words > sr_vk_max_texel_words(be, 1) ||
-        src.buf->words > (size_t)INT32_MAX || out.buf->words > (size_t)INT32_MAX ||
+        src.buf->words > (size_t)INT32_MAX ||
+        out.buf->words > (size_t)INT32_MAX ||
         ncols > (size_t)INT32_MAX / 2)
         return SR_E_UNSUPPORTED;
     for (uint32_t c = 0; c < ncls; c++) {
@@ -279,7 +158,7 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
                        : (uint32_t)cd->kh;
         kw[c] = ts > 1 ? sub_taps(cd->kw, cd->stride, cd->pad, (int)(c % ts))
                        : (uint32_t)cd->kw;
-        rs4[c] = div_up(kh[c] * kw[c], 4);
+        rs4[c] = sr_vk_div_up(kh[c] * kw[c], 4);
         woff4[c] = (uint32_t)(w_words / 4);
         w_words += (size_t)m * cin * rs4[c] * 4;
     }
@@ -314,7 +193,7 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
         tm = 8;
     while (lanes > 8 && (lanes / 2) * tn >= ncols)
         lanes /= 2;
-    tiles_n = div_up((uint32_t)ncols, lanes * tn);
+    tiles_n = sr_vk_div_up((uint32_t)ncols, lanes * tn);
     implicit_push pc = {
         .m = (int32_t)m, .cin = (int32_t)cin,
         .h = bwd_data ? oh : cd->h, .w = bwd_data ? ow : cd->w,
@@ -331,9 +210,9 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
         epi = 2;
     if (!epi)
         e = src;
-    SR_TRY(word_off(src, &pc.off_x));
-    SR_TRY(word_off(e, &pc.off_e));
-    SR_TRY(word_off(out, &pc.off_y));
+    SR_TRY(sr_vk_word_off(src, &pc.off_x));
+    SR_TRY(sr_vk_word_off(e, &pc.off_e));
+    SR_TRY(sr_vk_word_off(out, &pc.off_y));
     /* XV4: x's rows start at multiples of 4 words and every block's strip
      * at the same phase mod 4 (a whole number of vec4s between blocks). */
     xv4 = row && pc.w % 4 == 0 && pc.off_x % 4 == 0 &&
@@ -346,8 +225,8 @@ static sr_status implicit_conv(sr_backend *be, const sr_conv2d_desc *cd,
         e.buf->words <= sr_vk_max_texel_words(be, 1))
         epi = 3;
     uint32_t gx = tiles_n < max_x ? tiles_n : max_x;
-    uint32_t gz = div_up(tiles_n, gx), gy = div_up(m, tm);
-    if (gy > MAX_GROUPS_YZ || gz > MAX_GROUPS_YZ)
+    uint32_t gz = sr_vk_div_up(tiles_n, gx), gy = sr_vk_div_up(m, tm);
+    if (gy > SR_VK_MAX_GROUPS_YZ || gz > SR_VK_MAX_GROUPS_YZ)
         return SR_E_UNSUPPORTED;
 
     SR_TRY(sr_vk_scratch(be, w_words, &scratch));
@@ -417,36 +296,36 @@ static sr_status implicit_bwd_weight(sr_backend *be, const sr_conv2d_desc *cd,
         x.buf->words > sr_vk_max_texel_words(be, 0) ||
         dy.buf->words > sr_vk_max_texel_words(be, 1) || cd->kh * cd->kw > 64)
         return SR_E_UNSUPPORTED;
-    ld4 = div_up((uint32_t)npix, 4);
-    cpl = rs >= 8 ? 1 : div_up(8, rs);
-    cols = div_up((uint32_t)cd->c, cpl);
+    ld4 = sr_vk_div_up((uint32_t)npix, 4);
+    cpl = rs >= 8 ? 1 : sr_vk_div_up(8, rs);
+    cols = sr_vk_div_up((uint32_t)cd->c, cpl);
     while (clanes < 64 && clanes < cols)
         clanes *= 2;
     /* Lanes left over go along k, with smaller row blocks if that is what
      * it takes to fill 8 lanes (a CPU SIMD row). */
     tm = 16;
-    while (tm > 4 && clanes * div_up(k, tm) < 8)
+    while (tm > 4 && clanes * sr_vk_div_up(k, tm) < 8)
         tm /= 2;
-    while (clanes * klanes < 64 && klanes < div_up(k, tm))
+    while (clanes * klanes < 64 && klanes < sr_vk_div_up(k, tm))
         klanes *= 2;
-    gx = div_up(cols, clanes);
-    gy = div_up(div_up(k, tm), klanes);
+    gx = sr_vk_div_up(cols, clanes);
+    gy = sr_vk_div_up(sr_vk_div_up(k, tm), klanes);
     tiles = gx * gy;
     target = sr_vk_device_is_cpu(be) ? CONV_TARGET_GROUPS_CPU
                                      : CONV_TARGET_GROUPS_GPU;
-    splits = tiles >= target ? 1 : div_up(target, tiles);
-    if (splits > div_up(ld4, 16))
-        splits = div_up(ld4, 16);
-    if (splits > MAX_GROUPS_YZ)
-        splits = MAX_GROUPS_YZ;
+    splits = tiles >= target ? 1 : sr_vk_div_up(target, tiles);
+    if (splits > sr_vk_div_up(ld4, 16))
+        splits = sr_vk_div_up(ld4, 16);
+    if (splits > SR_VK_MAX_GROUPS_YZ)
+        splits = SR_VK_MAX_GROUPS_YZ;
     while (splits > 1 && (size_t)splits * wwords > SPLIT_MAX_WORDS)
         splits--;
-    split4 = div_up(ld4, splits);
-    splits = div_up(ld4, split4);
-    if (gx > sr_vk_max_groups_x(be) || gy > MAX_GROUPS_YZ)
+    split4 = sr_vk_div_up(ld4, splits);
+    splits = sr_vk_div_up(ld4, split4);
+    if (gx > sr_vk_max_groups_x(be) || gy > SR_VK_MAX_GROUPS_YZ)
         return SR_E_UNSUPPORTED;
     if (cd->bias)
-        bsplits = pick_splits(k, cd->n, k, SPLIT_MAX_WORDS);
+        bsplits = sr_vk_pick_splits(k, cd->n, k, SPLIT_MAX_WORDS);
     /* dy is read in place (no pack) when a vec4 never straddles images. */
     direct = ohw % 4 == 0 && dy.off % 4 == 0 && dy.off / 4 <= INT32_MAX &&
              dy.buf->words <= (size_t)INT32_MAX;
@@ -471,8 +350,8 @@ static sr_status implicit_bwd_weight(sr_backend *be, const sr_conv2d_desc *cd,
         .x_last = (int32_t)x.buf->words - 1, .bits = cd->act_bits,
         .off_dy4 = direct ? (int32_t)(dy.off / 4) : 0,
     };
-    SR_TRY(word_off(x, &pc.off_x));
-    SR_TRY(word_off(out, &pc.off_y));
+    SR_TRY(sr_vk_word_off(x, &pc.off_x));
+    SR_TRY(sr_vk_word_off(out, &pc.off_y));
     if (!direct)
         SR_TRY(record_pack(be, cd, PACK_DY, dy, scratch, 0, k,
                            (uint32_t)npix, ld4, 0));
@@ -496,12 +375,13 @@ static sr_status implicit_bwd_weight(sr_backend *be, const sr_conv2d_desc *cd,
     };
     SR_TRY(sr_vk_record(be, &d));
     if (splits > 1)
-        SR_TRY(record_reduce(be, scratch, (uint32_t)dy_words, (uint32_t)wwords,
-                             splits, (uint32_t)wwords, dw));
+        SR_TRY(sr_vk_record_split_reduce(be, scratch, (uint32_t)dy_words,
+                                         (uint32_t)wwords, splits,
+                                         (uint32_t)wwords, dw));
     if (!cd->bias)
         return SR_OK;
-    return record_bias_grad(be, dy, cd->n, cd->k, (int)ohw, db, scratch,
-                            (uint32_t)bias_off, bsplits);
+    return sr_vk_record_bias_grad(be, dy, cd->n, cd->k, (int)ohw, db, scratch,
+                                  (uint32_t)bias_off, bsplits);
 }
 
 typedef struct conv_push {
@@ -520,7 +400,7 @@ static sr_status record_conv(sr_backend *be, const sr_conv2d_desc *cd,
                              sr_view y, uint32_t m, uint32_t n,
                              uint32_t splits, int32_t split_stride)
 {
-    gemm_tiling t;
+    sr_vk_gemm_tiling t;
     conv_push pc = {
         .n = cd->n, .c = cd->c, .h = cd->h, .w = cd->w, .k = cd->k,
         .kh = cd->kh, .kw = cd->kw, .pad = cd->pad,
@@ -529,13 +409,13 @@ static sr_status record_conv(sr_backend *be, const sr_conv2d_desc *cd,
         .split_stride = split_stride,
     };
 
-    SR_TRY(word_off(a, &pc.off_a));
-    SR_TRY(word_off(b, &pc.off_b));
-    SR_TRY(word_off(e, &pc.off_e));
-    SR_TRY(word_off(y, &pc.off_y));
-    SR_TRY(pick_tiling(be, m, n, &t));
+    SR_TRY(sr_vk_word_off(a, &pc.off_a));
+    SR_TRY(sr_vk_word_off(b, &pc.off_b));
+    SR_TRY(sr_vk_word_off(e, &pc.off_e));
+    SR_TRY(sr_vk_word_off(y, &pc.off_y));
+    SR_TRY(sr_vk_pick_tiling(be, m, n, &t));
     pc.tiles_n = t.tiles_n;
-    pc.imgs_per_split = (int32_t)div_up((uint32_t)cd->n, splits);
+    pc.imgs_per_split = (int32_t)sr_vk_div_up((uint32_t)cd->n, splits);
 
     sr_vk_dispatch d = {
         .shader = "conv_fallback",
@@ -556,7 +436,7 @@ static sr_status record_conv(sr_backend *be, const sr_conv2d_desc *cd,
     return sr_vk_record(be, &d);
 }
 
-static sr_status conv_fwd(sr_backend *be, const sr_op *op)
+sr_status sr_vk_conv2d_fwd(sr_backend *be, const sr_op *op)
 {
     const sr_conv2d_desc *cd = &op->p.conv;
     uint32_t n = (uint32_t)(cd->n * sr_conv2d_out_h(cd) * sr_conv2d_out_w(cd));
@@ -570,7 +450,7 @@ static sr_status conv_fwd(sr_backend *be, const sr_op *op)
                        op->v[3], (uint32_t)cd->k, n, 1, 0);
 }
 
-static sr_status conv_bwd_data(sr_backend *be, const sr_op *op)
+sr_status sr_vk_conv2d_bwd_data(sr_backend *be, const sr_op *op)
 {
     const sr_conv2d_desc *cd = &op->p.conv;
     uint32_t n = (uint32_t)(cd->n * cd->h * cd->w);
@@ -584,7 +464,7 @@ static sr_status conv_bwd_data(sr_backend *be, const sr_op *op)
                        op->v[3], (uint32_t)cd->c, n, 1, 0);
 }
 
-static sr_status conv_bwd_weight(sr_backend *be, const sr_op *op)
+sr_status sr_vk_conv2d_bwd_weight(sr_backend *be, const sr_op *op)
 {
     const sr_conv2d_desc *cd = &op->p.conv;
     sr_view x = op->v[0], dy = op->v[1], dw = op->v[2], db = op->v[3];
@@ -593,7 +473,7 @@ static sr_status conv_bwd_weight(sr_backend *be, const sr_op *op)
     int hw = sr_conv2d_out_h(cd) * sr_conv2d_out_w(cd);
     size_t max_words = sr_vk_max_buffer_words(be);
     size_t wwords = (size_t)k * crs;
-    gemm_tiling t;
+    sr_vk_gemm_tiling t;
     uint32_t wsplits, bsplits;
     size_t scratch_words;
     sr_buf *scratch = NULL;
@@ -603,10 +483,10 @@ static sr_status conv_bwd_weight(sr_backend *be, const sr_op *op)
         return st;
     if (max_words > SPLIT_MAX_WORDS)
         max_words = SPLIT_MAX_WORDS;
-    SR_TRY(pick_tiling(be, k, crs, &t));
-    wsplits = pick_splits(t.local * t.tiles_m * t.tiles_n, cd->n, wwords,
-                          max_words);
-    bsplits = cd->bias ? pick_splits(k, cd->n, k, max_words) : 1;
+    SR_TRY(sr_vk_pick_tiling(be, k, crs, &t));
+    wsplits = sr_vk_pick_splits(t.local * t.tiles_m * t.tiles_n, cd->n, wwords,
+                                max_words);
+    bsplits = cd->bias ? sr_vk_pick_splits(k, cd->n, k, max_words) : 1;
     scratch_words = (wsplits > 1 ? wsplits * wwords : 0) +
                     (bsplits > 1 ? (size_t)bsplits * k : 0);
     if (scratch_words)
@@ -617,288 +497,15 @@ static sr_status conv_bwd_weight(sr_backend *be, const sr_op *op)
         sr_view part = {scratch, 0};
         SR_TRY(record_conv(be, cd, CONV_BWD_WEIGHT, dy, x, SR_NONE, part, k,
                            crs, wsplits, (int32_t)wwords));
-        SR_TRY(record_reduce(be, scratch, 0, (uint32_t)wwords, wsplits,
-                             (uint32_t)wwords, dw));
+        SR_TRY(sr_vk_record_split_reduce(be, scratch, 0, (uint32_t)wwords,
+                                         wsplits, (uint32_t)wwords, dw));
     } else {
         SR_TRY(record_conv(be, cd, CONV_BWD_WEIGHT, dy, x, SR_NONE, dw, k,
                            crs, 1, 0));
     }
     if (!cd->bias)
         return SR_OK;
-    return record_bias_grad(be, dy, cd->n, cd->k, hw, db, scratch,
-                            wsplits > 1 ? (uint32_t)(wsplits * wwords) : 0,
-                            bsplits);
-}
-
-typedef struct gemm_push {
-    uint32_t off_a, off_b, off_c, off_bias, off_x;
-    uint32_t m, n, k, lda, ldb, ldc;
-    int32_t bits;
-    uint32_t tiles_n;
-    float alpha, beta;
-} gemm_push;
-
-typedef struct gemm_args {
-    uint32_t m, n, k, lda, ldb, ldc;
-    int trans_a, trans_b;
-    int quant;          /* 0, 1: quantize A, 2: quantize B */
-    int bits;
-    int bias;           /* 0, 1: bias[n], 2: bias[m] */
-    sr_view a, b, c, bias_v, mask_x;
-    float beta;         /* 0: C = ..., 1: C += ... (split-K pieces) */
-} gemm_args;
-
-/* C = op(A) op(B) + beta C (+ bias) (STE mask). */
-static sr_status record_gemm(sr_backend *be, const gemm_args *g)
-{
-    gemm_tiling t;
-    int32_t off[5];
-    gemm_push pc;
-    sr_view v[5] = {g->a, g->b, g->c, g->bias_v, g->mask_x};
-
-    for (int i = 0; i < 5; i++)
-        SR_TRY(word_off(v[i], &off[i]));
-    SR_TRY(pick_tiling(be, g->m, g->n, &t));
-    pc = (gemm_push){
-        (uint32_t)off[0], (uint32_t)off[1], (uint32_t)off[2],
-        (uint32_t)off[3], (uint32_t)off[4],
-        g->m, g->n, g->k, g->lda, g->ldb, g->ldc,
-        g->bits, t.tiles_n, 1.0f, g->beta};
-
-    sr_vk_dispatch d = {
-        .shader = "linear_gemm",
-        .spec = {t.local, t.gx, g->trans_a != 0, g->trans_b != 0,
-                 (uint32_t)g->quant, (uint32_t)g->bias,
-                 g->mask_x.buf != NULL},
-        .nspec = 7,
-        .push = &pc, .push_bytes = sizeof(pc),
-        .bufs = {g->a.buf, g->b.buf, g->c.buf, g->bias_v.buf,
-                 g->mask_x.buf},
-        .nbufs = 5,
-        .groups = {t.groups[0], t.groups[1], t.groups[2]},
-    };
-    return sr_vk_record(be, &d);
-}
-
-/* ------------------------------------------------------------------ */
-/* Linear layers, in pieces where a tensor exceeds one binding.
- *
- * A weight larger than one storage binding (AlexNet's fc6: 4096 x 9216
- * floats, 151 MB, over lavapipe's 128 MiB) is split along its rows, which
- * are contiguous per output feature: forward and backward-weight split the
- * output features (y and dw columns / rows), backward-data splits the
- * reduction over output features and accumulates the pieces (beta = 1).
- * The batch dimension splits too where x, y, dy or dx exceed a binding.
- * Every piece binds the window that covers its rows (vk_window.c); with
- * every buffer bound whole it is one dispatch, exactly as before. */
-
-/* Words spanned by `rows` rows of `cols` words, `ld` apart. */
-static size_t span_rows(size_t rows, size_t ld, size_t cols)
-{
-    return rows ? (rows - 1) * ld + cols : 0;
-}
-
-static size_t min_sz(size_t a, size_t b)
-{
-    return a < b ? a : b;
-}
-
-/* Rows of `ld` words such that `rows - 1` strides plus `tail` words fit
- * cap (the view's reach): SIZE_MAX-safe. */
-static size_t rows_fit(size_t cap, size_t ld, size_t tail)
-{
-    if (cap == SIZE_MAX)
-        return SIZE_MAX;
-    return cap < tail ? 0 : (cap - tail) / ld + 1;
-}
-
-/* record_gemm with every operand fitted into a binding; names: a, b, c,
- * bias, mask (for errors). */
-static sr_status gemm_piece(sr_backend *be, const char *op, gemm_args g,
-                            const char *const names[5])
-{
-    size_t ea = g.trans_a ? span_rows(g.k, g.lda, g.m)
-                          : span_rows(g.m, g.lda, g.k);
-    size_t eb = g.trans_b ? span_rows(g.n, g.ldb, g.k)
-                          : span_rows(g.k, g.ldb, g.n);
-    size_t ec = span_rows(g.m, g.ldc, g.n);
-
-    SR_TRY(sr_vk_fit(be, g.a, ea, op, names[0], &g.a));
-    SR_TRY(sr_vk_fit(be, g.b, eb, op, names[1], &g.b));
-    SR_TRY(sr_vk_fit(be, g.c, ec, op, names[2], &g.c));
-    SR_TRY(sr_vk_fit(be, g.bias_v, g.bias == 2 ? g.m : g.n, op, names[3],
-                     &g.bias_v));
-    SR_TRY(sr_vk_fit(be, g.mask_x, ec, op, names[4], &g.mask_x));
-    return record_gemm(be, &g);
-}
-
-static sr_status row_too_big(const sr_backend *be, const char *op,
-                             const char *what, size_t words)
-{
-    return sr_vk_too_big(be, op, what, "one row", words,
-                         "the op splits rows, not a row: use fewer "
-                         "features, or a device with a larger "
-                         "maxStorageBufferRange");
-}
-
-static sr_status linear_fwd(sr_backend *be, const sr_op *op)
-{
-    static const char *const name = "linear_fwd";
-    static const char *const names[5] = {"x", "w", "y", "b", "-"};
-    const sr_linear_desc *ld = &op->p.linear;
-    size_t n = (size_t)ld->n, in = (size_t)ld->in, out = (size_t)ld->out;
-    /* y[n][out] = xq[n][in] w[out][in]^T + b[out]; v: x, w, b, y */
-    sr_view x = op->v[0], w = op->v[1], b = ld->bias ? op->v[2] : SR_NONE,
-            y = op->v[3];
-    size_t cy = sr_vk_cap(be, y);
-    /* out features per piece: w rows, b and a y row's part */
-    size_t r = min_sz(min_sz(out, sr_vk_cap(be, w) / in),
-                      min_sz(sr_vk_cap(be, b), cy));
-    size_t nb;
-
-    if (r == 0)
-        return row_too_big(be, name, sr_vk_cap(be, w) / in ? "y" : "w", in);
-    nb = min_sz(min_sz(n, sr_vk_cap(be, x) / in), rows_fit(cy, out, r));
-    if (nb == 0)
-        return row_too_big(be, name, "x", in);
-    for (size_t i0 = 0; i0 < n; i0 += nb) {
-        size_t ni = min_sz(nb, n - i0);
-        for (size_t o0 = 0; o0 < out; o0 += r) {
-            size_t no = min_sz(r, out - o0);
-            gemm_args g = {
-                .m = (uint32_t)ni, .n = (uint32_t)no, .k = (uint32_t)in,
-                .lda = (uint32_t)in, .ldb = (uint32_t)in,
-                .ldc = (uint32_t)out,
-                .trans_b = 1,
-                .quant = ld->act_bits ? 1 : 0, .bits = ld->act_bits,
-                .bias = ld->bias ? 1 : 0,
-                .a = sr_at(x.buf, x.off + i0 * in),
-                .b = sr_at(w.buf, w.off + o0 * in),
-                .c = sr_at(y.buf, y.off + i0 * out + o0),
-                .bias_v = b.buf ? sr_at(b.buf, b.off + o0) : SR_NONE,
-                .mask_x = SR_NONE,
-            };
-            SR_TRY(gemm_piece(be, name, g, names));
-        }
-    }
-    return SR_OK;
-}
-
-static sr_status linear_bwd_data(sr_backend *be, const sr_op *op)
-{
-    static const char *const name = "linear_bwd_data";
-    static const char *const names[5] = {"dy", "w", "dx", "-", "x"};
-    const sr_linear_desc *ld = &op->p.linear;
-    size_t n = (size_t)ld->n, in = (size_t)ld->in, out = (size_t)ld->out;
-    /* dx[n][in] = dy[n][out] w[out][in], STE mask; v: dy, w, x, dx */
-    sr_view dy = op->v[0], w = op->v[1],
-            x = ld->act_bits ? op->v[2] : SR_NONE, dx = op->v[3];
-    size_t cdy = sr_vk_cap(be, dy);
-    /* output features (the reduction) per piece: w rows, a dy row's part */
-    size_t r = min_sz(min_sz(out, sr_vk_cap(be, w) / in), cdy);
-    size_t nb;
-
-    if (r == 0)
-        return row_too_big(be, name, "w", in);
-    nb = min_sz(min_sz(n, sr_vk_cap(be, dx) / in),
-                min_sz(sr_vk_cap(be, x) / in, rows_fit(cdy, out, r)));
-    if (nb == 0)
-        return row_too_big(be, name, "dx", in);
-    for (size_t i0 = 0; i0 < n; i0 += nb) {
-        size_t ni = min_sz(nb, n - i0);
-        /* pieces of the reduction add up in dx, in order */
-        for (size_t k0 = 0; k0 < out; k0 += r) {
-            size_t nk = min_sz(r, out - k0);
-            gemm_args g = {
-                .m = (uint32_t)ni, .n = (uint32_t)in, .k = (uint32_t)nk,
-                .lda = (uint32_t)out, .ldb = (uint32_t)in,
-                .ldc = (uint32_t)in,
-                .a = sr_at(dy.buf, dy.off + i0 * out + k0),
-                .b = sr_at(w.buf, w.off + k0 * in),
-                .c = sr_at(dx.buf, dx.off + i0 * in),
-                .bias_v = SR_NONE,
-                .mask_x = x.buf ? sr_at(x.buf, x.off + i0 * in) : SR_NONE,
-                .beta = k0 ? 1.0f : 0.0f,
-            };
-            SR_TRY(gemm_piece(be, name, g, names));
-        }
-    }
-    return SR_OK;
-}
-
-static sr_status linear_bwd_weight(sr_backend *be, const sr_op *op)
-{
-    static const char *const name = "linear_bwd_weight";
-    static const char *const names[5] = {"dy", "x", "dw", "-", "-"};
-    const sr_linear_desc *ld = &op->p.linear;
-    size_t n = (size_t)ld->n, in = (size_t)ld->in, out = (size_t)ld->out;
-    sr_view x = op->v[0], dy = op->v[1], dw = op->v[2], db = op->v[3];
-    size_t cdy = sr_vk_cap(be, dy);
-    /* output features per piece: dw rows, a dy row's part */
-    size_t r = min_sz(min_sz(out, sr_vk_cap(be, dw) / in), cdy);
-    size_t kb;
-    uint32_t splits = 1;
-    sr_buf *scratch = NULL;
-
-    if (r == 0)
-        return row_too_big(be, name, "dw", in);
-    /* images per piece of the reduction over the batch */
-    kb = min_sz(min_sz(n, sr_vk_cap(be, x) / in), rows_fit(cdy, out, r));
-    if (kb == 0)
-        return row_too_big(be, name, "x", in);
-    /* dw[out][in] = dy[n][out]^T xq[n][in]; v: x, dy, dw, db */
-    for (size_t o0 = 0; o0 < out; o0 += r) {
-        size_t no = min_sz(r, out - o0);
-        for (size_t k0 = 0; k0 < n; k0 += kb) {
-            size_t nk = min_sz(kb, n - k0);
-            gemm_args g = {
-                .m = (uint32_t)no, .n = (uint32_t)in, .k = (uint32_t)nk,
-                .lda = (uint32_t)out, .ldb = (uint32_t)in,
-                .ldc = (uint32_t)in,
-                .trans_a = 1,
-                .quant = ld->act_bits ? 2 : 0, .bits = ld->act_bits,
-                .a = sr_at(dy.buf, dy.off + k0 * out + o0),
-                .b = sr_at(x.buf, x.off + k0 * in),
-                .c = sr_at(dw.buf, dw.off + o0 * in),
-                .bias_v = SR_NONE, .mask_x = SR_NONE,
-                .beta = k0 ? 1.0f : 0.0f,
-            };
-            SR_TRY(gemm_piece(be, name, g, names));
-        }
-    }
-    if (!ld->bias)
-        return SR_OK;
-    /* db = sum over the batch of dy: one binding for all of dy */
-    if (n * out > sr_vk_cap(be, dy))
-        return sr_vk_too_big(be, name, "dy", "n x out", n * out,
-                             "the bias gradient reads all of dy through one "
-                             "binding: use a smaller batch");
-    SR_TRY(sr_vk_fit(be, dy, n * out, name, "dy", &dy));
-    SR_TRY(sr_vk_fit(be, db, out, name, "db", &db));
-    splits = pick_splits((uint32_t)ld->out, ld->n, (size_t)ld->out,
-                         sr_vk_max_buffer_words(be));
-    if (splits > 1)
-        SR_TRY(sr_vk_scratch(be, (size_t)splits * ld->out, &scratch));
-    return record_bias_grad(be, dy, ld->n, ld->out, 1, db, scratch, 0,
-                            splits);
-}
-
-sr_status sr_vk_exec_gemm_ops(sr_backend *be, const sr_op *op)
-{
-    switch (op->kind) {
-    case SR_OP_CONV2D_FWD:
-        return conv_fwd(be, op);
-    case SR_OP_CONV2D_BWD_DATA:
-        return conv_bwd_data(be, op);
-    case SR_OP_CONV2D_BWD_WEIGHT:
-        return conv_bwd_weight(be, op);
-    case SR_OP_LINEAR_FWD:
-        return linear_fwd(be, op);
-    case SR_OP_LINEAR_BWD_DATA:
-        return linear_bwd_data(be, op);
-    case SR_OP_LINEAR_BWD_WEIGHT:
-        return linear_bwd_weight(be, op);
-    default:
-        return SR_E_UNSUPPORTED;
-    }
+    return sr_vk_record_bias_grad(
+        be, dy, cd->n, cd->k, hw, db, scratch,
+        wsplits > 1 ? (uint32_t)(wsplits * wwords) : 0, bsplits);
 }
