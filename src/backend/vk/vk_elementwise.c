@@ -8,7 +8,6 @@
  * window; with every buffer bound whole it is one dispatch.
  */
 #include <stdint.h>
-#include <string.h>
 
 #include "vk_ops.h"
 
