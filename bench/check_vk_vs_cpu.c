@@ -39,8 +39,9 @@ static const check_shape SHAPES[] = {
     {"resnet_64_8x8",    4,  64,  8,  8,  64, 3, 3, 1, 1, 0, 0},
     {"rect_5x5",         2,   7,  9, 11,   6, 5, 5, 1, 2, 0, 0},
     {"vgg_deep_256",     2, 256,  4,  4, 128, 3, 3, 1, 1, 0, 0},
-    /* the row blocks of conv_implicit (8 to 32 pixels) and conv_bwdw read
-     * x as vec4s (XV4) at all four phases; few channels, batch 1 and 5,
+    /* the row blocks of conv_fwd_bwd_data (8 to 32 pixels) and
+     * conv_bwd_weight read x as vec4s (XV4) at all four phases; few
+     * channels, batch 1 and 5,
      * fused quantization (the STE mask read as vec4s), widths that fall
      * back to single-word reads */
     {"c3_32_b1",         1,   3, 32, 32,  16, 3, 3, 1, 1, 0, 0},

@@ -1,6 +1,6 @@
 #version 450
-// Packs a small convolution operand into scratch for conv_implicit.comp and
-// conv_bwdw.comp, as a row-major matrix of vec4s: dst[row][c4] holds
+// Packs a small convolution operand into scratch for conv_fwd_bwd_data.comp and
+// conv_bwd_weight.comp, as a row-major matrix of vec4s: dst[row][c4] holds
 // columns 4 c4 .. 4 c4 + 3, zero from `cols` on.
 //   MODE 0  w  -> [K*C][R*S]   (fwd: taps of w[k][c])
 //   MODE 1  dy -> [K][pixel]   (bwd_weight: all pixels of the batch)

@@ -1,4 +1,4 @@
-// Deterministic workgroup reductions for the misc ops (reductions, losses,
+// Deterministic workgroup reductions for the 1-D ops (reductions, losses,
 // batch-norm statistics). A fixed binary tree in shared memory, never
 // subgroup ops or atomics: the summation order then depends only on the
 // workgroup size, so every device (and every replay) gives the same bits.

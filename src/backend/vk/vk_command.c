@@ -383,13 +383,6 @@ sr_status sr_vk_record(sr_backend *be, const sr_vk_dispatch *d)
 /* ------------------------------------------------------------------ */
 /* Backend entry points                                                */
 
-static int gemm_kind(sr_op_kind k)
-{
-    return k == SR_OP_CONV2D_FWD || k == SR_OP_CONV2D_BWD_DATA ||
-           k == SR_OP_CONV2D_BWD_WEIGHT || k == SR_OP_LINEAR_FWD ||
-           k == SR_OP_LINEAR_BWD_DATA || k == SR_OP_LINEAR_BWD_WEIGHT;
-}
-
 sr_status sr_vk_exec(sr_backend *be, const sr_op *op)
 {
     sr_vk_backend *vk = sr_vk_be(be);
@@ -403,13 +396,11 @@ sr_status sr_vk_exec(sr_backend *be, const sr_op *op)
         SR_TRY(sr_vk_fit_conv(be, op, &fitted));
         op = &fitted;
     }
-    sr_status st = sr_vk_exec_gemm_ops(be, op);
+    sr_status st = sr_vk_run_op(be, op);
     if (st != SR_E_UNSUPPORTED) return st;
+    /* The op cannot run at this size on this device: name the op in front
+     * of the reason its implementation gave. */
     snprintf(why, sizeof why, "%s", sr_last_error());
-    st = sr_vk_exec_misc_ops(be, op);
-    if (st != SR_E_UNSUPPORTED) return st;
-    /* Both declined: report the reason of the file that owns the kind. */
-    if (!gemm_kind(op->kind)) snprintf(why, sizeof why, "%s", sr_last_error());
     return sr_error(SR_E_UNSUPPORTED, "op %s is not supported by the Vulkan backend%s%s",
                     sr_op_name(op->kind), why[0] ? ": " : "", why);
 }

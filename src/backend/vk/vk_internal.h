@@ -1,5 +1,5 @@
-/* Vulkan backend internals shared by the runtime (vk_runtime.c, ...) and the
- * op files (vk_ops_*.c). Only src/backend/vk includes vulkan.h.
+/* Vulkan backend internals shared by the runtime (vk_command.c, ...) and the
+ * op files (vk_ops.c, vk_conv.c, ...). Only src/backend/vk includes vulkan.h.
  *
  * Dispatch contract (every op file uses only this):
  *  - A shader is an embedded shaders/<name>.comp, local size chosen in the
@@ -104,10 +104,10 @@ size_t sr_vk_max_texel_words(const sr_backend *be, int vec4);
  * parallelism where it costs extra work (split-K partials). */
 int sr_vk_device_is_cpu(const sr_backend *be);
 
-/* Ops implemented by the op files; each returns SR_E_UNSUPPORTED for kinds
- * it does not handle, and exec tries them in turn. */
-sr_status sr_vk_exec_gemm_ops(sr_backend *be, const sr_op *op); /* conv, linear */
-sr_status sr_vk_exec_misc_ops(sr_backend *be, const sr_op *op); /* the rest */
+/* Records op: the one switch from op kind to the op file that implements
+ * it (vk_ops.c). SR_E_UNSUPPORTED means this device cannot run the op at
+ * this size; the message says why. */
+sr_status sr_vk_run_op(sr_backend *be, const sr_op *op);
 
 /* 1-D launch helper: groups for n items at `local` per group, folded into
  * y when n / local exceeds the x limit (shaders use sr_global_index()). */

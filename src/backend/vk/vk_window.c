@@ -213,7 +213,7 @@ sr_status sr_vk_fit(sr_backend *be, sr_view v, size_t words, const char *op,
 /* ------------------------------------------------------------------ */
 /* Convolution operands                                                */
 
-/* The convolution dispatches (vk_ops_gemm.c) bind each operand as one
+/* The convolution dispatches (vk_conv.c) bind each operand as one
  * buffer. An operand in a buffer larger than one binding gets the window
  * that covers it; an operand larger than one binding cannot be covered, and
  * the convolution does not split its work, so that is an error naming the

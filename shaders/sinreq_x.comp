@@ -1,5 +1,5 @@
 // SinReQ on DoReFa's rounding variable (domain X, include/sinreq/backend.h),
-// after quant_dorefa_reduce has left {M = max|tanh w|, first arg-max a} at
+// after dorefa_w_stats has left {M = max|tanh w|, first arg-max a} at
 // stat_off of the scratch buffer. t = tanh w, q = t / M, L = 2^b - 1, so
 // x = q / 2 + 1/2 and, L being odd, pi L x = pi (L/2) q + pi (L-1)/2 + pi/2:
 //   sin^2(pi L x)   =  cos^2(pi r),  sin(2 pi L x) = -sin(2 pi r),
@@ -7,15 +7,15 @@
 //   what remains is q's own float error times L/2 (a few 1e-5 of a period
 //   at 8 bits, tested; ~1e-2 at 16, where float32 x is that coarse too).
 // With G = coef pi L / divisor (grad_scale times the coef slot):
-//   PASS 0 (sr_vk_misc_partials workgroups per piece, grid-stride):
+//   PASS 0 (sr_vk_red_partials workgroups per piece, grid-stride):
 //     dw_j += G sin(2 pi L x_j) (1 - t_j^2) / (2M)
 //     partial pairs {sum cos^2(pi r_j), sum sin(2 pi L x_j) t_j}
-//   PASS 1 (one workgroup per piece, see vk_ops_quant.c): folds all the
+//   PASS 1 (one workgroup per piece, see vk_quant.c): folds all the
 //     pairs in a fixed order, then
 //     value = S0 / divisor                              (first piece)
 //     dw_a += -sign(t_a) (1 - t_a^2) G S1 / (2 M^2)     (the piece with a)
 // A piece is the weights [idx0, idx0 + len) of the layer, bound from w_off
-// and dw_off; a is a layer index (quant_dorefa_reduce adds idx0 too).
+// and dw_off; a is a layer index (dorefa_w_stats adds idx0 too).
 // M = 0 (an all-zero layer): every x is 1/2, r = 0, value n / divisor and
 // no gradient.
 #version 450
@@ -37,7 +37,7 @@ layout(std430, set = 0, binding = 3) writeonly buffer V { float val[]; };
 layout(push_constant) uniform Push {
     uint n;           // PASS 0: weights of the piece; PASS 1: pairs
     uint w_off, dw_off, val_off;
-    uint stat_off;    // {M, a} from quant_dorefa_reduce
+    uint stat_off;    // {M, a} from dorefa_w_stats
     uint part_off;    // pairs at part_off + 2 * workgroup
     uint idx0, len;   // the piece within the layer
     float half_l;     // L / 2 (exact in float for L < 2^24)

@@ -1,5 +1,5 @@
 // Batch-norm backward data (training mode), given dgamma = sum dy xhat
-// and dbeta = sum dy from bn_final:
+// and dbeta = sum dy from bn_stats_final:
 // dx = gamma invstd (dy - dbeta / L - xhat dgamma / L).
 #version 450
 // Before the includes: sr_global_index() reads gl_WorkGroupSize.
@@ -22,7 +22,7 @@ layout(push_constant) uniform Push {
     float inv_l;
 } pc;
 
-// Workgroups (x: hw, y: planes) as bn_apply: no division per element.
+// Workgroups (x: hw, y: planes) as bn_fwd_apply: no division per element.
 void main()
 {
     for (uint pl = gl_WorkGroupID.y; pl < pc.planes; pl += gl_NumWorkGroups.y) {

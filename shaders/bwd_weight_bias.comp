@@ -1,8 +1,9 @@
 #version 450
 // Bias gradient, stage 1: part[z * k + ch] = sum over images of split z and
 // all positions of dy[img, ch, pos] (NCHW; linear layers use hw = 1). Each
-// invocation sums its slice in a fixed order; gemm_reduce.comp then sums the
-// splits, also in order, so db is deterministic without float atomics.
+// invocation sums its slice in a fixed order; bwd_weight_reduce.comp then
+// sums the splits, also in order, so db is deterministic without float
+// atomics.
 #include "common.glsl"
 
 layout(local_size_x = 64) in;

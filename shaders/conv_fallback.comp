@@ -14,7 +14,7 @@
 //   MODE 2 bwd_weight: dw[z][k,crs] = sum_{i in split z, p} dy[i,k,p] xq[..]
 //                      GEMM M = K, N = C*R*S, reduction over (i, oh, ow);
 //                      splits (workgroup z) go to partials that
-//                      gemm_reduce.comp sums in a fixed order.
+//                      bwd_weight_reduce.comp sums in a fixed order.
 //
 // Each invocation accumulates a TM x TN register block: rows contiguous
 // (shared by the GX lanes of a row, so A loads are lane-uniform), columns

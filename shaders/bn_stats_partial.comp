@@ -7,7 +7,7 @@
 //   MODE_BWD: sum dy, sum dy (x - mean) invstd
 // part[(c * P_ALL + P_BASE + p) * K + k], K = 2 for MODE_BWD else 1: a
 // batch larger than one storage binding runs in pieces of whole images,
-// each with its own P workgroups at its own P_BASE; bn_final folds all
+// each with its own P workgroups at its own P_BASE; bn_stats_final folds all
 // P_ALL partials of a channel.
 #version 450
 #define SR_RED_LOCAL 256

@@ -12,7 +12,7 @@
 // pixels step four at a time. A workgroup is CLANES lanes along input channels times the rest
 // along output channels (few input channels still fill the SIMD lanes). Split z (workgroup z)
 // reduces pixels [z*split4*4, ..) into partials z*split_stride apart that
-// gemm_reduce.comp sums in order: deterministic.
+// bwd_weight_reduce.comp sums in order: deterministic.
 #include "common.glsl"
 
 layout(local_size_x_id = 0) in;

@@ -1,5 +1,5 @@
 // DoReFa weights, elementwise, given the layer statistics {M, arg-max a, S}
-// from quant_dorefa_reduce. t = tanh w, x = t / (2M) + 1/2.
+// from dorefa_w_stats. t = tanh w, x = t / (2M) + 1/2.
 //   forward:  wq = 2 quantize_k(x) - 1
 //   backward (STE on round, so dwq/dx = 2):
 //     dw_j = dwq_j (1 - t_j^2) / M

@@ -1,26 +1,26 @@
-/* Vulkan batch norm (shaders/bn_*.comp).
+/* Vulkan batch norm, as cpu_norm.c (shaders/bn_*.comp).
  *
- * Per-channel statistics in two deterministic passes: bn_partial writes P
- * partial sums per channel (workgroup (p, c), grid-stride over the
- * channel's n*hw values), bn_final folds them with a fixed tree. The
+ * Per-channel statistics in two deterministic passes: bn_stats_partial
+ * writes P partial sums per channel (workgroup (p, c), grid-stride over the
+ * channel's n*hw values), bn_stats_final folds them with a fixed tree. The
  * variance is two-pass (mean first, then sum (x - mean)^2), so there is no
  * E[x^2] - E[x]^2 cancellation.
  *
  * A batch larger than one storage binding (vk_window.c) runs in pieces of
- * whole images: bn_partial once per piece, each piece's partials at its
- * own place in the channel's row (P_ALL in all), bn_final once over all of
- * them, and the elementwise passes (bn_apply, bn_bwd_dx) per piece. One
- * image (c x hw values) must fit one binding.
+ * whole images: bn_stats_partial once per piece, each piece's partials at
+ * its own place in the channel's row (P_ALL in all), bn_stats_final once
+ * over all of them, and the elementwise passes (bn_fwd_apply, bn_bwd_data)
+ * per piece. One image (c x hw values) must fit one binding.
  */
 #include <stdint.h>
 
-#include "vk_ops_misc.h"
+#include "vk_ops.h"
 
 #define BN_MAX_PARTS 256u      /* partials per piece and channel */
 #define BN_MAX_GROUPS_Y 65535u /* the guaranteed minimum; shaders loop */
 
-enum { BN_SUM = 0, BN_SQ = 1, BN_BWD = 2 };           /* bn_partial */
-enum { BN_FIN_MEAN = 0, BN_FIN_VAR = 1, BN_FIN_BWD = 2 }; /* bn_final */
+enum { BN_SUM = 0, BN_SQ = 1, BN_BWD = 2 };           /* bn_stats_partial */
+enum { BN_FIN_MEAN = 0, BN_FIN_VAR = 1, BN_FIN_BWD = 2 }; /* bn_stats_final */
 
 typedef struct bn_plan {
     uint32_t c, hw, l, total;
@@ -39,7 +39,7 @@ static uint32_t min_u32(uint32_t a, uint32_t b)
 static uint32_t bn_parts(const bn_plan *pl, uint32_t imgs)
 {
     size_t l = (size_t)imgs * pl->hw;
-    size_t per = SR_VK_MISC_ITEMS * SR_VK_MISC_LOCAL;
+    size_t per = SR_VK_RED_ITEMS * SR_VK_LOCAL_1D;
     size_t p = (l + per - 1) / per;
 
     return (uint32_t)(p < 1 ? 1 : (p > BN_MAX_PARTS ? BN_MAX_PARTS : p));
@@ -54,7 +54,7 @@ static sr_status bn_plan_init(const sr_backend *be, const char *op,
 {
     size_t l = (size_t)d->n * (size_t)d->hw;
 
-    SR_TRY(sr_vk_misc_count("batch norm", l * (size_t)d->c, &pl->total));
+    SR_TRY(sr_vk_index_count("batch norm", l * (size_t)d->c, &pl->total));
     pl->c = (uint32_t)d->c;
     pl->hw = (uint32_t)d->hw;
     pl->l = (uint32_t)l;
@@ -62,7 +62,7 @@ static sr_status bn_plan_init(const sr_backend *be, const char *op,
     pl->img_words = (size_t)d->c * (size_t)d->hw;
     pl->imgs = pl->n;
     for (int i = 0; i < nbig; i++) {
-        size_t k = sr_vk_misc_chunk(be, &big[i], 1, pl->img_words, pl->n);
+        size_t k = sr_vk_items_per_piece(be, &big[i], 1, pl->img_words, pl->n);
         if (k == 0)
             return sr_vk_too_big(be, op, names[i], "one image, c x hw",
                                  pl->img_words,
@@ -84,7 +84,7 @@ static sr_status bn_piece(sr_backend *be, const bn_plan *pl, sr_view v,
                           uint32_t i0, uint32_t imgs, const char *op,
                           const char *what, sr_view *out)
 {
-    return sr_vk_fit(be, sr_vk_misc_at(v, (size_t)i0 * pl->img_words),
+    return sr_vk_fit(be, sr_vk_view_at(v, (size_t)i0 * pl->img_words),
                      (size_t)imgs * pl->img_words, op, what, out);
 }
 
@@ -94,18 +94,19 @@ static sr_status bn_piece(sr_backend *be, const bn_plan *pl, sr_view v,
 static void bn_groups_2d(const sr_backend *be, const bn_plan *pl,
                          uint32_t planes, uint32_t groups[3])
 {
-    uint32_t gx = (pl->hw + SR_VK_MISC_LOCAL - 1) / SR_VK_MISC_LOCAL;
+    uint32_t gx = (pl->hw + SR_VK_LOCAL_1D - 1) / SR_VK_LOCAL_1D;
 
     groups[0] = min_u32(gx, sr_vk_max_groups_x(be));
     groups[1] = min_u32(planes, BN_MAX_GROUPS_Y);
     groups[2] = 1;
 }
 
-/* bn_partial over every piece: x, dy, mean, invstd -> part (K words per
+/* bn_stats_partial over every piece: x, dy, mean, invstd -> part (K words per
  * (c, p)). */
-static sr_status bn_partial(sr_backend *be, const bn_plan *pl, uint32_t mode,
-                            const char *op, sr_view x, sr_view dy,
-                            sr_view mean, sr_view invstd, sr_buf *part)
+static sr_status bn_stats_partial(sr_backend *be, const bn_plan *pl,
+                                  uint32_t mode, const char *op, sr_view x,
+                                  sr_view dy, sr_view mean, sr_view invstd,
+                                  sr_buf *part)
 {
     struct {
         uint32_t c, hw, l, p, step_n, step_k;
@@ -115,12 +116,12 @@ static sr_status bn_partial(sr_backend *be, const bn_plan *pl, uint32_t mode,
 
     SR_TRY(sr_vk_fit(be, mean, pl->c, op, "mean", &mean));
     SR_TRY(sr_vk_fit(be, invstd, pl->c, op, "invstd", &invstd));
-    SR_TRY(sr_vk_misc_off(mean, pl->c, &pc.mean_off));
-    SR_TRY(sr_vk_misc_off(invstd, pl->c, &pc.inv_off));
+    SR_TRY(sr_vk_view_off(mean, pl->c, &pc.mean_off));
+    SR_TRY(sr_vk_view_off(invstd, pl->c, &pc.inv_off));
     for (uint32_t i0 = 0; i0 < pl->n; i0 += pl->imgs) {
         uint32_t imgs = min_u32(pl->imgs, pl->n - i0);
         uint32_t p = bn_parts(pl, imgs);
-        uint32_t stride = p * SR_VK_MISC_LOCAL;
+        uint32_t stride = p * SR_VK_LOCAL_1D;
         uint32_t groups[3] = {p, min_u32(pl->c, BN_MAX_GROUPS_Y), 1};
         size_t words = (size_t)imgs * pl->img_words;
         sr_view xs, dys;
@@ -131,22 +132,23 @@ static sr_status bn_partial(sr_backend *be, const bn_plan *pl, uint32_t mode,
         pc.p = p;
         pc.step_n = stride / pl->hw;
         pc.step_k = stride % pl->hw;
-        SR_TRY(sr_vk_misc_off(xs, words, &pc.x_off));
-        SR_TRY(sr_vk_misc_off(dys, words, &pc.dy_off));
+        SR_TRY(sr_vk_view_off(xs, words, &pc.x_off));
+        SR_TRY(sr_vk_view_off(dys, words, &pc.dy_off));
         sr_buf *bufs[5] = {xs.buf, dys.buf ? dys.buf : xs.buf,
                            mean.buf ? mean.buf : xs.buf,
                            invstd.buf ? invstd.buf : xs.buf, part};
-        SR_TRY(sr_vk_misc_launch(be, "bn_partial", 1, mode, 0, &pc,
-                                 sizeof(pc), bufs, 5, groups));
+        SR_TRY(sr_vk_launch(be, "bn_stats_partial", 1, mode, 0, &pc, sizeof(pc),
+                            bufs, 5, groups));
         pc.p_base += p;
     }
     return SR_OK;
 }
 
-/* bn_final: part -> out0..out3 per mode (see shaders/bn_final.comp). */
-static sr_status bn_final(sr_backend *be, const bn_plan *pl, uint32_t mode,
-                          const char *op, sr_buf *part, const sr_view out[4],
-                          const sr_bn_desc *d)
+/* bn_stats_final: part -> out0..out3 per mode (see
+ * shaders/bn_stats_final.comp). */
+static sr_status bn_stats_final(sr_backend *be, const bn_plan *pl,
+                                uint32_t mode, const char *op, sr_buf *part,
+                                const sr_view out[4], const sr_bn_desc *d)
 {
     struct {
         uint32_t c, p;
@@ -163,16 +165,16 @@ static sr_status bn_final(sr_backend *be, const bn_plan *pl, uint32_t mode,
 
         SR_TRY(sr_vk_fit(be, v, pl->c, op, "per-channel output", &v));
         bufs[1 + i] = v.buf;
-        SR_TRY(sr_vk_misc_off(v, pl->c, &pc.o[i]));
+        SR_TRY(sr_vk_view_off(v, pl->c, &pc.o[i]));
     }
-    return sr_vk_misc_launch(be, "bn_final", 1, mode, 0, &pc, sizeof(pc),
-                             bufs, 5, groups);
+    return sr_vk_launch(be, "bn_stats_final", 1, mode, 0, &pc, sizeof(pc), bufs,
+                        5, groups);
 }
 
-/* bn_apply per piece: y = gamma (x - s0) invstd + beta; invstd = s1
+/* bn_fwd_apply per piece: y = gamma (x - s0) invstd + beta; invstd = s1
  * (train) or 1 / sqrt(s1 + eps) (eval). v: x, gamma, beta, s0, s1, y. */
-static sr_status bn_apply(sr_backend *be, const bn_plan *pl, uint32_t eval,
-                          const char *op, const sr_view v[6], float eps)
+static sr_status bn_fwd_apply(sr_backend *be, const bn_plan *pl, uint32_t eval,
+                              const char *op, const sr_view v[6], float eps)
 {
     struct {
         uint32_t planes, c, hw, off[6];
@@ -188,7 +190,7 @@ static sr_status bn_apply(sr_backend *be, const bn_plan *pl, uint32_t eval,
 
         SR_TRY(sr_vk_fit(be, v[i], pl->c, op, names[i], &f));
         bufs[i] = f.buf;
-        SR_TRY(sr_vk_misc_off(f, pl->c, &pc.off[i]));
+        SR_TRY(sr_vk_view_off(f, pl->c, &pc.off[i]));
     }
     for (uint32_t i0 = 0; i0 < pl->n; i0 += pl->imgs) {
         uint32_t imgs = min_u32(pl->imgs, pl->n - i0);
@@ -199,18 +201,18 @@ static sr_status bn_apply(sr_backend *be, const bn_plan *pl, uint32_t eval,
         SR_TRY(bn_piece(be, pl, v[5], i0, imgs, op, "y", &ys));
         bufs[0] = xs.buf;
         bufs[5] = ys.buf;
-        SR_TRY(sr_vk_misc_off(xs, words, &pc.off[0]));
-        SR_TRY(sr_vk_misc_off(ys, words, &pc.off[5]));
+        SR_TRY(sr_vk_view_off(xs, words, &pc.off[0]));
+        SR_TRY(sr_vk_view_off(ys, words, &pc.off[5]));
         pc.planes = imgs * pl->c;
         bn_groups_2d(be, pl, pc.planes, groups);
-        SR_TRY(sr_vk_misc_launch(be, "bn_apply", 1, eval, 0, &pc, sizeof(pc),
-                                 bufs, 6, groups));
+        SR_TRY(sr_vk_launch(be, "bn_fwd_apply", 1, eval, 0, &pc, sizeof(pc),
+                            bufs, 6, groups));
     }
     return SR_OK;
 }
 
 /* v: x, gamma, beta, run_mean, run_var, save_mean, save_invstd, y */
-static sr_status bn_fwd_train(sr_backend *be, const sr_op *op)
+sr_status sr_vk_bn_fwd_train(sr_backend *be, const sr_op *op)
 {
     static const char *const name = "bn_fwd_train";
     static const char *const big_names[2] = {"x", "y"};
@@ -223,21 +225,22 @@ static sr_status bn_fwd_train(sr_backend *be, const sr_op *op)
     SR_TRY(sr_vk_scratch(be, (size_t)pl.c * pl.p_all, &part));
 
     const sr_view mean_out[4] = {v[5], SR_NONE, SR_NONE, SR_NONE};
-    SR_TRY(bn_partial(be, &pl, BN_SUM, name, v[0], SR_NONE, SR_NONE, SR_NONE,
-                      part));
-    SR_TRY(bn_final(be, &pl, BN_FIN_MEAN, name, part, mean_out, &op->p.bn));
+    SR_TRY(bn_stats_partial(be, &pl, BN_SUM, name, v[0], SR_NONE, SR_NONE,
+                            SR_NONE, part));
+    SR_TRY(bn_stats_final(be, &pl, BN_FIN_MEAN, name, part, mean_out,
+                          &op->p.bn));
 
     const sr_view var_out[4] = {v[5], v[6], v[3], v[4]};
-    SR_TRY(bn_partial(be, &pl, BN_SQ, name, v[0], SR_NONE, v[5], SR_NONE,
-                      part));
-    SR_TRY(bn_final(be, &pl, BN_FIN_VAR, name, part, var_out, &op->p.bn));
+    SR_TRY(bn_stats_partial(be, &pl, BN_SQ, name, v[0], SR_NONE, v[5], SR_NONE,
+                            part));
+    SR_TRY(bn_stats_final(be, &pl, BN_FIN_VAR, name, part, var_out, &op->p.bn));
 
     const sr_view ap[6] = {v[0], v[1], v[2], v[5], v[6], v[7]};
-    return bn_apply(be, &pl, 0, name, ap, op->p.bn.eps);
+    return bn_fwd_apply(be, &pl, 0, name, ap, op->p.bn.eps);
 }
 
 /* v: x, gamma, beta, run_mean, run_var, y */
-static sr_status bn_fwd_eval(sr_backend *be, const sr_op *op)
+sr_status sr_vk_bn_fwd_eval(sr_backend *be, const sr_op *op)
 {
     static const char *const big_names[2] = {"x", "y"};
     const sr_view big[2] = {op->v[0], op->v[5]};
@@ -245,11 +248,11 @@ static sr_status bn_fwd_eval(sr_backend *be, const sr_op *op)
 
     SR_TRY(bn_plan_init(be, "bn_fwd_eval", &op->p.bn, big, big_names, 2,
                         &pl));
-    return bn_apply(be, &pl, 1, "bn_fwd_eval", op->v, op->p.bn.eps);
+    return bn_fwd_apply(be, &pl, 1, "bn_fwd_eval", op->v, op->p.bn.eps);
 }
 
 /* v: x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta */
-static sr_status bn_bwd(sr_backend *be, const sr_op *op)
+sr_status sr_vk_bn_bwd(sr_backend *be, const sr_op *op)
 {
     static const char *const name = "bn_bwd";
     static const char *const big_names[3] = {"x", "dy", "dx"};
@@ -260,10 +263,11 @@ static sr_status bn_bwd(sr_backend *be, const sr_op *op)
 
     SR_TRY(bn_plan_init(be, name, &op->p.bn, big, big_names, 3, &pl));
     SR_TRY(sr_vk_scratch(be, 2 * (size_t)pl.c * pl.p_all, &part));
-    SR_TRY(bn_partial(be, &pl, BN_BWD, name, v[0], v[1], v[3], v[4], part));
+    SR_TRY(bn_stats_partial(be, &pl, BN_BWD, name, v[0], v[1], v[3], v[4],
+                            part));
 
     const sr_view fin_out[4] = {v[6], v[7], SR_NONE, SR_NONE};
-    SR_TRY(bn_final(be, &pl, BN_FIN_BWD, name, part, fin_out, &op->p.bn));
+    SR_TRY(bn_stats_final(be, &pl, BN_FIN_BWD, name, part, fin_out, &op->p.bn));
 
     /* dx = gamma invstd (dy - dbeta / L - xhat dgamma / L), per piece */
     struct {
@@ -283,7 +287,7 @@ static sr_status bn_bwd(sr_backend *be, const sr_op *op)
 
         SR_TRY(sr_vk_fit(be, v[order[i]], pl.c, name, names[i], &f));
         bufs[i] = f.buf;
-        SR_TRY(sr_vk_misc_off(f, pl.c, &pc.off[i]));
+        SR_TRY(sr_vk_view_off(f, pl.c, &pc.off[i]));
     }
     for (uint32_t i0 = 0; i0 < pl.n; i0 += pl.imgs) {
         uint32_t imgs = min_u32(pl.imgs, pl.n - i0);
@@ -297,26 +301,12 @@ static sr_status bn_bwd(sr_backend *be, const sr_op *op)
             SR_TRY(bn_piece(be, &pl, v[order[i]], i0, imgs, name, names[i],
                             &f));
             bufs[i] = f.buf;
-            SR_TRY(sr_vk_misc_off(f, words, &pc.off[i]));
+            SR_TRY(sr_vk_view_off(f, words, &pc.off[i]));
         }
         pc.planes = imgs * pl.c;
         bn_groups_2d(be, &pl, pc.planes, groups);
-        SR_TRY(sr_vk_misc_launch(be, "bn_bwd_dx", 0, 0, 0, &pc, sizeof(pc),
-                                 bufs, 8, groups));
+        SR_TRY(sr_vk_launch(be, "bn_bwd_data", 0, 0, 0, &pc, sizeof(pc), bufs,
+                            8, groups));
     }
     return SR_OK;
-}
-
-sr_status sr_vk_exec_norm_ops(sr_backend *be, const sr_op *op)
-{
-    switch (op->kind) {
-    case SR_OP_BN_FWD_TRAIN:
-        return bn_fwd_train(be, op);
-    case SR_OP_BN_FWD_EVAL:
-        return bn_fwd_eval(be, op);
-    case SR_OP_BN_BWD:
-        return bn_bwd(be, op);
-    default:
-        return SR_E_UNSUPPORTED;
-    }
 }
