@@ -154,8 +154,8 @@ static void compare_slack(const char *model, const char *what,
     CHECK(worst <= 1.0, "%s %s[%zu]: %.9g, PyTorch %.9g (max |ref| %.3g): "
           "%.2fx the tolerance", model, what, wi, n ? got[wi] : 0.0,
           n ? ref[wi] : 0.0, scale, worst);
-    fprintf(stderr, "  %-36s %8zu values  worst %.3f of tol  normwise %.2e\n", what, n,
-           worst, den > 0 ? sqrt(num / den) : sqrt(num));
+    fprintf(stderr, "  %-36s %8zu values  worst %.3f of tol  normwise "
+            "%.2e\n", what, n, worst, den > 0 ? sqrt(num / den) : sqrt(num));
 }
 
 static void compare(const char *model, const char *what, const float *got,
@@ -170,7 +170,8 @@ static void compare_scalar(const char *model, const char *what, double got,
     double e = fabs(got - ref) / fmax(fabs(ref), 1e-30);
     CHECK(e <= tol, "%s %s: %.9g, PyTorch %.9g (relative %.2e > %.0e)", model,
           what, got, ref, e, tol);
-    fprintf(stderr, "  %-36s %.9g vs %.9g  relative %.2e\n", what, got, ref, e);
+    fprintf(stderr, "  %-36s %.9g vs %.9g  relative %.2e\n", what, got, ref,
+            e);
 }
 
 /* ---- one network ---- */
@@ -211,8 +212,8 @@ static void setup(golden_net *G)
     double rm, pm;
     if (h5_attr(G->g, model, "relu_margin", &rm) == 0 &&
         h5_attr(G->g, model, "maxpool_margin", &pm) == 0)
-        fprintf(stderr, "%s: closest ReLU input %.2e rms, max-pool runner-up %.2e rms "
-               "(in PyTorch's pass)\n", model, rm, pm);
+        fprintf(stderr, "%s: closest ReLU input %.2e rms, max-pool "
+                "runner-up %.2e rms (in PyTorch's pass)\n", model, rm, pm);
     /* the batch [n][c][h][w] sets the net's batch and input size */
     size_t nx = 0;
     int nd = 0;
