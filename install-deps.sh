@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages sinreq needs to build and test, if any is
-# missing. `install-deps.sh --bench` adds PyTorch for the side-by-side
-# benchmarks. Needs root (or sudo) only when something is missing.
+# missing. PyTorch (python3-torch, /usr/bin/python3) is one of them: the
+# golden test (tests/golden) computes its expected values with it at test
+# time; the benchmarks use it too. Arguments are ignored (`--bench` once
+# added PyTorch alone). Needs root (or sudo) only when something is missing.
 # Slurm (tests/slurm starts its own one-node cluster; the packages' system
 # services are not used): slurmctld, slurmd, slurm-client, munge, and
 # libpmix-dev, whose libpmix.so Slurm's mpi/pmix plugin loads (srun
@@ -16,10 +18,7 @@ pkgs=(cmake gcc make pkg-config
       libdnnl-dev libyaml-dev python3
       libmatio-dev libarchive-dev libjpeg62-turbo-dev libpng-dev libssl-dev
       zlib1g-dev dataset-fashion-mnist python3-numpy python3-scipy python3-pil
-      python3-h5py python3-matplotlib)
-if [ "${1:-}" = "--bench" ]; then
-    pkgs+=(python3-torch)
-fi
+      python3-h5py python3-matplotlib python3-torch)
 
 missing=()
 for p in "${pkgs[@]}"; do
