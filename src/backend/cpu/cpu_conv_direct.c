@@ -126,14 +126,19 @@ double sr_cpu_measure_peak(int threads, double seconds, int cpu_time)
 /* Where im2col + SGEMM stays (docs/design.md has the measurements): 1x1
  * kernels on planes of at least 256 outputs, where the image itself is the
  * GEMM operand (no staging copy, which would cost as much as the few
- * FLOPs). Everything else runs on the direct engine. */
+ * FLOPs); output planes under 8x8, mostly padding in the engine's q-plane;
+ * and wide layers (64+ in, 128+ out channels), where oneDNN's SGEMM beats
+ * our kernels in every direction. Everything else runs on the direct
+ * engine. */
 int sr_cpu_dconv_suits(const sr_conv2d_desc *d)
 {
     const char *v = getenv("SINREQ_CPU_CONV");
     if (v && !strcasecmp(v, "gemm")) return 0;
     if (v && !strcasecmp(v, "direct")) return 1;
     int plane = sr_conv2d_out_h(d) * sr_conv2d_out_w(d);
-    return !((d->kh * d->kw == 1 && plane >= 256) || plane < 64);
+    if (d->kh * d->kw == 1 && plane >= 256) return 0;
+    if (plane < 64) return 0;
+    return !(d->c >= 64 && d->k >= 128);
 }
 
 static size_t round_up(size_t v, size_t m) { return (v + m - 1) / m * m; }
