@@ -17,6 +17,9 @@ import sys
 
 COLS = ("backend", "net", "layer", "n", "c", "h", "w", "k", "kh", "stride",
         "pad", "dir", "gflops", "ms")
+# bench_ops adds of_peak (the row's fraction of the measured FP32 peak)
+# after these; torch rows do not have it.
+OPTIONAL_COLS = ("of_peak",)
 DIR_ORDER = {"fwd": 0, "bwd_data": 1, "bwd_weight": 2}
 
 
@@ -29,12 +32,13 @@ def read_tsv(path):
             if not line or line.startswith("#") or line.startswith("backend\t"):
                 continue
             parts = line.split("\t")
-            if len(parts) != len(COLS):
-                sys.stderr.write("join.py: %s:%d: %d fields, want %d; "
+            if not len(COLS) <= len(parts) <= len(COLS) + len(OPTIONAL_COLS):
+                sys.stderr.write("join.py: %s:%d: %d fields, want %d to %d; "
                                  "skipped\n" % (path, ln, len(parts),
-                                                len(COLS)))
+                                                len(COLS), len(COLS) +
+                                                len(OPTIONAL_COLS)))
                 continue
-            r = dict(zip(COLS, parts))
+            r = dict(zip(COLS + OPTIONAL_COLS, parts))
             backend = backend or r["backend"]
             key = (r["net"], r["layer"], r["dir"])
             try:
