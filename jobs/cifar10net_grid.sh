@@ -3,7 +3,11 @@
 # full precision, then {DoReFa, WRPN} x {3, 4, 5} bits x {without, with
 # SinReQ}, each fine-tuned from the full-precision model (the authors'
 # regime), then the table (jobs/report.py).
-#   jobs/cifar10net_grid.sh DATA.h5 OUT_DIR
+#   jobs/cifar10net_grid.sh DATA.h5 OUT_DIR [--bits LIST] [--quantizers LIST]
+#                           [--quiet]
+# --bits [3,4,5] and --quantizers [dorefa,wrpn] (comma lists) restrict the
+# grid, as in jobs/paper_grid.sh; --quiet passes --quiet to every run (no
+# progress lines; train.log is written either way).
 # Settings through the environment (defaults in brackets): FP_EPOCHS [30],
 # FT_EPOCHS [5], FT_LR [0.001], LAMBDA [1], SEED [1] (full precision and
 # the fine-tuning runs), SEEDS [$SEED] (fine-tuning seeds: every cell runs
@@ -13,16 +17,41 @@
 # global"), TRAIN_ARGS [] (extra flags for every run), BACKEND [cpu],
 # THREADS [0 = all cores], NET [cifar10net].
 # A run that already has result.json is skipped: re-running the script
-# after an interruption continues the grid.
+# after an interruption continues the grid. A run that fails leaves
+# OUT_DIR/<run>.failed holding its exit code (the report says "failed");
+# the next attempt at that run removes it.
 set -euo pipefail
-data=${1:?usage: jobs/cifar10net_grid.sh DATA.h5 OUT_DIR}
-out=${2:?usage: jobs/cifar10net_grid.sh DATA.h5 OUT_DIR}
+usage="usage: jobs/cifar10net_grid.sh DATA.h5 OUT_DIR [--bits LIST] [--quantizers LIST] [--quiet]"
+die() { echo "cifar10net_grid: $*" >&2; exit 1; }
 source "$(dirname "$0")/lib.sh"
+pos=() bits_list="3,4,5" quants="dorefa,wrpn" quiet=()
+while [ $# -gt 0 ]; do
+    case $1 in
+        --bits) [ $# -ge 2 ] || die "--bits needs a list"; bits_list=$2; shift 2 ;;
+        --quantizers) [ $# -ge 2 ] || die "--quantizers needs a list"; quants=$2; shift 2 ;;
+        --quiet) quiet=(--quiet); shift ;;
+        -h|--help) echo "$usage"; exit 0 ;;
+        -*) die "unknown option '$1' ($usage)" ;;
+        *) pos+=("$1"); shift ;;
+    esac
+done
+[ "${#pos[@]}" = 2 ] || die "$usage"
+data=${pos[0]} out=${pos[1]}
+IFS=, read -r -a bits <<< "$bits_list"
+[ "${#bits[@]}" -gt 0 ] || die "--bits: empty list"
+for b in "${bits[@]}"; do
+    [[ "$b" =~ ^[2-8]$ ]] || die "--bits: '$b' is not a bit width in 2..8"
+done
+IFS=, read -r -a quant <<< "$quants"
+[ "${#quant[@]}" -gt 0 ] || die "--quantizers: empty list"
+for q in "${quant[@]}"; do
+    [[ "$q" =~ ^(dorefa|wrpn)$ ]] || die "--quantizers: unknown quantizer '$q' (dorefa, wrpn)"
+done
 sinreq=${SINREQ:-$(sr_bin sinreq)}
 net=${NET:-cifar10net}
 read -r -a train_args <<< "${TRAIN_ARGS:-}"
 common=(--net "$net" --data "$data" --batch 128 --backend "${BACKEND:-cpu}"
-        --threads "${THREADS:-0}" --seed "${SEED:-1}" --quiet
+        --threads "${THREADS:-0}" --seed "${SEED:-1}" "${quiet[@]}"
         "${train_args[@]}")
 mkdir -p "$out"
 
@@ -35,19 +64,21 @@ read -r -a reg_args <<< "${REG_ARGS:-}"
 for seed in "${seeds[@]}"; do
   suffix=""
   [ "${#seeds[@]}" -gt 1 ] && suffix="-seed$seed"
-  for quant in dorefa wrpn; do
-    for bits in 3 4 5; do
+  for q in "${quant[@]}"; do
+    for b in "${bits[@]}"; do
         for lam in 0 "${LAMBDA:-1}"; do
-            run="$out/$quant$bits-lambda$lam$suffix"
+            run="$out/$q$b-lambda$lam$suffix"
             [ -f "$run/result.json" ] && continue
+            rm -f "$run.failed"
             extra=()
             [ "$lam" != 0 ] && extra=("${reg_args[@]}")
             "$sinreq" train "${common[@]}" --seed "$seed" --out "$run" --force \
-                --init "$out/fp/model.h5" --quantizer "$quant" --bits "$bits" \
+                --init "$out/fp/model.h5" --quantizer "$q" --bits "$b" \
                 --sinreq-lambda "$lam" --epochs "${FT_EPOCHS:-5}" \
                 --lr "${FT_LR:-0.001}" --lr-schedule cosine \
                 --hist-epochs 0,last "${extra[@]}" \
-                || echo "grid: $run failed (exit $?), see $run/train.log" >&2
+                || { rc=$?; echo "$rc" > "$run.failed"
+                     echo "grid: $run failed (exit $rc), see $run/train.log" >&2; }
         done
     done
   done

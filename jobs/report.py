@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The paper's table from a grid's run directories (docs/method.md, "The claim and how it is measured").
 
-    jobs/report.py GRID_DIR [--md OUT.md]
+    jobs/report.py GRID_DIR [--md OUT.md [--no-figure]]
 
 GRID_DIR holds fp/ and <quantizer><bits>-lambda<L>[-seed<S>]/ run
 directories (as jobs/cifar10net_grid.sh writes them; no -seed suffix means
@@ -24,6 +24,19 @@ Then per-layer quantization error mean|W - Q(W)| and R_l at the last epoch,
 without and with SinReQ (mean over seeds); an error above 1 (the weights
 far outside the levels' range [-1, 1]: a diverged run) is marked (!) and
 named in a note under the table.
+
+Every run is done (result.json), failed (the grid recorded a non-zero exit:
+<run>.failed beside it from jobs/cifar10net_grid.sh, or the Slurm log's
+"sinreq train exited N" from jobs/train.sbatch), running (its directory
+exists, nothing says it ended; the age of its train.log is given: a run
+killed without a trace looks the same) or missing (never started). The
+report counts the done runs and names every other with its state; a cell
+without a finished pair says why: failed, running or missing.
+
+With --md, the figure too (matplotlib; skipped with a note when it is not
+installed): per network, test top-1 against bits for base and SinReQ per
+quantizer (error bars: sd over seeds) and full precision as a horizontal
+line, written beside OUT.md as OUT.png and embedded in it.
 """
 import argparse
 import glob
@@ -32,6 +45,7 @@ import math
 import os
 import re
 import sys
+import time
 
 
 def load(run):
@@ -51,6 +65,77 @@ def load(run):
             "epochs": res.get("epochs"), "wall_s": res.get("wall_s")}
 
 
+RUN_RE = r"(dorefa|wrpn)(\d+)-lambda([0-9.e+-]+?)(?:-seed(\d+))?"
+
+
+def run_state(grid, name):
+    """(state, detail) of the run GRID/NAME: done, failed, running or
+    missing (module docstring)."""
+    run = os.path.join(grid, name)
+    if load(run) is not None:
+        return "done", ""
+    marker = os.path.join(grid, name + ".failed")
+    if os.path.isfile(marker):
+        with open(marker) as f:
+            return "failed", "exit %s, see %s/train.log" % (
+                f.read().strip() or "?", run)
+    # jobs/paper_grid.sh: logs in GRID/slurm/<net>-<run>-<job>.out
+    logs = [p for p in glob.glob(os.path.join(grid, "slurm", "*-%s-*.out" % name))
+            if re.fullmatch(r".*-%s-\d+\.out" % re.escape(name),
+                            os.path.basename(p))]
+    if logs:
+        with open(max(logs, key=os.path.getmtime), errors="replace") as f:
+            text = f.read()
+        ends = re.findall(r"sinreq train exited (\d+)", text)
+        if ends and (ends[-1] not in ("0", "3") or
+                     "not requeueing" in text.split("exited " + ends[-1])[-1]):
+            return "failed", "exit %s, see %s" % (
+                ends[-1], max(logs, key=os.path.getmtime))
+    log = os.path.join(run, "train.log")
+    if os.path.isfile(log):
+        age = time.time() - os.path.getmtime(log)
+        return "running", "train.log last written %s ago" % (
+            "%.0f s" % age if age < 120 else "%.0f min" % (age / 60)
+            if age < 7200 else "%.1f h" % (age / 3600))
+    return "missing", "never started"
+
+
+def grid_runs(grid):
+    """The names of the runs a grid holds or was meant to hold: run
+    directories, failure markers and Slurm job records, and for each cell
+    and seed both its runs (base and SinReQ)."""
+    names = set()
+    for d in glob.glob(os.path.join(grid, "*-lambda*")):
+        b = os.path.basename(d)
+        names.add(b[:-len(".failed")] if b.endswith(".failed") else b)
+    net = os.path.basename(os.path.normpath(grid))
+    for j in glob.glob(os.path.join(grid, "slurm", "*.job")):
+        b = os.path.basename(j)[:-4]
+        if b.startswith(net + "-"):
+            names.add(b[len(net) + 1:])
+    names = {n for n in names if re.fullmatch(RUN_RE, n)}
+    # a cell's partner that never started is still one of the grid's runs
+    lams = {re.fullmatch(RUN_RE, n)[3] for n in names}
+    full = set(names)
+    for n in names:
+        m = re.fullmatch(RUN_RE, n)
+        for lam in lams:
+            full.add("%s%s-lambda%s%s" % (m[1], m[2], lam,
+                                          "-seed" + m[4] if m[4] else ""))
+    return sorted(full)
+
+
+def state_lines(grid, states):
+    """The run-state summary: done counted, every other run named."""
+    out = ["Runs: %d done of %d" % (sum(1 for s, _ in states.values()
+                                       if s == "done"), len(states))]
+    for want in ("failed", "running", "missing"):
+        for name, (s, detail) in sorted(states.items()):
+            if s == want:
+                out.append("- %s: %s (%s)" % (name, s, detail))
+    return out + [""]
+
+
 def mean_sd(xs):
     m = sum(xs) / len(xs)
     if len(xs) < 2:
@@ -60,7 +145,7 @@ def mean_sd(xs):
 
 def fmt(xs, spec="%.2f", sign=False):
     if not xs:
-        return "failed"
+        return "n/a"
     m, sd = mean_sd(xs)
     s = (("%+" + spec[1:]) if sign else spec) % m
     return s if sd is None else s + " +- " + spec % sd
@@ -77,16 +162,32 @@ def grid_report(grid):
     and SinReQ accuracies."""
     fp = load(os.path.join(grid, "fp"))
     if fp is None:
+        s, detail = run_state(grid, "fp")
         raise ReportError("%s/fp/result.json missing: the full-precision "
-                          "run did not finish" % grid)
+                          "run did not finish (fp: %s, %s)" % (grid, s, detail))
     cells = {}  # (quant, bits) -> {seed: {lambda: run or None}}
-    for d in sorted(glob.glob(os.path.join(grid, "*-lambda*"))):
-        m = re.fullmatch(r"(dorefa|wrpn)(\d+)-lambda([0-9.e+-]+?)(?:-seed(\d+))?",
-                         os.path.basename(d))
-        if m:
-            seed = int(m[4]) if m[4] else 0
-            cells.setdefault((m[1], int(m[2])), {}).setdefault(seed, {})[
-                float(m[3])] = load(d)
+    states = {}  # run name -> (state, detail)
+    for name in grid_runs(grid):
+        m = re.fullmatch(RUN_RE, name)
+        seed = int(m[4]) if m[4] else 0
+        states[name] = run_state(grid, name)
+        cells.setdefault((m[1], int(m[2])), {}).setdefault(seed, {})[
+            float(m[3])] = load(os.path.join(grid, name))
+    names = {}  # (quant, bits) -> its run names
+    for name in states:
+        m = re.fullmatch(RUN_RE, name)
+        names.setdefault((m[1], int(m[2])), []).append(name)
+
+    def unfinished(q, bits, reg):
+        """The state of a cell's base (reg false) or SinReQ runs when it has
+        no finished pair: failed beats running beats missing (a run that
+        never started fails nothing), done when all of them finished."""
+        got = {states[n][0] for n in names[(q, bits)]
+               if (float(re.fullmatch(RUN_RE, n)[3]) > 0) == reg}
+        for s in ("failed", "running", "missing", "done"):
+            if s in got:
+                return s
+        return "missing"
     if not cells:
         raise ReportError("no <quantizer><bits>-lambda<L> runs in %s" % grid)
 
@@ -107,14 +208,17 @@ def grid_report(grid):
     out.append("Seeds: %s (figures are mean +- sample sd over the seeds "
                "where both runs of a cell finished)\n"
                % (", ".join(map(str, seeds)) if seeds != [0] else "one"))
+    out.extend(state_lines(grid, states))
     out.append("| quantizer | bits | seeds | base | + SinReQ | gain (points) "
                "| FP - base | gap closed |")
     out.append("|---|---|---|---|---|---|---|---|")
-    contrib, compact = [], {}
+    contrib, compact, series = [], {}, {}
     for (q, bits) in sorted(cells):
         p = pairs(q, bits)
         if not p:
-            out.append("| %s | %d | 0 | failed | failed | | | |" % (q, bits))
+            out.append("| %s | %d | 0 | %s | %s | | | |"
+                       % (q, bits, unfinished(q, bits, False),
+                          unfinished(q, bits, True)))
             continue
         base = [b["acc"] for _, b, _ in p]
         reg = [r["acc"] for _, _, r in p]
@@ -127,6 +231,7 @@ def grid_report(grid):
                    % (q, bits, len(p), fmt(base), fmt(reg),
                       fmt(gain, sign=True), gap, closed))
         compact[(q, bits)] = (mean_sd(base)[0], mean_sd(reg)[0])
+        series[(q, bits)] = (base, reg)
         for seed, b, r in p:
             contrib.append((q, seed, r["acc"] - b["acc"], fp["acc"] - b["acc"]))
     out.append("")
@@ -167,7 +272,7 @@ def grid_report(grid):
                    "range [-1, 1] of the levels: the weights of %s left the "
                    "quantizer's range (a diverged run; see its train.log)"
                    % (QERR_ABSURD, ", ".join(absurd)))
-    return out, contrib, compact, fp
+    return out, contrib, compact, fp, series
 
 
 # mean|W - Q(W)| beyond this means the weights are far outside the levels'
@@ -193,26 +298,82 @@ def pooled_lines(contrib):
         g = [v[0] / v[2] for v in per_seed.values()]
         share = [100 * v[0] / v[1] for v in per_seed.values() if v[1] > 0]
         out.append("%s: mean gain %s points per cell; pooled gap closed "
-                   "sum(gain)/sum(FP-base) = %s%%"
-                   % (q, fmt(g, sign=True), fmt(share, "%.1f")))
+                   "sum(gain)/sum(FP-base) = %s"
+                   % (q, fmt(g, sign=True),
+                      fmt(share, "%.1f") + "%" if share else "n/a (no gap)"))
     return out
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("grid")
-    ap.add_argument("--md", help="also write the report to this file")
+    ap.add_argument("--md", help="also write the report to this file, "
+                    "with the figure beside it (OUT.png)")
+    ap.add_argument("--no-figure", action="store_true",
+                    help="with --md: no figure")
     a = ap.parse_args()
 
     try:
-        out = report(a.grid)
+        out, figs = report(a.grid)
     except ReportError as e:
         sys.exit("report: %s" % e)
     text = "\n".join(out) + "\n"
     sys.stdout.write(text)
     if a.md:
-        with open(a.md, "w") as f:
-            f.write(text)
+        head = ""
+        if not a.no_figure:
+            png = os.path.splitext(a.md)[0] + ".png"
+            note = figure(figs, png)
+            head = (note + "\n\n" if note else
+                    "![test top-1 against bits per network](%s)\n\n"
+                    % os.path.basename(png))
+        try:
+            with open(a.md, "w") as f:
+                f.write(head + text)
+        except OSError as e:
+            sys.exit("report: cannot write %s: %s" % (a.md, e.strerror))
+
+
+def figure(figs, png):
+    """Per network, test top-1 against bits: base and SinReQ per quantizer
+    with sd over seeds as error bars, full precision as a horizontal line.
+    Writes PNG; returns None, or a note saying why there is no figure."""
+    figs = [f for f in figs if f[2]]
+    if not figs:
+        return "(no figure: no finished cell)"
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "(no figure: matplotlib is not installed)"
+    fig, axes = plt.subplots(1, len(figs), figsize=(5.5 * len(figs), 4.2),
+                             squeeze=False)
+    for ax, (net, fpacc, series) in zip(axes[0], figs):
+        ax.axhline(fpacc, color="black", lw=1, ls=":",
+                   label="full precision %.2f" % fpacc)
+        for i, q in enumerate(sorted({q for q, _ in series})):
+            bits = sorted(b for qq, b in series if qq == q)
+            for j, (what, ls) in enumerate((("base", "--"), ("+ SinReQ", "-"))):
+                m = [mean_sd(series[(q, b)][j]) for b in bits]
+                # nudge the two curves apart so the error bars stay visible
+                x = [b + (j - 0.5) * 0.06 for b in bits]
+                ax.errorbar(x, [v[0] for v in m],
+                            yerr=[v[1] or 0 for v in m], color="C%d" % i,
+                            ls=ls, marker="o", capsize=3,
+                            label="%s %s" % (q, what))
+        ax.set_xticks(sorted({b for _, b in series}))
+        ax.set_xlabel("bits")
+        ax.set_ylabel("test top-1 (%)")
+        ax.set_title(net)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    try:
+        fig.savefig(png, dpi=100)
+    except OSError as e:
+        return "(no figure: cannot write %s: %s)" % (png, e.strerror)
+    return None
 
 
 def report(grid):
@@ -224,26 +385,29 @@ def report(grid):
                        os.path.isdir(os.path.join(grid, n, "slurm")) or
                        glob.glob(os.path.join(grid, n, "*-lambda*"))))
     if os.path.isdir(os.path.join(grid, "fp")) or not nets:
-        return grid_report(grid)[0]
+        r = grid_report(grid)
+        return r[0], [(os.path.basename(os.path.normpath(grid)), r[3]["acc"],
+                       r[4])]
     # one grid per network (jobs/paper_grid.sh); a network whose
     # full-precision run has not finished is reported as such
-    out, contrib, rows = [], [], []
+    out, contrib, rows, figs = [], [], [], []
     for net in nets:
         d = os.path.join(grid, net)
         out.append("## %s\n" % net)
         try:
-            lines, c, compact, fp = grid_report(d)
+            lines, c, compact, fp, series = grid_report(d)
         except ReportError as e:
             out.append("no table: %s\n" % e)
             continue
         out.extend(lines)
         out.append("")
         contrib.extend(c)
+        figs.append((net, fp["acc"], series))
         for (q, bits), (b, r) in sorted(compact.items()):
             rows.append((net, fp["acc"], q, bits, b, r))
     out.append("## All networks\n")
     if not rows:
-        return out + ["no finished cells"]
+        return out + ["no finished cells"], figs
     out.append("Test top-1, base -> + SinReQ (mean over seeds):\n")
     bits_all = sorted({r[3] for r in rows})
     out.append("| network | FP | quantizer | " +
@@ -258,7 +422,7 @@ def report(grid):
     out.append("Over networks and bit widths (docs/method.md; paper: "
                "DoReFa +2.8 points, 32.4%; WRPN +2.1, 27.5%):\n")
     out.extend(pooled_lines(contrib))
-    return out
+    return out, figs
 
 
 if __name__ == "__main__":

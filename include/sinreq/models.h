@@ -37,6 +37,8 @@ sr_status sr_model_build(const sr_model_opts *o, sr_nn **out);
 /* "cifar10net, svhnnet, resnet20, vgg11, alexnet, resnet18" */
 const char *sr_model_names(void);
 int sr_model_count(void);
+/* " (did you mean resnet20?)" for a mistyped network name, else "". */
+const char *sr_model_suggest(const char *name);
 const char *sr_model_name(int i);
 /* The default input and class count of a network. */
 sr_status sr_model_defaults(const char *name, int *c, int *h, int *w,

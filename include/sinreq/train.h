@@ -96,8 +96,27 @@ typedef struct sr_dist sr_dist;
 sr_status sr_train_run_dist(const sr_train_config *c, const char *cmdline,
                             int *requeue, sr_dist *d);
 
-/* `sinreq export`: model file -> really quantized weights (ckpt_io.h). */
+/* `sinreq export`: model file -> really quantized weights (ckpt_io.h).
+ * Overwrites out and writes full-precision models (all float32). */
 sr_status sr_train_export(const char *model, const char *out);
+
+typedef struct sr_export_opts {
+    int force;       /* replace an existing out (else SR_E_ARG) */
+    int allow_float; /* write a model without quantized layers (else SR_E_ARG) */
+} sr_export_opts;
+
+/* What an export wrote: layer counts, quantized layers per bit width, and
+ * the file's size in bytes. */
+typedef struct sr_export_summary {
+    int quantized, floats;
+    int layers_by_bits[33];
+    long long bytes;
+} sr_export_summary;
+
+/* sr_train_export with its refusals chosen by o; sum (may be NULL) is
+ * filled on success. */
+sr_status sr_train_export_ex(const char *model, const char *out,
+                             const sr_export_opts *o, sr_export_summary *sum);
 
 /* Evaluate a model file on a dataset split; prints nothing. */
 typedef struct sr_eval_opts {

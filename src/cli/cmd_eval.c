@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "sinreq/backend.h"
 #include "sinreq/parse.h"
+#include "sinreq/suggest.h"
 
 static void usage(FILE *f)
 {
@@ -25,6 +26,21 @@ int sr_cmd_eval(int argc, char **argv)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return SR_EXIT_OK;
+        }
+        static const char *const known[] = {"--model", "--data", "--split",
+                                            "--backend", "--device",
+                                            "--batch", "--threads", "--help",
+                                            NULL};
+        int k = 0;
+        while (known[k] && strcmp(known[k], a) != 0) k++;
+        /* an unknown flag is named as such, also when it comes last */
+        if (strncmp(a, "--", 2) == 0 && !known[k]) {
+            const char *near = sr_closest(a, known);
+            fprintf(stderr, "sinreq eval: unknown option %s%s%s%s\n", a,
+                    near ? " (did you mean " : "", near ? near : "",
+                    near ? "?)" : "");
+            usage(stderr);
+            return SR_EXIT_USAGE;
         }
         if (i + 1 >= argc || strncmp(a, "--", 2) != 0) {
             fprintf(stderr, "sinreq eval: %s '%s'\n", strncmp(a, "--", 2) ?

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "sinreq/suggest.h"
 #include "sinreq/dataset.h"
 #include "sinreq/model_io.h"
 #include "sinreq/models.h"
@@ -13,7 +14,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: sinreq info FILE.h5          a model or dataset file\n"
-               "       sinreq info --net NAME [--width W] [--quantizer Q "
+               "       sinreq info --net NAME [--width-mult W] [--quantizer Q "
                "--bits K]   a network's layers\n");
 }
 
@@ -129,12 +130,27 @@ int sr_cmd_info(int argc, char **argv)
             file = a;
             continue;
         }
+        static const char *const known[] = {"--net", "--width",
+                                            "--width-mult", "--quantizer",
+                                            "--bits", "--help", NULL};
+        int k = 0;
+        while (known[k] && strcmp(known[k], a) != 0) k++;
+        /* an unknown flag is named as such, also when it comes last */
+        if (!known[k]) {
+            const char *near = sr_closest(a, known);
+            fprintf(stderr, "sinreq info: unknown option %s%s%s%s\n", a,
+                    near ? " (did you mean " : "", near ? near : "",
+                    near ? "?)" : "");
+            usage(stderr);
+            return SR_EXIT_USAGE;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "sinreq info: %s needs a value\n", a);
             return SR_EXIT_USAGE;
         }
         if (strcmp(a, "--net") == 0) net = argv[++i];
-        else if (strcmp(a, "--width") == 0)
+        /* --width-mult as in `sinreq train`: one spelling for both */
+        else if (strcmp(a, "--width") == 0 || strcmp(a, "--width-mult") == 0)
             st = sr_parse_int(a, argv[++i], 1, 8, &width);
         else if (strcmp(a, "--quantizer") == 0) quant = argv[++i];
         else if (strcmp(a, "--bits") == 0)

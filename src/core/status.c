@@ -1,6 +1,7 @@
 #include "sinreq/status.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Thread-local so concurrent threads (data loader, ranks' helper threads)
@@ -10,8 +11,13 @@ static _Thread_local char last_error[1024];
 sr_status sr_error_at(sr_status code, const char *file, int line,
                       const char *fmt, ...)
 {
+    /* the source location helps whoever debugs the code, not the user
+     * reading the message: only with SINREQ_DEBUG=1 */
+    const char *dbg = getenv("SINREQ_DEBUG");
     const char *base = strrchr(file, '/');
-    int n = snprintf(last_error, sizeof last_error, "%s:%d: ",
+    int n = 0;
+    if (dbg && strcmp(dbg, "1") == 0)
+        n = snprintf(last_error, sizeof last_error, "%s:%d: ",
                      base ? base + 1 : file, line);
     if (n < 0 || (size_t)n >= sizeof last_error) n = 0;
     va_list ap;

@@ -1,6 +1,7 @@
 /* The paper's six networks (docs/method.md, Networks), built layer by layer with
  * the PyTorch module names of the reference implementations. */
 #include "sinreq/models.h"
+#include "sinreq/suggest.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -199,6 +200,18 @@ const char *sr_model_names(void)
 
 int sr_model_count(void) { return NMODELS; }
 
+const char *sr_model_suggest(const char *name)
+{
+    static _Thread_local char buf[64];
+    const char *near =
+        name ? sr_closest_in(name, models, NMODELS, sizeof models[0]) : NULL;
+
+    if (!near)
+        return "";
+    snprintf(buf, sizeof buf, " (did you mean %s?)", near);
+    return buf;
+}
+
 const char *sr_model_name(int i)
 {
     return i >= 0 && i < NMODELS ? models[i].name : NULL;
@@ -215,8 +228,8 @@ sr_status sr_model_defaults(const char *name, int *c, int *h, int *w,
                             int *classes)
 {
     const model_def *m = find(name);
-    SR_CHECK(m, SR_E_CONFIG, "unknown network '%s' (valid: %s)",
-             name ? name : "(null)", sr_model_names());
+    SR_CHECK(m, SR_E_CONFIG, "unknown network '%s'%s (valid: %s)",
+             name ? name : "(null)", sr_model_suggest(name), sr_model_names());
     if (c) *c = m->c;
     if (h) *h = m->h;
     if (w) *w = m->w;
@@ -229,8 +242,8 @@ sr_status sr_model_build(const sr_model_opts *o, sr_nn **out)
     SR_CHECK(o && out, SR_E_ARG, "sr_model_build: NULL argument");
     *out = NULL;
     const model_def *m = find(o->name);
-    SR_CHECK(m, SR_E_CONFIG, "unknown network '%s' (valid: %s)",
-             o->name ? o->name : "(null)", sr_model_names());
+    SR_CHECK(m, SR_E_CONFIG, "unknown network '%s'%s (valid: %s)",
+             o->name ? o->name : "(null)", sr_model_suggest(o->name), sr_model_names());
     int width = o->width ? o->width : 1;
     int classes = o->num_classes ? o->num_classes : m->classes;
     int c = o->in_c ? o->in_c : m->c, h = o->in_h ? o->in_h : m->h,

@@ -17,6 +17,7 @@
 #include "sinreq/models.h"
 #include "sinreq/parse.h"
 #include "sinreq/quant.h"
+#include "sinreq/suggest.h"
 #include "train_internal.h"
 
 enum key_type { K_STR, K_INT, K_LONG, K_DBL, K_BOOL };
@@ -98,10 +99,31 @@ static int find_key(const char *name)
     for (i = 0; name[i] && i + 1 < sizeof k; i++)
         k[i] = name[i] == '-' ? '_' : name[i];
     k[i] = '\0';
+    /* `sinreq info --width` spells it so: one spelling for both commands */
+    if (strcmp(k, "width") == 0)
+        strcpy(k, "width_mult");
     for (int j = 0; j < NKEYS; j++)
         if (strcmp(keys[j].name, k) == 0)
             return j;
     return -1;
+}
+
+/* " (did you mean X?)" for the key nearest name, as a flag (--lr-schedule)
+ * or a YAML key (lr_schedule); "" when none is near. */
+static const char *did_you_mean(const char *name, int flag)
+{
+    static _Thread_local char buf[96];
+    const char *near = sr_closest_in(name, keys, NKEYS, sizeof keys[0]);
+    size_t n;
+
+    if (!near)
+        return "";
+    n = (size_t)snprintf(buf, sizeof buf, " (did you mean %s%s?)",
+                         flag ? "--" : "", near);
+    for (size_t i = 0; flag && i < n && i < sizeof buf; i++)
+        if (buf[i] == '_')
+            buf[i] = '-';
+    return buf;
 }
 
 static int parse_bool(const char *v, int *out)
@@ -126,6 +148,11 @@ static sr_status set_idx(sr_train_config *c, int k, const char *v,
         char *s = strdup(v);
         if (!s)
             return sr_error(SR_E_NOMEM, "out of memory");
+        /* quantizer names are stored as the code spells them (DoReFa ->
+         * dorefa): config.yaml, model files and reports compare them */
+        if (strcmp(keys[k].name, "quantizer") == 0)
+            for (char *t = s; *t; t++)
+                *t = (char)tolower((unsigned char)*t);
         free(*(char **)p);
         *(char **)p = s;
         break;
@@ -201,8 +228,9 @@ sr_status sr_train_config_set(sr_train_config *c, const char *key,
     int k = find_key(key);
 
     if (k < 0)
-        return sr_error(SR_E_CONFIG, "%s: unknown key '%s' (sinreq train "
-                        "--help lists the keys)", where, key);
+        return sr_error(SR_E_CONFIG, "%s: unknown key '%s'%s (sinreq train "
+                        "--help lists the keys)", where, key,
+                        did_you_mean(key, 0));
     return set_idx(c, k, value, where);
 }
 
@@ -415,8 +443,9 @@ sr_status sr_train_config_load_yaml(sr_train_config *c, const char *path)
         snprintf(where, sizeof where, "%s:%zu", path, k->start_mark.line + 1);
         ki = find_key(kname);
         if (ki < 0) {
-            st = sr_error(SR_E_CONFIG, "%s: unknown key '%s' (sinreq train "
-                          "--help lists the keys)", where, kname);
+            st = sr_error(SR_E_CONFIG, "%s: unknown key '%s'%s (sinreq "
+                          "train --help lists the keys)", where, kname,
+                          did_you_mean(kname, 0));
             break;
         }
         /* YAML leaves duplicates to the application: last-wins would hide
@@ -479,8 +508,9 @@ sr_status sr_train_config_from_args(sr_train_config *c, int argc, char **argv)
                  (int)(eq ? (size_t)(eq - a - 2) : strlen(a + 2)), a + 2);
         k = find_key(key);
         if (k < 0 || strchr(key, '_'))
-            return sr_error(SR_E_CONFIG, "unknown option --%s (sinreq train "
-                            "--help lists them)", key);
+            return sr_error(SR_E_CONFIG, "unknown option --%s%s (sinreq "
+                            "train --help lists them)", key,
+                            did_you_mean(key, 1));
         snprintf(where, sizeof where, "--%s", key);
         if (eq) {
             v = eq + 1;
@@ -568,8 +598,9 @@ sr_status sr_train_config_check(const sr_train_config *c)
     sr_train_plan pt;
 
     if (sr_model_defaults(c->net, &cc, &ch, &cw, &ncl) != SR_OK)
-        return sr_error(SR_E_CONFIG, "%s: unknown network '%s' (use %s)",
-                        sr_train_where(c, "net"), c->net, sr_model_names());
+        return sr_error(SR_E_CONFIG, "%s: unknown network '%s'%s (use %s)",
+                        sr_train_where(c, "net"), c->net,
+                        sr_model_suggest(c->net), sr_model_names());
     SR_CHECK(c->data && c->data[0], SR_E_CONFIG,
              "no dataset: give --data FILE.h5 (or data: in the config)");
     SR_CHECK(c->out && c->out[0], SR_E_CONFIG,

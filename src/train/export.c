@@ -51,6 +51,13 @@ static sr_status check_out(const char *model, const char *out)
 
 sr_status sr_train_export(const char *model, const char *out)
 {
+    sr_export_opts o = {.force = 1, .allow_float = 1};
+    return sr_train_export_ex(model, out, &o, NULL);
+}
+
+sr_status sr_train_export_ex(const char *model, const char *out,
+                             const sr_export_opts *o, sr_export_summary *sum)
+{
     sr_model_file *f = NULL;
     sr_train_src src = {.path = model};
     sr_nn *net = NULL;
@@ -60,7 +67,12 @@ sr_status sr_train_export(const char *model, const char *out)
     sr_export_layer *ql = NULL;
     sr_status st;
 
+    struct stat os;
+
     SR_TRY(check_out(model, out));
+    /* an earlier export (or any other file) is kept unless asked */
+    if (!o->force && stat(out, &os) == 0)
+        return sr_error(SR_E_ARG, "%s exists; --force replaces it", out);
     SR_TRY(sr_model_open(model, &f));
     m = sr_model_file_meta(f);
     src.meta = m;
@@ -125,8 +137,23 @@ sr_status sr_train_export(const char *model, const char *out)
             nf++;
         }
     }
+    /* a full-precision model's export would be the model again, all
+     * float32: most likely the wrong file */
+    if (st == SR_OK && nq == 0 && !o->allow_float)
+        st = sr_error(SR_E_ARG, "%s has no quantized layer (a full-precision "
+                      "model): its export would be all float32; "
+                      "--allow-float writes it anyway", model);
     if (st == SR_OK)
         st = sr_export_save(out, m, ft, nf, ql, nq);
+    if (st == SR_OK && sum) {
+        memset(sum, 0, sizeof *sum);
+        sum->quantized = nq;
+        sum->floats = nf;
+        for (int i = 0; i < nq; i++)
+            if (ql[i].bits >= 0 && ql[i].bits < 33)
+                sum->layers_by_bits[ql[i].bits]++;
+        sum->bytes = stat(out, &os) == 0 ? (long long)os.st_size : -1;
+    }
 out:
     for (int i = 0; ft && i < nf; i++)
         free((float *)ft[i].data);

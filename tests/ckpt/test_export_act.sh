@@ -13,7 +13,7 @@ for q in "none" "dorefa --bits 3" "wrpn --bits 3" "dorefa --bits 4 --waveq"; do
         $SINREQ train --net resnet20 --batch 32 --lr 0.02 --quiet --hist-epochs= \
             --data data.h5 --epochs 1 --threads 2 --out $tag --quantizer $q --act-bits $a \
             || { fail "$tag: train rc $?"; continue; }
-        $SINREQ export --model $tag/model.h5 --out $tag/export.h5 \
+        $SINREQ export --model $tag/model.h5 --out $tag/export.h5 --allow-float \
             || { fail "$tag: export rc $?"; continue; }
         m=$($SINREQ eval --model $tag/model.h5 --data data.h5 --batch 30 | sed 's/^[^ ]* //')
         e=$($SINREQ eval --model $tag/export.h5 --data data.h5 --batch 30 | sed 's/^[^ ]* //')

@@ -42,8 +42,8 @@ refused() {
     $SINREQ export --model "$1.h5" --out "$1.out.h5" 2> export.txt
     local rx=$?
     local me mx
-    me=$(sed 's/^sinreq eval: [a-z0-9_]*\.c:[0-9]*: //' eval.txt)
-    mx=$(sed 's/^sinreq export: [a-z0-9_]*\.c:[0-9]*: //' export.txt)
+    me=$(sed 's/^sinreq eval: //' eval.txt)
+    mx=$(sed 's/^sinreq export: //' export.txt)
     if [ $re != 1 ] || [ $rx != 1 ]; then
         fail "$1: eval rc $re, export rc $rx (want 1, 1): $(cat out.txt eval.txt export.txt)"
     elif ! grep -qF -- "$2" eval.txt; then

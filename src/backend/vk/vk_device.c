@@ -409,7 +409,8 @@ static sr_status pick_device(const dev_info *di, uint32_t n, const char *want,
                 snprintf(list + len, sizeof list - len, "%s%u: %s",
                          i ? ", " : "", i, di[i].props.deviceName);
             }
-            return sr_error(SR_E_DEVICE,
+            /* a bad --device value is a usage error (exit 1) */
+            return sr_error(SR_E_CONFIG,
                             "no Vulkan device matches '%s' (from %s); "
                             "devices: %s (see `sinreq devices`)",
                             want, want_src, list);

@@ -1,0 +1,72 @@
+# jobs/cifar10net_grid.sh --bits/--quantizers/--quiet and the report's run
+# states: a restricted grid (WRPN, 3 and 4 bits), then a 5-bit cell whose
+# SinReQ run fails (a bad flag), then that run missing and running; the
+# report's figure beside report.md.
+. "$(dirname "$0")/../train/lib.sh"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+GRID="$ROOT/jobs/cifar10net_grid.sh"
+"$MKDS" data.h5 --train 128 --test 60 || exit 2
+export SINREQ FP_EPOCHS=1 FT_EPOCHS=1 THREADS=1
+export TRAIN_ARGS="--diverge-factor 0 --max-abs-weight 0"
+bash "$GRID" data.h5 grid --bits 3,4 --quantizers wrpn > report.txt 2> grid.err \
+    || fail "grid rc $?: $(tail -3 grid.err)"
+runs=$(cd grid && ls -d *-lambda* | tr '\n' ' ')
+[ "$runs" = "wrpn3-lambda0 wrpn3-lambda1 wrpn4-lambda0 wrpn4-lambda1 " ] \
+    && ok "--bits 3,4 --quantizers wrpn: $runs" || fail "runs: $runs"
+grep -q "^epoch 1/1" grid.err && ok "progress without --quiet" \
+    || fail "no progress lines without --quiet: $(head -3 grid.err)"
+grep -q "^Runs: 4 done of 4$" report.txt && ok "4 runs done" || fail "$(grep -A3 Runs: report.txt)"
+# --quiet: no progress; the SinReQ run of the 5-bit cell fails (bad flag)
+REG_ARGS="--no-such-flag" bash "$GRID" data.h5 grid --bits 5 --quantizers wrpn \
+    --quiet > report5.txt 2> grid5.err || fail "grid 5 rc $?: $(tail -3 grid5.err)"
+grep -q "^epoch" grid5.err && fail "--quiet: progress lines: $(grep ^epoch grid5.err | head -2)" \
+    || ok "--quiet: no progress lines"
+[ "$(cat grid/wrpn5-lambda1.failed 2>/dev/null)" = 1 ] && ok "failure marker holds exit 1" \
+    || fail "no wrpn5-lambda1.failed: $(ls grid)"
+rep() { "$PY" "$ROOT/jobs/report.py" grid "$@" > r.txt 2> r.err || fail "report rc $?: $(cat r.err)"; }
+rep
+grep -q "^| wrpn | 5 | 0 | done | failed |" r.txt && grep -q "^- wrpn5-lambda1: failed (exit 1" r.txt \
+    && ok "failed run and cell" || fail "failed: $(grep -e wrpn5 -e Runs r.txt)"
+# never started: missing, and the cell is missing, not failed
+rm -f grid/wrpn5-lambda1.failed && rm -rf grid/wrpn5-lambda1
+rep
+grep -q "^| wrpn | 5 | 0 | done | missing |" r.txt && grep -q "^- wrpn5-lambda1: missing (never started)" r.txt \
+    && grep -q "^Runs: 5 done of 6$" r.txt && ok "missing run and cell" \
+    || fail "missing: $(grep -e wrpn5 -e Runs r.txt)"
+# started, not ended: running, with the age of its train.log
+mkdir grid/wrpn5-lambda1 && echo "epoch 1/1" > grid/wrpn5-lambda1/train.log
+rep
+grep -q "^| wrpn | 5 | 0 | done | running |" r.txt \
+    && grep -q "^- wrpn5-lambda1: running (train.log last written [0-9]* s ago)" r.txt \
+    && ok "running run and cell" || fail "running: $(grep -e wrpn5 -e Runs r.txt)"
+# a Slurm log's exit (jobs/train.sbatch) marks a run failed
+mkdir -p grid/slurm && printf 'train.sbatch: sinreq train exited 2\n' > grid/slurm/grid-wrpn5-lambda1-77.out
+rep
+grep -q "^- wrpn5-lambda1: failed (exit 2, see grid/slurm/grid-wrpn5-lambda1-77.out)" r.txt \
+    && ok "failed from the Slurm log" || fail "slurm log: $(grep -e wrpn5 r.txt)"
+# the figure: a PNG beside report.md, embedded in it, one panel
+rep --md grid/report.md
+[ "$(head -c 8 grid/report.png | od -An -c | tr -d ' ')" = "211PNG\r\n032\n" ] \
+    && ok "report.png is a PNG" || fail "report.png: $(ls grid)"
+head -1 grid/report.md | grep -qF '![test top-1 against bits per network](report.png)' \
+    && ok "figure embedded in report.md" || fail "report.md head: $(head -2 grid/report.md)"
+"$PY" - "$ROOT/jobs" <<'PY' > fig.txt 2>&1 && ok "figure: $(cat fig.txt)" || fail "figure: $(cat fig.txt)"
+import sys
+sys.path.insert(0, sys.argv[1])
+import matplotlib; matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import report
+out, figs = report.report("grid")
+assert report.figure(figs, "again.png") is None
+ax = plt.gcf().get_axes()
+assert len(ax) == 1 and ax[0].get_xlabel() == "bits", ax
+labels = [t.get_text() for t in ax[0].get_legend().get_texts()]
+assert labels[0].startswith("full precision ") and labels[1:] == ["wrpn base", "wrpn + SinReQ"], labels
+print(labels)
+PY
+rep --md grid/plain.md --no-figure
+grep -q '!\[' grid/plain.md && fail "--no-figure still embeds" || ok "--no-figure"
+expect_rc 1 "unknown quantizer 'int8'" bash "$GRID" data.h5 g2 --quantizers int8
+expect_rc 1 "'9' is not a bit width" bash "$GRID" data.h5 g2 --bits 3,9
+expect_rc 1 "unknown option '--bitz'" bash "$GRID" data.h5 g2 --bitz 3
+finish
