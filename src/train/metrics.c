@@ -112,8 +112,8 @@ sr_status sr_train_write_result(struct trainer *tr, int epochs_done,
     FILE *f;
     char tmp[4200], dst[4200];
 
-    snprintf(tmp, sizeof tmp, "%s/result.json.tmp", tr->c->out);
     snprintf(dst, sizeof dst, "%s/result.json", tr->c->out);
+    SR_TRY(sr_tmp_path(tmp, sizeof tmp, dst));
     f = fopen(tmp, "w");
     if (!f)
         return sr_error(SR_E_WRITE, "cannot create %s: %s", tmp,

@@ -70,8 +70,8 @@ static sr_status write_config(struct trainer *tr)
     FILE *f;
     sr_status st;
 
-    snprintf(tmp, sizeof tmp, "%s/config.yaml.tmp", tr->c->out);
     snprintf(dst, sizeof dst, "%s/config.yaml", tr->c->out);
+    SR_TRY(sr_tmp_path(tmp, sizeof tmp, dst));
     f = fopen(tmp, "w");
     if (!f)
         return sr_error(SR_E_WRITE, "cannot create %s: %s", tmp,
