@@ -221,152 +221,188 @@ sr_status sr_train_run(const sr_train_config *c, const char *cmdline)
     return sr_train_run_ex(c, cmdline, NULL);
 }
 
+/* The run's fixed facts and parsed settings; the same on every rank, so no
+ * agreement is needed. */
+static sr_status trainer_init(struct trainer *tr, const sr_train_config *c,
+                              sr_dist *d)
+{
+    tr->c = c;
+    tr->d = d;
+    tr->rank = sr_dist_rank(d);
+    tr->nranks = sr_dist_size(d);
+    tr->root = tr->rank == 0;
+    tr->ck_nranks = tr->nranks;
+    tr->t0 = sr_now();
+    tr->tty = isatty(2);
+    if (getenv("SINREQ_TEST_STEP_SLEEP"))
+        SR_TRY(sr_parse_double("SINREQ_TEST_STEP_SLEEP",
+                               getenv("SINREQ_TEST_STEP_SLEEP"), 0, 3600,
+                               &tr->test_sleep));
+    SR_TRY(sr_train_config_check(c));
+    /* several ranks: a rank silent for rank_timeout s ends the job; a stop
+     * signal (mpirun's SIGTERM when a rank died) makes a wait say whom it
+     * waits for */
+    if (tr->nranks > 1) {
+        SR_TRY(sr_dist_set_timeout(d, c->rank_timeout));
+        sr_dist_set_stop_flag(d, &sr_train_stop_signal);
+        sr_dist_set_context(d, 0, "");
+    }
+    SR_TRY(sr_train_sched_parse(c, &tr->s));
+    SR_TRY(sr_train_augment(c, &tr->aug));
+    return sr_train_hist_epochs(c, tr->hist, &tr->n_hist, &tr->hist_last);
+}
+
+/* Every check before the run directory is touched: nothing is overwritten
+ * by a run that cannot start. With --resume the directory may hold a run:
+ * its config must be this one (sr_train_find_resume). Rank 0 alone looks at
+ * the run directory and reads the checkpoint; the other ranks get its state
+ * by broadcast (sr_train_bcast_state). */
+static sr_status pick_checkpoint(struct trainer *tr)
+{
+    const sr_train_config *c = tr->c;
+
+    if (tr->root)
+        SR_TRY(sr_run_dir_prepare(c->out, c->force || c->resume[0], 0));
+    tr->cfg_text = sr_train_config_text(c);
+    SR_CHECK(tr->cfg_text, SR_E_NOMEM, "out of memory");
+    if (tr->root && c->resume[0])
+        SR_TRY(sr_train_find_resume(tr));
+    return SR_OK;
+}
+
+/* Data, network, --init tensors, and the checkpoint's state. */
+static sr_status build(struct trainer *tr)
+{
+    const sr_train_config *c = tr->c;
+
+    SR_TRY(sr_train_plan_parse(c, &tr->plan));
+    if (c->init[0])
+        SR_TRY(sr_model_open(c->init, &tr->init));
+    SR_TRY(open_loaders(tr));
+    SR_TRY(build_net(tr));
+    /* only tensors come from --init; its plan and betas are not reused */
+    if (tr->init)
+        SR_TRY(sr_train_load_tensors(tr->net, tr->init));
+    tr->steps_per_epoch = sr_loader_batches_per_epoch(tr->train);
+    tr->T = tr->steps_per_epoch * c->epochs;
+    if (tr->ck)
+        SR_TRY(sr_train_resume_load(tr));
+    return SR_OK;
+}
+
+/* nranks > 1: rank 0's state everywhere, and the gradient plan. Collectives
+ * from here on: a failure on one rank ends the job (train_run). */
+static sr_status join_ranks(struct trainer *tr)
+{
+    SR_TRY(sr_train_bcast_state(tr));
+    if (tr->resumed)
+        sr_dist_set_context(tr->d, tr->t, tr->root && tr->ck ?
+                            sr_ckpt_path(tr->ck) :
+                            "the one rank 0 resumed from");
+    return sr_train_grad_plan(tr);
+}
+
+/* train.log's opening lines: what was resumed or skipped, the run. */
+static void announce(struct trainer *tr)
+{
+    const sr_train_config *c = tr->c;
+
+    if (tr->n_skipped) {
+        sr_train_say(tr, "note: %d newer checkpoint(s) invalid and skipped:",
+                     tr->n_skipped);
+        for (char *l = tr->skipped, *e; l && *l; l = e + 1) {
+            e = strchr(l, '\n');
+            *e = '\0';
+            sr_train_say(tr, "  skipped %s", l);
+        }
+    }
+    if (tr->ck)
+        sr_train_say(tr, "resuming from %s: epoch %d, step %ld of it (global "
+                     "step %ld)%s", sr_ckpt_path(tr->ck), tr->p.epoch,
+                     tr->p.step, tr->t,
+                     tr->p.complete ? ", epoch complete" : "");
+    else if (c->resume[0])
+        sr_train_say(tr, "--resume auto: no checkpoint in %s/ckpt; starting "
+                     "from the beginning", c->out);
+    if (tr->ck && tr->ck_nranks != tr->nranks)
+        sr_train_say(tr, "note: the checkpoint was written by %ld rank(s), "
+                     "this run has %d: another global batch (%d x %d), so "
+                     "the run continues from the same epoch at the nearest "
+                     "step and is not bit-identical to either", tr->ck_nranks,
+                     tr->nranks, c->batch, tr->nranks);
+    sr_train_say(tr, "sinreq train: %s (%zu parameters) on %s [%s], %s "
+                 "%d-bit, regularizer %s, %d epochs x %ld steps of %d",
+                 c->net, sr_nn_param_count(tr->net),
+                 sr_backend_device_name(tr->be), sr_backend_name(tr->be),
+                 sr_quant_quantizer_name(tr->s.quantizer),
+                 tr->s.quantizer == SR_QUANT_NONE ? 32 : c->bits,
+                 sr_quant_reg_name(tr->s.reg), c->epochs, tr->steps_per_epoch,
+                 c->batch);
+    if (tr->nranks > 1) {
+        sr_train_say(tr, "data parallel: %d ranks (MPI), batch %d per rank = "
+                     "global batch %d; rank 0 writes the run directory",
+                     tr->nranks, c->batch, c->batch * tr->nranks);
+        sr_train_say(tr, "gradient averaging: %d bucket(s) of up to %g MiB; "
+                     "backward in %d segment(s), %d bucket(s) started before "
+                     "its end%s", sr_dist_grad_bucket_count(tr->grad),
+                     c->bucket_mb, tr->nseg,
+                     tr->nseg > 1 ? tr->seg[tr->nseg - 2].ready : 0,
+                     tr->nseg > 1 ? "" : " (serial schedule)");
+    }
+    if (c->init[0])
+        sr_train_say(tr, "initialised from %s", c->init);
+    if (c->val && !tr->val)
+        sr_train_say(tr, "note: %s has no /val split; --val ignored",
+                     c->data);
+}
+
+/* The epoch-0 histograms, and the step captured after the restore (a
+ * changed layer bitwidth needs a new capture). */
+static sr_status ready_to_train(struct trainer *tr)
+{
+    if (tr->root && !tr->resumed && sr_train_hist_wanted(tr, 0, 0))
+        SR_TRY(sr_train_write_hist(tr, 0));
+    return sr_train_capture(tr);
+}
+
+/* Set-up phases, each agreed by every rank, then the loop. */
 static sr_status train_run(const sr_train_config *c, const char *cmdline,
                            int *requeue, sr_dist *d)
 {
     struct trainer tr = {0};
     sr_status st;
+    int opened;
 
     if (requeue)
         *requeue = 0;
-    tr.c = c;
-    tr.d = d;
-    tr.rank = sr_dist_rank(d);
-    tr.nranks = sr_dist_size(d);
-    tr.root = tr.rank == 0;
-    tr.ck_nranks = tr.nranks;
-    tr.t0 = sr_now();
-    tr.tty = isatty(2);
-    if (getenv("SINREQ_TEST_STEP_SLEEP"))
-        SR_TRY(sr_parse_double("SINREQ_TEST_STEP_SLEEP",
-                               getenv("SINREQ_TEST_STEP_SLEEP"), 0, 3600,
-                               &tr.test_sleep));
-    /* the same on every rank: no agreement needed */
-    SR_TRY(sr_train_config_check(c));
-    /* several ranks: a rank silent for rank_timeout s ends the job; a stop
-     * signal (mpirun's SIGTERM when a rank died) makes a wait say whom it
-     * waits for */
-    if (tr.nranks > 1) {
-        SR_TRY(sr_dist_set_timeout(d, c->rank_timeout));
-        sr_dist_set_stop_flag(d, &sr_train_stop_signal);
-        sr_dist_set_context(d, 0, "");
-    }
-    SR_TRY(sr_train_sched_parse(c, &tr.s));
-    SR_TRY(sr_train_augment(c, &tr.aug));
-    SR_TRY(sr_train_hist_epochs(c, tr.hist, &tr.n_hist, &tr.hist_last));
-    /* Every check before the run directory is touched: nothing is
-     * overwritten by a run that cannot start. With --resume the directory
-     * may hold a run: its config must be this one (find_resume). Rank 0
-     * alone looks at the run directory and reads the checkpoint; the other
-     * ranks get its state by broadcast (bcast_state). */
-    st = tr.root ? sr_run_dir_prepare(c->out, c->force || c->resume[0], 0)
-                 : SR_OK;
-    if (st == SR_OK) {
-        tr.cfg_text = sr_train_config_text(c);
-        if (!tr.cfg_text)
-            st = sr_error(SR_E_NOMEM, "out of memory");
-    }
-    if (st == SR_OK && tr.root && c->resume[0])
-        st = sr_train_find_resume(&tr);
-    st = agree(&tr, st);
-    if (st != SR_OK)
-        goto out;
-    st = sr_train_plan_parse(c, &tr.plan);
-    if (st == SR_OK && c->init[0])
-        st = sr_model_open(c->init, &tr.init);
+    SR_TRY(trainer_init(&tr, c, d));
+    st = agree(&tr, pick_checkpoint(&tr));
     if (st == SR_OK)
-        st = open_loaders(&tr);
-    if (st == SR_OK)
-        st = build_net(&tr);
-    /* only tensors come from --init; its plan and betas are not reused */
-    if (st == SR_OK && tr.init)
-        st = sr_train_load_tensors(tr.net, tr.init);
+        st = agree(&tr, build(&tr));
+    if (st == SR_OK && tr.nranks > 1)
+        st = join_ranks(&tr);
     if (st == SR_OK) {
-        tr.steps_per_epoch = sr_loader_batches_per_epoch(tr.train);
-        tr.T = tr.steps_per_epoch * c->epochs;
-    }
-    if (st == SR_OK && tr.ck)
-        st = sr_train_resume_load(&tr);
-    st = agree(&tr, st);
-    if (st != SR_OK)
-        goto out;
-    if (tr.nranks > 1) {
-        /* collectives from here on: a failure on one rank ends the job
-         * (sr_dist_abort below) */
-        st = sr_train_bcast_state(&tr);
-        if (st == SR_OK && tr.resumed)
-            sr_dist_set_context(d, tr.t, tr.root && tr.ck ? sr_ckpt_path(tr.ck) :
-                                "the one rank 0 resumed from");
-        if (st == SR_OK)
-            st = sr_train_grad_plan(&tr);
-        if (st != SR_OK)
-            goto out;
-    }
-    if (tr.root) {
-        sr_ckpt_remove_tmp(c->out);
-        st = sr_train_open_run_files(&tr);
-    }
-    st = agree(&tr, st);
-    if (st != SR_OK)
-        goto out;
-    if (tr.n_skipped) {
-        sr_train_say(&tr, "note: %d newer checkpoint(s) invalid and skipped:",
-            tr.n_skipped);
-        for (char *l = tr.skipped, *e; l && *l; l = e + 1) {
-            e = strchr(l, '\n');
-            *e = '\0';
-            sr_train_say(&tr, "  skipped %s", l);
+        if (tr.root) {
+            sr_ckpt_remove_tmp(c->out);
+            st = sr_train_open_run_files(&tr);
         }
+        st = agree(&tr, st);
     }
-    if (tr.ck)
-        sr_train_say(&tr, "resuming from %s: epoch %d, step %ld of it (global step "
-            "%ld)%s", sr_ckpt_path(tr.ck), tr.p.epoch, tr.p.step, tr.t,
-            tr.p.complete ? ", epoch complete" : "");
-    else if (c->resume[0])
-        sr_train_say(&tr, "--resume auto: no checkpoint in %s/ckpt; starting from the "
-            "beginning", c->out);
-    if (tr.ck && tr.ck_nranks != tr.nranks)
-        sr_train_say(&tr, "note: the checkpoint was written by %ld rank(s), this run "
-            "has %d: another global batch (%d x %d), so the run continues "
-            "from the same epoch at the nearest step and is not "
-            "bit-identical to either", tr.ck_nranks, tr.nranks, c->batch,
-            tr.nranks);
-    sr_train_say(&tr, "sinreq train: %s (%zu parameters) on %s [%s], %s %d-bit, "
-        "regularizer %s, %d epochs x %ld steps of %d", c->net,
-        sr_nn_param_count(tr.net), sr_backend_device_name(tr.be),
-        sr_backend_name(tr.be), sr_quant_quantizer_name(tr.s.quantizer),
-        tr.s.quantizer == SR_QUANT_NONE ? 32 : c->bits,
-        sr_quant_reg_name(tr.s.reg), c->epochs, tr.steps_per_epoch, c->batch);
-    if (tr.nranks > 1) {
-        sr_train_say(&tr, "data parallel: %d ranks (MPI), batch %d per rank = global "
-            "batch %d; rank 0 writes the run directory", tr.nranks, c->batch,
-            c->batch * tr.nranks);
-        sr_train_say(&tr, "gradient averaging: %d bucket(s) of up to %g MiB; "
-            "backward in %d segment(s), %d bucket(s) started before its "
-            "end%s", sr_dist_grad_bucket_count(tr.grad), c->bucket_mb,
-            tr.nseg, tr.nseg > 1 ? tr.seg[tr.nseg - 2].ready : 0,
-            tr.nseg > 1 ? "" : " (serial schedule)");
+    /* from here on a failure is also train.log's last line */
+    opened = st == SR_OK;
+    if (st == SR_OK) {
+        announce(&tr);
+        st = agree(&tr, ready_to_train(&tr));
     }
-    if (c->init[0])
-        sr_train_say(&tr, "initialised from %s", c->init);
-    if (c->val && !tr.val)
-        sr_train_say(&tr, "note: %s has no /val split; --val ignored", c->data);
-    if (tr.root && !tr.resumed && sr_train_hist_wanted(&tr, 0, 0))
-        st = sr_train_write_hist(&tr, 0);
-    /* after the restore: a changed layer bitwidth needs a new capture */
-    if (st == SR_OK)
-        st = sr_train_capture(&tr);
-    st = agree(&tr, st);
     if (st == SR_OK) {
         st = sr_train_loop(&tr, cmdline);
         if (requeue)
             *requeue = tr.requeue;
     }
-    if (st != SR_OK && tr.log) {
+    if (st != SR_OK && opened && tr.log) {
         fprintf(tr.log, "error: %s\n", sr_last_error());
         fflush(tr.log);
     }
-out:
     if (st != SR_OK && tr.nranks > 1 && !tr.agreed) {
         /* this rank alone failed while the others may wait in a
          * collective: end the job */
