@@ -18,7 +18,7 @@ pkgs=(cmake gcc make pkg-config
       libdnnl-dev libyaml-dev python3
       libmatio-dev libarchive-dev libjpeg62-turbo-dev libpng-dev libssl-dev
       zlib1g-dev dataset-fashion-mnist python3-numpy python3-scipy python3-pil
-      python3-h5py python3-matplotlib python3-torch)
+      python3-h5py python3-matplotlib python3-torch cppcheck)
 
 missing=()
 for p in "${pkgs[@]}"; do

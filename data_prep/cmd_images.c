@@ -124,13 +124,11 @@ struct img_ctx {
     uint32_t size, resize;
 };
 
-/* Copies the last error's message without its "file.c:line: " prefix
- * (sr_error reuses the buffer it points into). */
+/* Copies the last error's message without a debug location (sr_error
+ * reuses the buffer it points into). */
 static void error_body(char *buf, size_t size)
 {
-    const char *m = sr_last_error(), *p = strstr(m, ": ");
-
-    snprintf(buf, size, "%s", p ? p + 2 : m);
+    snprintf(buf, size, "%s", sr_last_error_body());
 }
 
 static sr_status img_fetch(void *ctx, uint64_t i, uint8_t *out)

@@ -47,6 +47,9 @@ sr_status sr_error_at(sr_status code, const char *file, int line,
     } while (0)
 
 const char *sr_last_error(void);   /* "" when none recorded */
+/* The same message without the "file.c:line: " location that
+ * SINREQ_DEBUG=1 puts in front of it. */
+const char *sr_last_error_body(void);
 void sr_clear_error(void);
 const char *sr_status_name(sr_status code);
 

@@ -9,4 +9,8 @@
  * as the root attribute `sinreq_version`, result.json as "sinreq_version". */
 const char *sr_version(void);
 
+/* "sinreq " + sr_version(): the program_version of model and checkpoint
+ * files. */
+const char *sr_program_version(void);
+
 #endif

@@ -7,6 +7,7 @@
 /* Thread-local so concurrent threads (data loader, ranks' helper threads)
  * never overwrite each other's message. */
 static _Thread_local char last_error[1024];
+static _Thread_local int body_at; /* where the message follows the location */
 
 sr_status sr_error_at(sr_status code, const char *file, int line,
                       const char *fmt, ...)
@@ -20,6 +21,7 @@ sr_status sr_error_at(sr_status code, const char *file, int line,
         n = snprintf(last_error, sizeof last_error, "%s:%d: ",
                      base ? base + 1 : file, line);
     if (n < 0 || (size_t)n >= sizeof last_error) n = 0;
+    body_at = n;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(last_error + n, sizeof last_error - (size_t)n, fmt, ap);
@@ -28,7 +30,12 @@ sr_status sr_error_at(sr_status code, const char *file, int line,
 }
 
 const char *sr_last_error(void) { return last_error; }
-void sr_clear_error(void) { last_error[0] = '\0'; }
+const char *sr_last_error_body(void) { return last_error + body_at; }
+void sr_clear_error(void)
+{
+    last_error[0] = '\0';
+    body_at = 0;
+}
 
 const char *sr_status_name(sr_status code)
 {

@@ -8,3 +8,8 @@ const char *sr_version(void)
 {
     return SR_GIT_VERSION;
 }
+
+const char *sr_program_version(void)
+{
+    return "sinreq " SR_GIT_VERSION;
+}

@@ -63,7 +63,10 @@ sr_status sr_ckpt_create(const char *path, sr_ckpt_writer **out)
     w = calloc(1, sizeof *w);
     SR_CHECK(w, SR_E_NOMEM, "out of memory");
     snprintf(w->path, sizeof w->path, "%s", path);
-    snprintf(w->tmp, sizeof w->tmp, "%s.tmp", path);
+    if (sr_tmp_path(w->tmp, sizeof w->tmp, path) != SR_OK) {
+        free(w);
+        return SR_E_ARG;
+    }
     /* 1.8+ object headers carry checksums of their own: the attributes
      * (step, epoch, config) are protected as the datasets are. Built in
      * memory, written whole by sr_ckpt_commit. */
@@ -206,7 +209,7 @@ sr_status sr_ckpt_commit(sr_ckpt_writer *w)
             usleep((useconds_t)(secs * 1e6));
     }
     if (st == SR_OK)
-        st = sr_h5_rename_tmp(w->tmp, w->path);
+        st = sr_file_commit(w->tmp, w->path, 1);
     free(w);
     return st;
 }

@@ -83,7 +83,7 @@ sr_status sr_export_save(const char *path, const sr_model_meta *m,
     int L = m->n_layers, bad = 0;
     sr_status st = SR_OK;
 
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    SR_TRY(sr_tmp_path(tmp, sizeof tmp, path));
     /* built in memory, written whole (sr_h5_mem_save) */
     file = sr_h5_mem_create(0);
     if (file < 0)
@@ -132,7 +132,7 @@ sr_status sr_export_save(const char *path, const sr_model_meta *m,
         return st;
     }
     SR_TRY(sr_h5_mem_save(&file, tmp));
-    return sr_h5_rename_tmp(tmp, path);
+    return sr_file_commit(tmp, path, 1);
 }
 
 int sr_export_probe(const char *path)

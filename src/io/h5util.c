@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -217,6 +216,22 @@ int sr_h5_attr_i32(hid_t loc, const char *name, int v)
     return attr_write(loc, name, H5T_STD_I32LE, H5T_NATIVE_INT, &v, 1, 1);
 }
 
+int sr_h5_attr_u32(hid_t loc, const char *name, uint32_t v)
+{
+    return attr_write(loc, name, H5T_STD_U32LE, H5T_NATIVE_UINT32, &v, 1, 1);
+}
+
+int sr_h5_attr_u64(hid_t loc, const char *name, uint64_t v)
+{
+    return attr_write(loc, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, &v, 1, 1);
+}
+
+int sr_h5_attr_u64s(hid_t loc, const char *name, const uint64_t *v, int n)
+{
+    return attr_write(loc, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, v,
+                      (hsize_t)n, 0);
+}
+
 int sr_h5_attr_len(hid_t loc, const char *name)
 {
     hid_t a = H5I_INVALID_HID, s = H5I_INVALID_HID;
@@ -310,36 +325,6 @@ int sr_h5_read_attr_f32s(hid_t loc, const char *name, float *v, int n)
 int sr_h5_read_attr_f64s(hid_t loc, const char *name, double *v, int n)
 {
     return attr_read_num(loc, name, H5T_NATIVE_DOUBLE, v, n);
-}
-
-sr_status sr_h5_fsync_path(const char *path, int dir)
-{
-    int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-
-    if (fd < 0)
-        return sr_error(SR_E_WRITE, "%s: cannot open to sync: %s", path,
-                        strerror(errno));
-    if (fsync(fd) != 0 && !(dir && (errno == EINVAL || errno == EBADF))) {
-        int e = errno;
-        close(fd);
-        return sr_error(SR_E_WRITE, "cannot sync %s: %s", path, strerror(e));
-    }
-    close(fd);
-    return SR_OK;
-}
-
-sr_status sr_h5_rename_tmp(const char *tmp, const char *path)
-{
-    char dir[4096];
-
-    if (rename(tmp, path) != 0) {
-        sr_status st = sr_error(SR_E_WRITE, "cannot rename %s to %s: %s",
-                                tmp, path, strerror(errno));
-        unlink(tmp);
-        return st;
-    }
-    snprintf(dir, sizeof dir, "%s", path);
-    return sr_h5_fsync_path(dirname(dir), 1);
 }
 
 hid_t sr_h5_mem_create(int v18)

@@ -1,9 +1,10 @@
-/* Helpers shared by the model and histogram files (src/io internal). */
+/* Helpers shared by every HDF5 file of src/io (internal). */
 #ifndef SR_IO_H5UTIL_H
 #define SR_IO_H5UTIL_H
 
 #include <hdf5.h>
 
+#include "sinreq/file_commit.h"
 #include "sinreq/model_io.h"
 #include "sinreq/status.h"
 
@@ -29,6 +30,9 @@ int sr_h5_attr_i32s(hid_t loc, const char *name, const int *v, int n);
 int sr_h5_attr_f32s(hid_t loc, const char *name, const float *v, int n);
 int sr_h5_attr_f64(hid_t loc, const char *name, double v);
 int sr_h5_attr_i32(hid_t loc, const char *name, int v);
+int sr_h5_attr_u32(hid_t loc, const char *name, uint32_t v);
+int sr_h5_attr_u64(hid_t loc, const char *name, uint64_t v);
+int sr_h5_attr_u64s(hid_t loc, const char *name, const uint64_t *v, int n);
 
 /* Readers: 0 on success, -1 when missing or of the wrong kind; n is the
  * number of elements expected (checked). */
@@ -41,10 +45,6 @@ int sr_h5_read_attr_f64s(hid_t loc, const char *name, double *v, int n);
 int sr_h5_read_attr_strs(hid_t loc, const char *name, char *buf, size_t size,
                          int n);
 
-/* fsync a file (dir = 0) or directory (dir = 1). */
-sr_status sr_h5_fsync_path(const char *path, int dir);
-/* rename tmp (already synced) to path, fsync the directory. */
-sr_status sr_h5_rename_tmp(const char *tmp, const char *path);
 
 /* Files written whole: built in memory (the core driver, no backing
  * store), then sr_h5_mem_save writes the image to tmp with checked

@@ -119,7 +119,7 @@ static sr_status rebuild(const char *path, int keep_max, int epoch,
     sr_status st = SR_OK;
 
     snprintf(grp, sizeof grp, "epoch_%d", epoch);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    SR_TRY(sr_tmp_path(tmp, sizeof tmp, path));
     f = sr_h5_mem_create(0);
     if (f < 0)
         return sr_h5_error(SR_E_INTERNAL, "cannot set up %s", tmp);
@@ -149,7 +149,7 @@ out:
         return st;
     }
     SR_TRY(sr_h5_mem_save(&f, tmp));
-    return sr_h5_rename_tmp(tmp, path);
+    return sr_file_commit(tmp, path, 1);
 }
 
 sr_status sr_hist_write(const char *path, int epoch, const sr_hist_layer *l,

@@ -135,7 +135,7 @@ sr_status sr_model_save(const char *path, const sr_model_meta *m,
     hid_t q = H5I_INVALID_HID;
     sr_status st = SR_OK;
 
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    SR_TRY(sr_tmp_path(tmp, sizeof tmp, path));
     /* built in memory, written whole (sr_h5_mem_save) */
     file = sr_h5_mem_create(0);
     if (file < 0)
@@ -157,7 +157,7 @@ out_close:
         return st;
     }
     SR_TRY(sr_h5_mem_save(&file, tmp));
-    return sr_h5_rename_tmp(tmp, path);
+    return sr_file_commit(tmp, path, 1);
 }
 
 /* ---- reader ---- */

@@ -68,17 +68,20 @@ void nn_release_device(sr_nn *net)
 /* ------------------------------------------------------------------ */
 /* Storage plan                                                        */
 
-static int grow(void **arr, int *cap, int need, size_t elem)
+/* arr (of *cap elements of elem bytes) with room for need, new elements
+ * zeroed: arr itself, or its larger copy; NULL (arr untouched) when out of
+ * memory. Returned rather than stored through a void ** so the caller's
+ * typed pointer is never written as another type. */
+static void *grow(void *arr, int *cap, int need, size_t elem)
 {
-    if (need <= *cap) return 0;
+    if (need <= *cap) return arr;
     int c = *cap ? *cap : 16;
     while (c < need) c *= 2;
-    void *p = realloc(*arr, (size_t)c * elem);
-    if (!p) return -1;
+    void *p = realloc(arr, (size_t)c * elem);
+    if (!p) return NULL;
     memset((char *)p + (size_t)*cap * elem, 0, (size_t)(c - *cap) * elem);
-    *arr = p;
     *cap = c;
-    return 0;
+    return p;
 }
 
 /* Backward position of layer i: backward runs layers last to first. */
@@ -117,8 +120,10 @@ sr_status nn_plan_storage(sr_nn *net)
                 continue;
             }
         }
-        if (grow((void **)&net->act, &cap, net->nact + 1, sizeof *net->act))
+        void *act = grow(net->act, &cap, net->nact + 1, sizeof *net->act);
+        if (!act)
             return sr_error(SR_E_NOMEM, "out of memory planning storage");
+        net->act = act;
         net->act[net->nact].words = x->numel;
         x->act = net->nact++;
     }
@@ -209,12 +214,14 @@ sr_status nn_plan_storage(sr_nn *net)
                 best = b;
         }
         if (best < 0) {
-            if (grow((void **)&net->gradst, &capb, nbuf + 1,
-                     sizeof *net->gradst)) {
+            void *gs = grow(net->gradst, &capb, nbuf + 1,
+                            sizeof *net->gradst);
+            if (!gs) {
                 st = sr_error(SR_E_NOMEM, "out of memory planning storage");
                 free(busy_until);
                 goto out_free;
             }
+            net->gradst = gs;
             int *bu = realloc(busy_until, (size_t)capb * sizeof *bu);
             if (!bu) {
                 st = sr_error(SR_E_NOMEM, "out of memory planning storage");

@@ -1,6 +1,6 @@
 /* Checkpoint bookkeeping of the trainer: names in RUN_DIR/ckpt, choosing
  * the newest valid one, pruning, config compatibility, trimming the run
- * files a resumed run continues. The state itself: trainer.c. */
+ * files a resumed run continues. The state itself: ckpt_state.c. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>

@@ -289,7 +289,7 @@ sr_status sr_train_eval(const sr_eval_opts *o, double *loss, double *acc,
 {
     sr_train_src s = {.path = o->model};
     sr_model_file *f = NULL;
-    sr_export_decoded d;
+    sr_export_decoded d = {0};   /* set by sr_export_load */
     sr_status st;
 
     if (sr_export_probe(o->model)) {
@@ -388,6 +388,9 @@ static sr_status eval_src(const sr_eval_opts *o, const sr_train_src *s,
             st = sr_nn_eval_step(net, nv);
         if (st == SR_OK)
             st = sr_nn_read_stats(net, &l, &ok);
+        /* l and ok are set only when every call above succeeded */
+        if (st != SR_OK)
+            break;
         sum += (double)l * nv;
         right += ok;
         n += nv;
@@ -413,7 +416,7 @@ sr_status sr_train_check_model(const char *path)
     sr_backend_opts bo = {0};
     sr_train_src s = {.path = path};
     sr_model_file *f = NULL;
-    sr_export_decoded d;
+    sr_export_decoded d = {0};   /* set by sr_export_load */
     int is_export = sr_export_probe(path);
     sr_backend *be = NULL;
     sr_nn *net = NULL;

@@ -1,4 +1,4 @@
-/* Per-rank execution settings of a data-parallel run (trainer.c): which
+/* Per-rank execution settings of a data-parallel run (train_run.c): which
  * Vulkan device a rank takes and how many CPU threads it uses. Nothing here
  * runs for a single process. */
 #define _GNU_SOURCE

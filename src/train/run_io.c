@@ -131,11 +131,9 @@ sr_status sr_text_commit(FILE *f, const char *tmp, const char *path)
         e = errno ? errno : EIO;
     if (fclose(f) != 0 && !e)
         e = errno ? errno : EIO;
-    if (!e && rename(tmp, path) != 0)
-        e = errno;
     if (e) {
         unlink(tmp);
         return sr_error(SR_E_WRITE, "cannot write %s: %s", path, strerror(e));
     }
-    return SR_OK;
+    return sr_file_commit(tmp, path, 1);
 }

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "sinreq/file_commit.h"
 #include "sinreq/status.h"
 
 void sr_json_str(FILE *f, const char *s);
@@ -15,8 +16,9 @@ void sr_fmt_duration(char *buf, size_t n, double s);
 sr_status sr_write_errno_status(int e);
 /* Run directory: SR_E_ARG when it exists, is not empty and !force. */
 sr_status sr_run_dir_prepare(const char *dir, int force, int create);
-/* Flush, fsync and close f (opened on tmp), then rename tmp to path;
- * SR_E_WRITE naming path and the reason, and no tmp left, on failure. */
+/* Flush, fsync and close f (opened on tmp), then sr_file_commit it to
+ * path; SR_E_WRITE naming path and the reason, and no tmp left, on
+ * failure. */
 sr_status sr_text_commit(FILE *f, const char *tmp, const char *path);
 
 #endif

@@ -1,4 +1,4 @@
-/* src/train internals shared by config.c, sched.c, trainer.c, eval.c. */
+/* src/train internals shared by config.c, sched.c, the trainer (trainer.h), eval.c. */
 #ifndef SR_TRAIN_INTERNAL_H
 #define SR_TRAIN_INTERNAL_H
 
@@ -52,7 +52,7 @@ sr_status sr_train_augment(const sr_train_config *c, sr_augment *a);
 /* ImageNet-style networks crop to 224 and evaluate on a centre crop. */
 int sr_train_is_imagenet(const char *net);
 
-/* Model files <-> network (trainer.c, eval.c). */
+/* Model files <-> network (model_file.c, eval.c). */
 #include "sinreq/ckpt_io.h"
 #include "sinreq/model_io.h"
 #include "sinreq/nn.h"

@@ -290,7 +290,7 @@ sr_status sr_cpu_backend_create(const sr_backend_opts *opts, sr_backend **out)
     *out = NULL;
     SR_CHECK(!opts || (opts->threads >= 0 && opts->threads <= SR_MAX_THREADS),
              SR_E_ARG, "cpu backend: %d threads is outside 0..%d",
-             opts->threads, SR_MAX_THREADS);
+             opts ? opts->threads : 0, SR_MAX_THREADS);
     SR_CHECK((opts && opts->threads > 0) ||
              omp_get_max_threads() <= SR_MAX_THREADS, SR_E_ARG,
              "cpu backend: OMP_NUM_THREADS asks for %d threads, more than %d",

@@ -21,8 +21,12 @@ sr_status sr_cpu_softmax_xent(sr_cpu_backend *cb, const sr_op *op)
     const uint32_t *labels = sr_cpu_u(op->v[1]);
     float *loss = sr_cpu_f(op->v[2]), *dlogits = sr_cpu_f(op->v[3]);
     double *row_loss;
+    float *scratch;
     SR_TRY(check_labels(labels, n, classes, "softmax_xent"));
-    SR_TRY(sr_cpu_scratch(cb, 2 * (size_t)n, (float **)&row_loss));
+    SR_CHECK(classes > 0, SR_E_ARG, "softmax_xent: %d classes", classes);
+    /* n doubles in the (aligned) float scratch */
+    SR_TRY(sr_cpu_scratch(cb, 2 * (size_t)n, &scratch));
+    row_loss = (double *)(void *)scratch;
 
 #pragma omp parallel for schedule(static) num_threads(cb->threads)
     for (int i = 0; i < n; i++) {

@@ -23,12 +23,21 @@ static void block_range(size_t blk, size_t n, size_t *lo, size_t *hi)
     *hi = *lo + SR_CPU_RED_BLOCK < n ? *lo + SR_CPU_RED_BLOCK : n;
 }
 
+/* Room for `bytes` of any type in scratch (malloc'd: aligned for any). */
+static sr_status scratch_bytes(sr_cpu_backend *cb, size_t bytes, void **out)
+{
+    float *p;
+    SR_TRY(sr_cpu_scratch(cb, (bytes + sizeof *p - 1) / sizeof *p, &p));
+    *out = p;
+    return SR_OK;
+}
+
 /* Room for `count` doubles in scratch. */
 static sr_status scratch_f64(sr_cpu_backend *cb, size_t count, double **out)
 {
-    float *p;
-    SR_TRY(sr_cpu_scratch(cb, 2 * count, &p));
-    *out = (double *)p;
+    void *p;
+    SR_TRY(scratch_bytes(cb, count * sizeof(double), &p));
+    *out = p;
     return SR_OK;
 }
 
@@ -49,8 +58,9 @@ static sr_status dorefa_scan(sr_cpu_backend *cb, size_t n, const float *w,
 {
     size_t nb = nblocks(n);
     dorefa_part *part;
-    SR_TRY(scratch_f64(cb, nb * (sizeof *part / sizeof(double)),
-                       (double **)&part));
+    void *mem;
+    SR_TRY(scratch_bytes(cb, nb * sizeof *part, &mem));
+    part = mem;
 
 #pragma omp parallel for schedule(static) num_threads(cb->threads) \
     if (n >= EW_PAR_MIN)

@@ -1,504 +1,23 @@
-/* sinreq: image datasets in HDF5 (see include/sinreq/dataset.h and
- * docs/data.md). The only file of the dataset API that includes hdf5.h.
- *
- * HDF5's automatic error printing is turned off; every failing HDF5 call is
- * turned into an sr_status whose message names the file and the object and
- * ends with the innermost HDF5 error description (e.g. "data error detected
- * by Fletcher32 checksum"). */
+/* sinreq: reading image datasets in HDF5 (include/sinreq/dataset.h,
+ * docs/data.md): every attribute, shape and count checked on open; every
+ * failing HDF5 call becomes an sr_status naming the file and the object
+ * and ending with the innermost HDF5 error description (e.g. "data error
+ * detected by Fletcher32 checksum"). */
 #include "sinreq/dataset.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <hdf5.h>
 
+#include "dataset_h5.h"
 #include "h5util.h"
 
-#define LABEL_CHUNK 16384
-#define IMAGE_CHUNK_BYTES (1u << 20)   /* ~1 MiB of images per chunk */
-#define IMAGE_CHUNK_MAX 512
-#define SPLIT_NAME_MAX 32
-
-/* Error stack -> message, quiet, close: the shared src/io helpers. */
-#define h5_error(code, ...) sr_h5_error_at((code), __FILE__, __LINE__, __VA_ARGS__)
-#define h5_quiet sr_h5_quiet
-#define h5_close_id sr_h5_close
-
-/* ---- attributes ---- */
-
-static int attr_str(hid_t loc, const char *name, const char *value)
-{
-    hid_t type = H5Tcopy(H5T_C_S1), space = H5I_INVALID_HID;
-    hid_t attr = H5I_INVALID_HID;
-    int ret = -1;
-
-    if (type < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 ||
-        H5Tset_cset(type, H5T_CSET_UTF8) < 0)
-        goto out;
-    space = H5Screate(H5S_SCALAR);
-    if (space < 0)
-        goto out;
-    attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    if (attr < 0 || H5Awrite(attr, type, &value) < 0)
-        goto out;
-    ret = 0;
-out:
-    h5_close_id(&attr);
-    h5_close_id(&space);
-    h5_close_id(&type);
-    return ret;
-}
-
-static int attr_num(hid_t loc, const char *name, hid_t file_type,
-                    hid_t mem_type, const void *values, hsize_t n, int scalar)
-{
-    hid_t space = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL);
-    hid_t attr = H5I_INVALID_HID;
-    int ret = -1;
-
-    if (space < 0)
-        goto out;
-    attr = H5Acreate2(loc, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT);
-    if (attr < 0 || H5Awrite(attr, mem_type, values) < 0)
-        goto out;
-    ret = 0;
-out:
-    h5_close_id(&attr);
-    h5_close_id(&space);
-    return ret;
-}
-
-static int attr_u64(hid_t loc, const char *name, uint64_t v)
-{
-    return attr_num(loc, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, &v, 1, 1);
-}
-
-static int attr_u32(hid_t loc, const char *name, uint32_t v)
-{
-    return attr_num(loc, name, H5T_STD_U32LE, H5T_NATIVE_UINT32, &v, 1, 1);
-}
-
-static int attr_f64(hid_t loc, const char *name, double v)
-{
-    return attr_num(loc, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v, 1, 1);
-}
-
-/* ---- writer ---- */
-
-struct split_w {
-    char name[SPLIT_NAME_MAX];
-    hid_t group, images, labels;
-    uint64_t count;
-    uint64_t *class_counts;
-};
-
-struct sr_ds_writer {
-    char *path, *tmp_path;
-    unsigned flags;
-    hid_t file;
-    uint32_t c, h, w, num_classes;
-    int deflate_level;
-    size_t image_bytes;
-    hsize_t chunk_images;
-    int nsplits;
-    struct split_w splits[SR_DS_MAX_SPLITS];
-};
-
-static int split_name_ok(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n == 0 || n >= SPLIT_NAME_MAX || strcmp(s, "classes") == 0)
-        return 0;
-    for (; *s; s++)
-        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
-            return 0;
-    return 1;
-}
-
-static sr_status write_classes(sr_ds_writer *w, const char *const *names)
-{
-    hsize_t k = w->num_classes;
-    hid_t type = H5Tcopy(H5T_C_S1), space = H5I_INVALID_HID;
-    hid_t dset = H5I_INVALID_HID;
-    sr_status st = SR_OK;
-
-    if (type < 0 || H5Tset_size(type, H5T_VARIABLE) < 0 ||
-        H5Tset_cset(type, H5T_CSET_UTF8) < 0 ||
-        (space = H5Screate_simple(1, &k, NULL)) < 0 ||
-        (dset = H5Dcreate2(w->file, "classes", type, space, H5P_DEFAULT,
-                           H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
-        H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, names) < 0)
-        st = h5_error(SR_E_IO, "%s: cannot write /classes", w->tmp_path);
-    h5_close_id(&dset);
-    h5_close_id(&space);
-    h5_close_id(&type);
-    return st;
-}
-
-static sr_status write_root_attrs(sr_ds_writer *w, const struct sr_ds_meta *m)
-{
-    char when[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    hid_t root = w->file;
-
-    if (!gmtime_r(&now, &tm) ||
-        !strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm))
-        snprintf(when, sizeof when, "unknown");
-    if (attr_str(root, "format", SR_DS_FORMAT) < 0 ||
-        attr_u32(root, "format_version", SR_DS_FORMAT_VERSION) < 0 ||
-        attr_str(root, "source_kind", m->source_kind ? m->source_kind : "") < 0 ||
-        attr_str(root, "source", m->source ? m->source : "") < 0 ||
-        attr_str(root, "source_checksum",
-                 m->source_checksum ? m->source_checksum : "") < 0 ||
-        attr_str(root, "created_by", m->created_by ? m->created_by : "") < 0 ||
-        attr_str(root, "created_at", when) < 0 ||
-        attr_str(root, "conversion", m->conversion ? m->conversion : "") < 0 ||
-        attr_str(root, "layout", "NCHW uint8") < 0 ||
-        attr_u32(root, "num_classes", w->num_classes) < 0)
-        return h5_error(SR_E_IO, "%s: cannot write root attributes",
-                        w->tmp_path);
-    if (m->val_fraction >= 0 &&
-        (attr_f64(root, "val_fraction", m->val_fraction) < 0 ||
-         attr_u64(root, "val_seed", m->val_seed) < 0))
-        return h5_error(SR_E_IO, "%s: cannot write root attributes",
-                        w->tmp_path);
-    return SR_OK;
-}
-
-sr_status sr_ds_create(sr_ds_writer **out, const char *path,
-                       const struct sr_ds_meta *m, unsigned flags)
-{
-    sr_ds_writer *w;
-    hid_t fapl = H5I_INVALID_HID;
-    struct stat sb;
-    sr_status st;
-
-    *out = NULL;
-    h5_quiet();
-    SR_CHECK(path && path[0], SR_E_ARG, "output path is empty");
-    SR_CHECK(m->channels > 0 && m->height > 0 && m->width > 0 &&
-             m->channels <= 4 && m->height <= 65536 && m->width <= 65536,
-             SR_E_SHAPE, "%s: image shape %ux%ux%u is not supported",
-             path, m->channels, m->height, m->width);
-    SR_CHECK(m->num_classes > 0 && m->num_classes <= SR_DS_MAX_CLASSES,
-             SR_E_ARG, "%s: %u classes (need 1..%u)", path, m->num_classes,
-             SR_DS_MAX_CLASSES);
-    SR_CHECK(m->deflate_level >= 0 && m->deflate_level <= 9, SR_E_ARG,
-             "deflate level %d is not in 0..9", m->deflate_level);
-    for (uint32_t k = 0; k < m->num_classes; k++)
-        SR_CHECK(m->class_names && m->class_names[k] && m->class_names[k][0],
-                 SR_E_ARG, "%s: class %u has no name", path, k);
-    if (!(flags & SR_DS_OVERWRITE) && stat(path, &sb) == 0)
-        return sr_error(SR_E_ARG, "%s exists; not overwriting it "
-                        "(use --force to replace it)", path);
-
-    w = calloc(1, sizeof *w);
-    if (!w)
-        return sr_error(SR_E_NOMEM, "out of memory");
-    w->file = H5I_INVALID_HID;
-    w->path = strdup(path);
-    w->tmp_path = malloc(strlen(path) + 5);
-    if (!w->path || !w->tmp_path) {
-        st = sr_error(SR_E_NOMEM, "out of memory");
-        goto out_free;
-    }
-    sprintf(w->tmp_path, "%s.tmp", path);
-    w->flags = flags;
-    w->c = m->channels;
-    w->h = m->height;
-    w->w = m->width;
-    w->num_classes = m->num_classes;
-    w->deflate_level = m->deflate_level;
-    w->image_bytes = (size_t)m->channels * m->height * m->width;
-    w->chunk_images = IMAGE_CHUNK_BYTES / w->image_bytes;
-    if (w->chunk_images < 1)
-        w->chunk_images = 1;
-    if (w->chunk_images > IMAGE_CHUNK_MAX)
-        w->chunk_images = IMAGE_CHUNK_MAX;
-
-    fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) {
-        st = h5_error(SR_E_INTERNAL, "cannot set up HDF5 file access");
-        goto out_free;
-    }
-    errno = 0;
-    w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    if (w->file < 0) {
-        /* the failed system call's reason (a full disk: exit 2), and no
-         * empty .tmp left behind */
-        int e = errno;
-        h5_close_id(&fapl);
-        if (e == ENOSPC || e == EIO || e == EROFS || e == EDQUOT)
-            st = sr_error(SR_E_WRITE, "cannot create %s: %s", w->tmp_path,
-                          strerror(e));
-        else
-            st = h5_error(SR_E_IO, "cannot create %s (is the directory "
-                          "writable?)%s%s", w->tmp_path, e ? ": " : "",
-                          e ? strerror(e) : "");
-        H5Eclear2(H5E_DEFAULT);
-        unlink(w->tmp_path);
-        goto out_free;
-    }
-    h5_close_id(&fapl);
-    st = write_root_attrs(w, m);
-    if (st == SR_OK)
-        st = write_classes(w, m->class_names);
-    if (st != SR_OK)
-        goto out_abort;
-    *out = w;
-    return SR_OK;
-
-out_abort:
-    sr_ds_abort(w);
-    return st;
-out_free:
-    free(w->path);
-    free(w->tmp_path);
-    free(w);
-    return st;
-}
-
-static hid_t create_chunked(hid_t loc, const char *name, hid_t type, int rank,
-                            const hsize_t *dims, const hsize_t *chunk,
-                            int level, size_t cache_bytes)
-{
-    hsize_t zero[4] = { 0 }, maxd[4];
-    hid_t space, dcpl = H5I_INVALID_HID, dapl = H5I_INVALID_HID;
-    hid_t dset = H5I_INVALID_HID;
-
-    for (int i = 0; i < rank; i++) {
-        zero[i] = i ? dims[i] : 0;
-        maxd[i] = i ? dims[i] : H5S_UNLIMITED;
-    }
-    space = H5Screate_simple(rank, zero, maxd);
-    if (space < 0)
-        goto out;
-    dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    dapl = H5Pcreate(H5P_DATASET_ACCESS);
-    if (dcpl < 0 || dapl < 0 || H5Pset_chunk(dcpl, rank, chunk) < 0 ||
-        (level > 0 && H5Pset_deflate(dcpl, (unsigned)level) < 0) ||
-        H5Pset_fletcher32(dcpl) < 0 ||     /* after deflate: covers stored bytes */
-        H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0 ||
-        H5Pset_obj_track_times(dcpl, 0) < 0 ||
-        H5Pset_chunk_cache(dapl, 521, cache_bytes, 1.0) < 0)
-        goto out;
-    dset = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, dcpl, dapl);
-out:
-    h5_close_id(&dapl);
-    h5_close_id(&dcpl);
-    h5_close_id(&space);
-    return dset;
-}
-
-static sr_status open_split_w(sr_ds_writer *w, const char *name,
-                              struct split_w **out)
-{
-    struct split_w *s;
-    hsize_t idims[4] = { 0, w->c, w->h, w->w };
-    hsize_t ichunk[4] = { w->chunk_images, w->c, w->h, w->w };
-    hsize_t ldims[1] = { 0 }, lchunk[1] = { LABEL_CHUNK };
-    size_t cache = 4 * w->chunk_images * w->image_bytes;
-
-    for (int i = 0; i < w->nsplits; i++)
-        if (strcmp(w->splits[i].name, name) == 0) {
-            *out = &w->splits[i];
-            return SR_OK;
-        }
-    SR_CHECK(split_name_ok(name), SR_E_ARG, "split name \"%s\" is not "
-             "allowed (lower case letters, digits, _)", name);
-    SR_CHECK(w->nsplits < SR_DS_MAX_SPLITS, SR_E_ARG, "%s: more than %d "
-             "splits", w->path, SR_DS_MAX_SPLITS);
-    s = &w->splits[w->nsplits];
-    memset(s, 0, sizeof *s);
-    s->group = s->images = s->labels = H5I_INVALID_HID;
-    snprintf(s->name, sizeof s->name, "%s", name);
-    s->class_counts = calloc(w->num_classes, sizeof *s->class_counts);
-    if (!s->class_counts)
-        return sr_error(SR_E_NOMEM, "out of memory");
-    w->nsplits++;   /* from here on, sr_ds_abort frees it */
-    if (cache < (1u << 20))
-        cache = 1u << 20;
-    s->group = H5Gcreate2(w->file, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (s->group < 0)
-        return h5_error(SR_E_IO, "%s: cannot create group /%s", w->tmp_path,
-                        name);
-    s->images = create_chunked(s->group, "images", H5T_STD_U8LE, 4, idims,
-                               ichunk, w->deflate_level, cache);
-    if (s->images < 0)
-        return h5_error(SR_E_IO, "%s: cannot create /%s/images", w->tmp_path,
-                        name);
-    if (attr_str(s->images, "dims", "N C H W") < 0 ||
-        attr_str(s->images, "channel_order", w->c == 3 ? "RGB" :
-                 w->c == 1 ? "gray" : "unspecified") < 0)
-        return h5_error(SR_E_IO, "%s: cannot write attributes of /%s/images",
-                        w->tmp_path, name);
-    s->labels = create_chunked(s->group, "labels", H5T_STD_U32LE, 1, ldims,
-                               lchunk, w->deflate_level, 1u << 20);
-    if (s->labels < 0)
-        return h5_error(SR_E_IO, "%s: cannot create /%s/labels", w->tmp_path,
-                        name);
-    *out = s;
-    return SR_OK;
-}
-
-static int extend_write(hid_t dset, int rank, uint64_t old_n, size_t count,
-                        hid_t mem_type, const void *buf)
-{
-    hsize_t dims[4], start[4] = { 0 }, cnt[4];
-    hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
-    int ret = -1;
-
-    fspace = H5Dget_space(dset);
-    if (fspace < 0 || H5Sget_simple_extent_dims(fspace, dims, NULL) != rank)
-        goto out;
-    h5_close_id(&fspace);
-    dims[0] = old_n + count;
-    if (H5Dset_extent(dset, dims) < 0)
-        goto out;
-    fspace = H5Dget_space(dset);
-    start[0] = old_n;
-    memcpy(cnt, dims, sizeof cnt);
-    cnt[0] = count;
-    mspace = H5Screate_simple(rank, cnt, NULL);
-    if (fspace < 0 || mspace < 0 ||
-        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, cnt, NULL) < 0 ||
-        H5Dwrite(dset, mem_type, mspace, fspace, H5P_DEFAULT, buf) < 0)
-        goto out;
-    ret = 0;
-out:
-    h5_close_id(&mspace);
-    h5_close_id(&fspace);
-    return ret;
-}
-
-sr_status sr_ds_append(sr_ds_writer *w, const char *split,
-                       const uint8_t *images, const uint32_t *labels,
-                       size_t count)
-{
-    struct split_w *s = NULL;
-
-    SR_CHECK(w && split, SR_E_ARG, "sr_ds_append: no writer or split");
-    SR_TRY(open_split_w(w, split, &s));
-    if (count == 0)
-        return SR_OK;
-    for (size_t i = 0; i < count; i++)
-        SR_CHECK(labels[i] < w->num_classes, SR_E_ARG,
-                 "%s: label %u of image %llu of split %s is not below the "
-                 "number of classes (%u)", w->path, labels[i],
-                 (unsigned long long)(s->count + i), split, w->num_classes);
-    if (extend_write(s->images, 4, s->count, count, H5T_NATIVE_UINT8, images) < 0)
-        return h5_error(SR_E_IO, "%s: cannot write /%s/images [%llu, %llu)",
-                        w->tmp_path, split, (unsigned long long)s->count,
-                        (unsigned long long)(s->count + count));
-    if (extend_write(s->labels, 1, s->count, count, H5T_NATIVE_UINT32, labels) < 0)
-        return h5_error(SR_E_IO, "%s: cannot write /%s/labels", w->tmp_path,
-                        split);
-    for (size_t i = 0; i < count; i++)
-        s->class_counts[labels[i]]++;
-    s->count += count;
-    return SR_OK;
-}
-
-static void free_writer(sr_ds_writer *w)
-{
-    for (int i = 0; i < w->nsplits; i++) {
-        h5_close_id(&w->splits[i].labels);
-        h5_close_id(&w->splits[i].images);
-        h5_close_id(&w->splits[i].group);
-        free(w->splits[i].class_counts);
-    }
-    if (w->file >= 0)
-        H5Fclose(w->file);
-    H5Eclear2(H5E_DEFAULT);
-    free(w->path);
-    free(w->tmp_path);
-    free(w);
-}
-
-void sr_ds_abort(sr_ds_writer *w)
-{
-    if (!w)
-        return;
-    unlink(w->tmp_path);   /* HDF5 keeps its own descriptor until close */
-    free_writer(w);
-}
-
-sr_status sr_ds_commit(sr_ds_writer *w)
-{
-    sr_status st = SR_OK;
-    char *dir_copy = NULL;
-    herr_t closed;
-
-    SR_CHECK(w, SR_E_ARG, "sr_ds_commit: no writer");
-    for (int i = 0; i < w->nsplits; i++) {
-        struct split_w *s = &w->splits[i];
-
-        if (attr_u64(s->group, "count", s->count) < 0 ||
-            attr_num(s->group, "class_counts", H5T_STD_U64LE,
-                     H5T_NATIVE_UINT64, s->class_counts, w->num_classes, 0) < 0) {
-            st = h5_error(SR_E_IO, "%s: cannot write the counts of /%s",
-                          w->tmp_path, s->name);
-            goto out_abort;
-        }
-        h5_close_id(&s->labels);
-        h5_close_id(&s->images);
-        h5_close_id(&s->group);
-    }
-    if (H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0) {
-        st = h5_error(SR_E_IO, "%s: flush failed (disk full?)", w->tmp_path);
-        goto out_abort;
-    }
-    closed = H5Fclose(w->file);
-    w->file = H5I_INVALID_HID;
-    if (closed < 0) {
-        st = h5_error(SR_E_IO, "%s: close failed (disk full?)", w->tmp_path);
-        goto out_abort;
-    }
-    st = sr_h5_fsync_path(w->tmp_path, 0);
-    if (st != SR_OK)
-        goto out_abort;
-    if (w->flags & SR_DS_OVERWRITE) {
-        if (rename(w->tmp_path, w->path) != 0) {
-            st = sr_error(SR_E_IO, "cannot rename %s to %s: %s", w->tmp_path,
-                          w->path, strerror(errno));
-            goto out_abort;
-        }
-    } else {
-        /* link() fails if the target appeared meanwhile: never overwrite. */
-        if (link(w->tmp_path, w->path) != 0) {
-            st = sr_error(errno == EEXIST ? SR_E_ARG : SR_E_IO,
-                          "cannot create %s: %s%s", w->path, strerror(errno),
-                          errno == EEXIST ? " (use --force to replace it)" : "");
-            goto out_abort;
-        }
-        unlink(w->tmp_path);
-    }
-    dir_copy = strdup(w->path);
-    if (dir_copy)
-        st = sr_h5_fsync_path(dirname(dir_copy), 1);
-    free(dir_copy);
-    free_writer(w);
-    return st;
-
-out_abort:
-    sr_ds_abort(w);
-    return st;
-}
-
-/* ---- reader ---- */
-
 struct split_r {
-    char name[SPLIT_NAME_MAX];
+    char name[SR_DS_SPLIT_NAME_MAX];
     hid_t images, labels;
     uint64_t count;
     uint32_t c, h, w;
@@ -557,8 +76,8 @@ void sr_ds_close(sr_ds *ds)
     if (!ds)
         return;
     for (int i = 0; i < ds->nsplits; i++) {
-        h5_close_id(&ds->splits[i].images);
-        h5_close_id(&ds->splits[i].labels);
+        sr_h5_close(&ds->splits[i].images);
+        sr_h5_close(&ds->splits[i].labels);
     }
     if (ds->file >= 0)
         H5Fclose(ds->file);
@@ -604,7 +123,7 @@ static sr_status read_attr_text(sr_ds *ds, const char *name, char *buf,
         H5Tset_size(mtype, H5T_VARIABLE);
         H5Tset_cset(mtype, H5Tget_cset(type));
         if (H5Aread(attr, mtype, &s) < 0) {
-            st = h5_error(SR_E_IO, "%s: cannot read attribute \"%s\"",
+            st = sr_h5_error(SR_E_IO, "%s: cannot read attribute \"%s\"",
                           ds->path, name);
             goto out;
         }
@@ -619,7 +138,7 @@ static sr_status read_attr_text(sr_ds *ds, const char *name, char *buf,
         H5Tset_cset(mtype, H5Tget_cset(type));
         if (!tmp || H5Aread(attr, mtype, tmp) < 0) {
             free(tmp);
-            st = h5_error(SR_E_IO, "%s: cannot read attribute \"%s\"",
+            st = sr_h5_error(SR_E_IO, "%s: cannot read attribute \"%s\"",
                           ds->path, name);
             goto out;
         }
@@ -627,9 +146,9 @@ static sr_status read_attr_text(sr_ds *ds, const char *name, char *buf,
         free(tmp);
     }
 out:
-    h5_close_id(&mtype);
-    h5_close_id(&type);
-    h5_close_id(&attr);
+    sr_h5_close(&mtype);
+    sr_h5_close(&type);
+    sr_h5_close(&attr);
     return st;
 }
 
@@ -650,11 +169,11 @@ static sr_status check_format(sr_ds *ds)
     }
     attr = H5Aopen(ds->file, "format_version", H5P_DEFAULT);
     if (attr < 0 || H5Aread(attr, H5T_NATIVE_UINT32, &version) < 0) {
-        h5_close_id(&attr);
-        return h5_error(SR_E_FORMAT, "%s: cannot read format_version",
+        sr_h5_close(&attr);
+        return sr_h5_error(SR_E_FORMAT, "%s: cannot read format_version",
                         ds->path);
     }
-    h5_close_id(&attr);
+    sr_h5_close(&attr);
     SR_CHECK(version == SR_DS_FORMAT_VERSION, SR_E_FORMAT,
              "%s: format_version is %u; this build reads version %u "
              "(re-create the file with this sinreq-prep)", ds->path, version,
@@ -678,7 +197,7 @@ static sr_status read_classes(sr_ds *ds)
     }
     dset = H5Dopen2(ds->file, "classes", H5P_DEFAULT);
     if (dset < 0)
-        return h5_error(SR_E_FORMAT, "%s: cannot open /classes", ds->path);
+        return sr_h5_error(SR_E_FORMAT, "%s: cannot open /classes", ds->path);
     type = H5Dget_type(dset);
     space = H5Dget_space(dset);
     if (type < 0 || space < 0 || H5Tget_class(type) != H5T_STRING ||
@@ -706,7 +225,7 @@ static sr_status read_classes(sr_ds *ds)
         vl = calloc(k, sizeof *vl);
         H5Tset_size(mtype, H5T_VARIABLE);
         if (!vl || H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, vl) < 0) {
-            st = vl ? h5_error(SR_E_IO, "%s: cannot read /classes", ds->path)
+            st = vl ? sr_h5_error(SR_E_IO, "%s: cannot read /classes", ds->path)
                     : sr_error(SR_E_NOMEM, "out of memory");
             free(vl);
             vl = NULL;
@@ -721,7 +240,7 @@ static sr_status read_classes(sr_ds *ds)
         H5Tset_size(mtype, fsize);
         fixed = calloc(k, fsize);
         if (!fixed || H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, fixed) < 0) {
-            st = fixed ? h5_error(SR_E_IO, "%s: cannot read /classes", ds->path)
+            st = fixed ? sr_h5_error(SR_E_IO, "%s: cannot read /classes", ds->path)
                        : sr_error(SR_E_NOMEM, "out of memory");
             goto out;
         }
@@ -735,10 +254,10 @@ static sr_status read_classes(sr_ds *ds)
         }
 out:
     free(fixed);
-    h5_close_id(&mtype);
-    h5_close_id(&space);
-    h5_close_id(&type);
-    h5_close_id(&dset);
+    sr_h5_close(&mtype);
+    sr_h5_close(&space);
+    sr_h5_close(&type);
+    sr_h5_close(&dset);
     return st;
 }
 
@@ -766,7 +285,7 @@ static sr_status check_num_classes(sr_ds *ds)
         goto out;
     }
     if (H5Aread(attr, H5T_NATIVE_LLONG, &v) < 0) {
-        st = h5_error(SR_E_FORMAT, "%s: cannot read root attribute "
+        st = sr_h5_error(SR_E_FORMAT, "%s: cannot read root attribute "
                       "num_classes", ds->path);
         goto out;
     }
@@ -778,9 +297,9 @@ static sr_status check_num_classes(sr_ds *ds)
                       "but /classes names %u classes", ds->path, v,
                       ds->num_classes);
 out:
-    h5_close_id(&space);
-    h5_close_id(&type);
-    h5_close_id(&attr);
+    sr_h5_close(&space);
+    sr_h5_close(&type);
+    sr_h5_close(&attr);
     H5Eclear2(H5E_DEFAULT);
     return st;
 }
@@ -802,9 +321,9 @@ static sr_status open_checked(sr_ds *ds, hid_t group, const char *split,
     dapl = H5Pcreate(H5P_DATASET_ACCESS);
     H5Pset_chunk_cache(dapl, 521, 32u << 20, 1.0);
     dset = H5Dopen2(group, what, dapl);
-    h5_close_id(&dapl);
+    sr_h5_close(&dapl);
     if (dset < 0)
-        return h5_error(SR_E_FORMAT, "%s: cannot open /%s/%s", ds->path,
+        return sr_h5_error(SR_E_FORMAT, "%s: cannot open /%s/%s", ds->path,
                         split, what);
     type = H5Dget_type(dset);
     space = H5Dget_space(dset);
@@ -826,10 +345,10 @@ static sr_status open_checked(sr_ds *ds, hid_t group, const char *split,
     }
     H5Sget_simple_extent_dims(space, dims, NULL);
 out:
-    h5_close_id(&space);
-    h5_close_id(&type);
+    sr_h5_close(&space);
+    sr_h5_close(&type);
     if (st != SR_OK)
-        h5_close_id(&dset);
+        sr_h5_close(&dset);
     *out = dset;
     return st;
 }
@@ -843,7 +362,7 @@ static sr_status open_split_r(sr_ds *ds, const char *name)
 
     SR_CHECK(ds->nsplits < SR_DS_MAX_SPLITS, SR_E_FORMAT,
              "%s: more than %d splits", ds->path, SR_DS_MAX_SPLITS);
-    SR_CHECK(strlen(name) < SPLIT_NAME_MAX, SR_E_FORMAT,
+    SR_CHECK(strlen(name) < SR_DS_SPLIT_NAME_MAX, SR_E_FORMAT,
              "%s: split name /%s is too long", ds->path, name);
     s = &ds->splits[ds->nsplits++];
     memset(s, 0, sizeof *s);
@@ -851,7 +370,7 @@ static sr_status open_split_r(sr_ds *ds, const char *name)
     snprintf(s->name, sizeof s->name, "%s", name);
     group = H5Gopen2(ds->file, name, H5P_DEFAULT);
     if (group < 0)
-        return h5_error(SR_E_FORMAT, "%s: cannot open group /%s", ds->path,
+        return sr_h5_error(SR_E_FORMAT, "%s: cannot open group /%s", ds->path,
                         name);
     st = open_checked(ds, group, name, "images", 4, 1, &s->images, idims);
     if (st == SR_OK)
@@ -861,14 +380,14 @@ static sr_status open_split_r(sr_ds *ds, const char *name)
         hid_t attr = H5Aopen(group, "count", H5P_DEFAULT);
 
         if (attr < 0 || H5Aread(attr, H5T_NATIVE_UINT64, &stored) < 0)
-            st = h5_error(SR_E_FORMAT, "%s: cannot read /%s@count", ds->path,
+            st = sr_h5_error(SR_E_FORMAT, "%s: cannot read /%s@count", ds->path,
                           name);
         else if (stored != idims[0])
             st = sr_error(SR_E_SHAPE, "%s: /%s@count is %llu but "
                           "/%s/images has %llu images (incomplete file?)",
                           ds->path, name, (unsigned long long)stored, name,
                           (unsigned long long)idims[0]);
-        h5_close_id(&attr);
+        sr_h5_close(&attr);
     }
     H5Eclear2(H5E_DEFAULT);
     H5Gclose(group);
@@ -891,7 +410,7 @@ static sr_status open_split_r(sr_ds *ds, const char *name)
     if (dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED &&
         H5Pget_chunk(dcpl, 4, chunk) == 4)
         s->chunk_images = chunk[0];
-    h5_close_id(&dcpl);
+    sr_h5_close(&dcpl);
     H5Eclear2(H5E_DEFAULT);
     if (ds->nsplits > 1) {
         struct split_r *f = &ds->splits[0];
@@ -905,7 +424,7 @@ static sr_status open_split_r(sr_ds *ds, const char *name)
 
 struct link_list {
     int n;
-    char names[SR_DS_MAX_SPLITS][SPLIT_NAME_MAX];
+    char names[SR_DS_MAX_SPLITS][SR_DS_SPLIT_NAME_MAX];
     int too_many;
 };
 
@@ -924,11 +443,11 @@ static herr_t list_groups_cb(hid_t loc, const char *name,
     H5Oclose(obj);
     if (!is_group)
         return 0;
-    if (l->n >= SR_DS_MAX_SPLITS || strlen(name) >= SPLIT_NAME_MAX) {
+    if (l->n >= SR_DS_MAX_SPLITS || strlen(name) >= SR_DS_SPLIT_NAME_MAX) {
         l->too_many = 1;
         return 0;
     }
-    snprintf(l->names[l->n++], SPLIT_NAME_MAX, "%s", name);
+    snprintf(l->names[l->n++], SR_DS_SPLIT_NAME_MAX, "%s", name);
     return 0;
 }
 
@@ -963,9 +482,9 @@ static herr_t attr_cb(hid_t loc, const char *name, const H5A_info_t *ainfo,
 
     (void)ainfo;
     if (cls == H5T_STRING && n == 1) {
-        h5_close_id(&type);
-        h5_close_id(&space);
-        h5_close_id(&attr);
+        sr_h5_close(&type);
+        sr_h5_close(&space);
+        sr_h5_close(&attr);
         if (read_attr_text(ds, name, value, sizeof value) != SR_OK)
             snprintf(value, sizeof value, "(unreadable)");
     } else if ((cls == H5T_INTEGER || cls == H5T_FLOAT) && n >= 1 && n <= 4096) {
@@ -1003,9 +522,9 @@ static herr_t attr_cb(hid_t loc, const char *name, const H5A_info_t *ainfo,
     } else {
         snprintf(value, sizeof value, "(%lld values)", (long long)n);
     }
-    h5_close_id(&type);
-    h5_close_id(&space);
-    h5_close_id(&attr);
+    sr_h5_close(&type);
+    sr_h5_close(&space);
+    sr_h5_close(&attr);
     H5Eclear2(H5E_DEFAULT);
     names = realloc(ds->attr_names, (size_t)(ds->nattrs + 1) * sizeof *names);
     if (!names)
@@ -1036,7 +555,7 @@ sr_status sr_ds_open(sr_ds **out, const char *path)
     sr_status st;
 
     *out = NULL;
-    h5_quiet();
+    sr_h5_quiet();
     if (stat(path, &sb) != 0)
         return sr_error(SR_E_IO, "%s: cannot open: %s", path, strerror(errno));
     if (!S_ISREG(sb.st_mode))
@@ -1058,7 +577,7 @@ sr_status sr_ds_open(sr_ds **out, const char *path)
         goto out_close;
     }
     if (ds->file < 0) {
-        st = h5_error(SR_E_IO, "%s: cannot open", path);
+        st = sr_h5_error(SR_E_IO, "%s: cannot open", path);
         goto out_close;
     }
     st = check_format(ds);
@@ -1069,18 +588,18 @@ sr_status sr_ds_open(sr_ds **out, const char *path)
     if (st != SR_OK)
         goto out_close;
     if (H5Aiterate2(ds->file, H5_INDEX_NAME, H5_ITER_INC, NULL, attr_cb, ds) < 0) {
-        st = h5_error(SR_E_IO, "%s: cannot read the root attributes", path);
+        st = sr_h5_error(SR_E_IO, "%s: cannot read the root attributes", path);
         goto out_close;
     }
     if (H5Literate(ds->file, H5_INDEX_NAME, H5_ITER_INC, &idx,
                    list_groups_cb, &links) < 0) {
-        st = h5_error(SR_E_IO, "%s: cannot list the splits", path);
+        st = sr_h5_error(SR_E_IO, "%s: cannot list the splits", path);
         goto out_close;
     }
     if (links.too_many) {
         st = sr_error(SR_E_FORMAT, "%s: more than %d groups (splits) or a "
                       "name over %d characters", path, SR_DS_MAX_SPLITS,
-                      SPLIT_NAME_MAX - 1);
+                      SR_DS_SPLIT_NAME_MAX - 1);
         goto out_close;
     }
     if (links.n == 0) {
@@ -1088,7 +607,7 @@ sr_status sr_ds_open(sr_ds **out, const char *path)
                       "groups)", path);
         goto out_close;
     }
-    qsort(links.names, (size_t)links.n, SPLIT_NAME_MAX, split_cmp);
+    qsort(links.names, (size_t)links.n, SR_DS_SPLIT_NAME_MAX, split_cmp);
     for (int i = 0; i < links.n; i++) {
         st = open_split_r(ds, links.names[i]);
         if (st != SR_OK)
@@ -1108,7 +627,7 @@ sr_status sr_ds_read_images(sr_ds *ds, int split, uint64_t first,
     struct split_r *s;
     hsize_t start[4] = { first, 0, 0, 0 }, cnt[4];
 
-    h5_quiet(); /* per thread in a thread-safe HDF5: readers may be loaders */
+    sr_h5_quiet(); /* per thread in a thread-safe HDF5: readers may be loaders */
     hid_t fspace = H5I_INVALID_HID, mspace = H5I_INVALID_HID;
     sr_status st = SR_OK;
 
@@ -1131,11 +650,11 @@ sr_status sr_ds_read_images(sr_ds *ds, int split, uint64_t first,
     if (fspace < 0 || mspace < 0 ||
         H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, cnt, NULL) < 0 ||
         H5Dread(s->images, H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, buf) < 0)
-        st = h5_error(SR_E_IO, "%s: cannot read /%s/images [%llu, %llu)",
+        st = sr_h5_error(SR_E_IO, "%s: cannot read /%s/images [%llu, %llu)",
                       ds->path, s->name, (unsigned long long)first,
                       (unsigned long long)(first + count));
-    h5_close_id(&mspace);
-    h5_close_id(&fspace);
+    sr_h5_close(&mspace);
+    sr_h5_close(&fspace);
     return st;
 }
 
@@ -1143,7 +662,7 @@ sr_status sr_ds_read_labels(sr_ds *ds, int split, uint32_t *labels)
 {
     struct split_r *s;
 
-    h5_quiet();
+    sr_h5_quiet();
 
     SR_CHECK(split >= 0 && split < ds->nsplits, SR_E_ARG,
              "%s: no split number %d", ds->path, split);
@@ -1152,7 +671,7 @@ sr_status sr_ds_read_labels(sr_ds *ds, int split, uint32_t *labels)
         return SR_OK;
     if (H5Dread(s->labels, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT,
                 labels) < 0)
-        return h5_error(SR_E_IO, "%s: cannot read /%s/labels", ds->path,
+        return sr_h5_error(SR_E_IO, "%s: cannot read /%s/labels", ds->path,
                         s->name);
     for (uint64_t i = 0; i < s->count; i++)
         SR_CHECK(labels[i] < ds->num_classes, SR_E_FORMAT,
