@@ -1,9 +1,11 @@
 /* sinreq: status codes and error messages (src/core).
  *
  * Every fallible call returns an sr_status. On failure the callee records a
- * sentence a user can act on, prefixed with the source file and line, in a
- * per-thread "last error" buffer (like errno: no shared mutable state across
- * threads). sr_last_error() returns it. */
+ * sentence a user can act on in a per-thread "last error" buffer (like
+ * errno: no shared mutable state across threads; with SINREQ_DEBUG=1 it
+ * starts with the source file and line). Callers pass the status up with
+ * SR_TRY, or with SR_TRY_CTX / sr_error_wrap to put what they were doing in
+ * front of the cause. sr_last_error() returns the message. */
 #ifndef SINREQ_STATUS_H
 #define SINREQ_STATUS_H
 
@@ -33,10 +35,24 @@ sr_status sr_error_at(sr_status code, const char *file, int line,
     __attribute__((format(printf, 4, 5)));
 #define sr_error(code, ...) sr_error_at((code), __FILE__, __LINE__, __VA_ARGS__)
 
+/* Add context in front of the calling thread's last message, as an error
+ * travels up: "loading run/ckpt.h5: " + "its shape is wrong". The one
+ * idiom for "this failed because of that"; returns `code`. */
+sr_status sr_error_wrap(sr_status code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Fail with `code` and a message unless `cond` holds. */
 #define SR_CHECK(cond, code, ...)                                    \
     do {                                                             \
         if (!(cond)) return sr_error((code), __VA_ARGS__);           \
+    } while (0)
+
+/* Propagate a failing status, its message prefixed with context. */
+#define SR_TRY_CTX(expr, ...)                                        \
+    do {                                                             \
+        sr_status sr_try_status_ = (expr);                           \
+        if (sr_try_status_ != SR_OK)                                 \
+            return sr_error_wrap(sr_try_status_, __VA_ARGS__);       \
     } while (0)
 
 /* Propagate a failing status unchanged (the callee recorded the message). */

@@ -1,5 +1,6 @@
 #include "sinreq/status.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,28 @@ sr_status sr_error_at(sr_status code, const char *file, int line,
     va_start(ap, fmt);
     vsnprintf(last_error + n, sizeof last_error - (size_t)n, fmt, ap);
     va_end(ap);
+    return code;
+}
+
+sr_status sr_error_wrap(sr_status code, const char *fmt, ...)
+{
+    char cause[sizeof last_error];
+    size_t at = (size_t)body_at, cap = sizeof last_error;
+    snprintf(cause, sizeof cause, "%s", last_error + at);
+    /* the context goes after the debug location (SINREQ_DEBUG=1) of the
+     * innermost error, in front of its message */
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(last_error + at, cap - at, fmt, ap);
+    va_end(ap);
+    size_t used = at + (m > 0 ? (size_t)m : 0);
+    if (cause[0] && used + 3 < cap) {
+        size_t room = cap - used - 3, cl = strlen(cause);
+        if (cl > room) cl = room;
+        memcpy(last_error + used, ": ", 2);
+        memcpy(last_error + used + 2, cause, cl);
+        last_error[used + 2 + cl] = '\0';
+    }
     return code;
 }
 

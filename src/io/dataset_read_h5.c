@@ -567,6 +567,7 @@ sr_status sr_ds_open(sr_ds **out, const char *path)
                         "truncated or not converted with sinreq-prep?)", path,
                         (long long)sb.st_size);
     }
+    SR_TRY(sr_h5_probe_strings(path));
     ds = calloc(1, sizeof *ds);
     if (!ds)
         return sr_error(SR_E_NOMEM, "out of memory");

@@ -118,7 +118,7 @@ sr_status sr_h5_check_file(const char *path)
         return sr_error(SR_E_IO, "%s: not an HDF5 file (%lld bytes; "
                         "truncated, damaged or not written by sinreq)", path,
                         (long long)sb.st_size);
-    return SR_OK;
+    return sr_h5_probe_strings(path);
 }
 
 void sr_h5_close(hid_t *id)

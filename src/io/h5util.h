@@ -17,6 +17,10 @@ void sr_h5_quiet(void);
 /* Before H5Fopen: a missing path, a directory or a file that is not HDF5
  * at all gets a plain sentence (SR_E_IO) instead of the driver's message. */
 sr_status sr_h5_check_file(const char *path);
+/* Reads every variable-length string of the file in a child process and
+ * refuses the file (SR_E_IO) if that crashes HDF5 (h5_probe.c says why).
+ * sr_h5_check_file calls it. */
+sr_status sr_h5_probe_strings(const char *path);
 void sr_h5_close(hid_t *id);
 
 int sr_h5_attr_str(hid_t loc, const char *name, const char *value);

@@ -91,6 +91,7 @@ static sr_status walk_old(const char *path, hid_t dst, int keep_max,
     *n_over = 0;
     if (access(path, F_OK) != 0)
         return SR_OK;
+    SR_TRY(sr_h5_probe_strings(path));
     f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0)
         return sr_h5_error(SR_E_IO, "%s: cannot read the earlier epochs' "

@@ -195,12 +195,9 @@ sr_status sr_train_net_build(const sr_train_src *s, int batch, sr_nn **out)
     mo.in_h = m->in_h;
     mo.in_w = m->in_w;
     st = sr_model_build(&mo, &net);
-    if (st != SR_OK) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", sr_last_error());
-        return sr_error(SR_E_FORMAT, "%s: its network cannot be built: %s",
-                        s->path, msg);
-    }
+    if (st != SR_OK)
+        return sr_error_wrap(SR_E_FORMAT, "%s: its network cannot be built",
+                             s->path);
     /* The stored per-layer plan, layer by layer. */
     sr_quant_opts_default(&qo);
     st = sr_quant_quantizer_parse(m->quantizer, &qo.quantizer);
@@ -239,9 +236,7 @@ sr_status sr_train_net_build(const sr_train_src *s, int batch, sr_nn **out)
         goto fail;
     st = sr_nn_set_quant(net, &qo);
     if (st != SR_OK) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", sr_last_error());
-        st = sr_error(st, "%s: its quantization plan: %s", s->path, msg);
+        st = sr_error_wrap(st, "%s: its quantization plan", s->path);
         goto fail;
     }
     st = check_layers(s, net, 1);

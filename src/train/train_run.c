@@ -95,12 +95,9 @@ static sr_status build_net(struct trainer *tr)
     mo.in_h = h;
     mo.in_w = w;
     st = sr_model_build(&mo, &tr->net);
-    if (st != SR_OK) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", sr_last_error());
-        return sr_error(st, "%s: images are %dx%dx%d, which %s cannot take: %s",
-                        c->data, ch, h, w, c->net, msg);
-    }
+    if (st != SR_OK)
+        return sr_error_wrap(st, "%s: images are %dx%dx%d, which %s cannot "
+                             "take", c->data, ch, h, w, c->net);
     sr_quant_opts_default(&qo);
     qo.quantizer = tr->s.quantizer;
     qo.bits = c->bits;

@@ -113,7 +113,9 @@ def op_argv(op, target):
     if op == "info":
         return [S, "info", target]
     if op == "export":
-        return [S, "export", "--model", target, "--out", "out.h5"]
+        # model.h5 is full precision: exporting it needs --allow-float
+        return [S, "export", "--model", target, "--out", "out.h5",
+                "--allow-float"]
     if op == "train_data":
         return [S, "train", "--data", target, "--out", "run",
                 "--max-steps", "1"] + BASE_TRAIN
