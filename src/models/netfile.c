@@ -75,6 +75,18 @@ static sr_status nf_err(const nf_file *f, sr_status code, size_t line,
 
 static size_t line_of(const yaml_node_t *n) { return n->start_mark.line + 1; }
 
+/* The graph's message without its "graph.c:123: " source prefix: ours
+ * already says where. */
+static const char *inner_msg(void)
+{
+    const char *m = sr_last_error(), *p = m;
+    while ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')
+        p++;
+    if (strncmp(p, ".c:", 3) != 0) return m;
+    for (p += 3; *p >= '0' && *p <= '9'; p++) {}
+    return strncmp(p, ": ", 2) == 0 ? p + 2 : m;
+}
+
 /* ------------------------------------------------------------------ */
 /* YAML values                                                         */
 
@@ -812,7 +824,7 @@ sr_status sr_netfile_build(const sr_model_opts *o, sr_nn **out)
         l->tensor = build_layer(&f, net, l, width, classes);
         if (l->tensor < 0) {
             char msg[1024];
-            snprintf(msg, sizeof msg, "%s", sr_last_error());
+            snprintf(msg, sizeof msg, "%s", inner_msg());
             st = nf_err(&f, sr_nn_status(net), l->line, l->name, "%s", msg);
             goto done;
         }
@@ -835,7 +847,7 @@ sr_status sr_netfile_build(const sr_model_opts *o, sr_nn **out)
     st = sr_nn_set_output(net, ol->tensor, f.ends_fp);
     if (st != SR_OK) {
         char msg[1024];
-        snprintf(msg, sizeof msg, "%s", sr_last_error());
+        snprintf(msg, sizeof msg, "%s", inner_msg());
         st = nf_err(&f, st, ol->line, ol->name, "%s", msg);
     }
 done:
