@@ -33,7 +33,7 @@ struct key {
 
 #define F(f) offsetof(sr_train_config, f)
 static const struct key keys[] = {
-    {"net", K_STR, F(net), "cifar10net", "network: cifar10net svhnnet resnet20 vgg11 alexnet resnet18"},
+    {"net", K_STR, F(net), "cifar10net", "network: cifar10net svhnnet resnet20 vgg11 alexnet resnet18, or FILE.yaml"},
     {"data", K_STR, F(data), "", "dataset file (sinreq-prep HDF5)"},
     {"width_mult", K_INT, F(width_mult), "1", "WRPN widening of hidden layers (1..8)"},
     {"classes", K_INT, F(classes), "0", "class count; 0: the dataset's (must match it)"},
