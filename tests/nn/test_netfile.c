@@ -380,6 +380,75 @@ static void test_errors(void)
           "sr_netfile_is_path");
 }
 
+
+/* Damaged copies of nets/resnet20.yaml (byte flips, truncation, deleted
+ * and duplicated lines): each builds, or fails with a message naming the
+ * file; none crashes (the ASan build runs this too). */
+static void test_mutations(void)
+{
+    char path[1024];
+    net_path(path, sizeof path, "resnet20");
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        CHECK(0, "cannot read %s", path);
+        return;
+    }
+    static char orig[16384], buf[2 * sizeof orig];
+    size_t n = fread(orig, 1, sizeof orig - 1, f);
+    fclose(f);
+    static const char junk[] = "{}[]:,-&*!|>'\"#%@` \n\t0123456789{i}in";
+    uint32_t key = sr_rng_key(4242, 0, 0);
+    int built = 0, refused = 0;
+    for (uint32_t k = 0; k < 300; k++) {
+        size_t len = n;
+        memcpy(buf, orig, n);
+        uint32_t r = sr_rng_u32(key, 4 * k), kind = r % 4;
+        size_t at = sr_rng_u32(key, 4 * k + 1) % n;
+        if (kind == 0) {            /* a few bytes replaced */
+            for (uint32_t j = 0; j < 1 + r % 4; j++)
+                buf[(at + 7 * j) % n] =
+                    junk[sr_rng_u32(key, 4 * k + 2 + j) % (sizeof junk - 1)];
+        } else if (kind == 1) {     /* truncated */
+            len = at;
+        } else {                    /* a line deleted, or repeated */
+            size_t b = at, e = at;
+            while (b > 0 && orig[b - 1] != '\n') b--;
+            while (e < n && orig[e] != '\n') e++;
+            if (e < n) e++;
+            if (kind == 2) {
+                memmove(buf + b, orig + e, n - e);
+                len = n - (e - b);
+            } else {
+                memmove(buf + e + (e - b), orig + e, n - e);
+                memcpy(buf + e, orig + b, e - b);
+                len = n + (e - b);
+            }
+        }
+        FILE *o = fopen("nf_mutant.yaml", "wb");
+        if (!o) {
+            CHECK(0, "cannot write nf_mutant.yaml");
+            return;
+        }
+        fwrite(buf, 1, len, o);
+        fclose(o);
+        sr_nn *net = NULL;
+        sr_clear_error();
+        sr_status st = build("nf_mutant.yaml", 2, 1, 0, 0, 0, 0, &net);
+        if (st == SR_OK) {
+            built++;
+            CHECK(net != NULL, "mutant %u: OK without a network", k);
+        } else {
+            refused++;
+            CHECK(net == NULL && strstr(sr_last_error(), "nf_mutant.yaml"),
+                  "mutant %u: message '%s' does not name the file", k,
+                  sr_last_error());
+        }
+        sr_nn_free(net);
+    }
+    /* most damage is noticed; some (a comment, a blank line) is harmless */
+    CHECK(refused > 150 && built > 0, "%d refused, %d built", refused, built);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -394,6 +463,7 @@ int main(int argc, char **argv)
     RUN(test_structure_all);
     RUN(test_format);
     RUN(test_errors);
+    RUN(test_mutations);
     RUN(test_step_cifar10net);
     RUN(test_step_svhnnet);
     RUN(test_step_resnet20);
