@@ -50,6 +50,14 @@ grep -q "tiny.yaml" mi.txt || fail "info model: $(head -3 mi.txt)"
 $SINREQ export --model run/model.h5 --out exp.h5 2> err.txt || fail "export rc $?: $(cat err.txt)"
 $SINREQ eval --model exp.h5 --data data.h5 --batch 20 > ev2.txt 2> err.txt \
     || fail "eval export rc $?: $(cat err.txt)"
+# stopped after 2 steps and resumed: the checkpoint rebuilds the file's net
+$T --data data.h5 --net tiny.yaml --out res --epochs 2 --batch 16 \
+    --checkpoint-interval 1 --max-steps 2 || fail "res rc $?"
+$T --data data.h5 --net tiny.yaml --out res --epochs 2 --batch 16 \
+    --checkpoint-interval 1 --resume auto || fail "resume rc $?"
+"$PY" -c "
+import json; m = [json.loads(l) for l in open('res/metrics.jsonl')]
+assert m[-1]['epoch'] == 2 and m[-1]['steps'] == 8, m[-1]" || fail "resumed run"
 # net: in a config file works the same
 printf 'net: tiny.yaml\nepochs: 1\nmax_steps: 1\n' > cfg.yaml
 $T --config cfg.yaml --data data.h5 --out run2 --batch 16 || fail "config net: rc $?"
