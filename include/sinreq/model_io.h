@@ -32,6 +32,8 @@
 #define SR_MODEL_FORMAT "sinreq-model"
 #define SR_MODEL_FORMAT_VERSION 1
 #define SR_MODEL_NAME_MAX 128
+/* @net: a built-in network's name or the path of its network file */
+#define SR_MODEL_NET_MAX 1024
 
 typedef struct sr_model_layer_meta {
     char name[SR_MODEL_NAME_MAX];
@@ -42,7 +44,7 @@ typedef struct sr_model_layer_meta {
 } sr_model_layer_meta;
 
 typedef struct sr_model_meta {
-    char net[32];
+    char net[SR_MODEL_NET_MAX];
     int width;
     int classes;
     int in_c, in_h, in_w;

@@ -21,7 +21,8 @@
 #include "sinreq/nn.h"
 
 typedef struct sr_model_opts {
-    const char *name;   /* one of sr_model_names() */
+    const char *name;   /* one of sr_model_names(), or a network file
+                           (a path ending in .yaml/.yml, sinreq/netfile.h) */
     int batch;          /* > 0 */
     int num_classes;    /* 0: the network's default (10, or 1000) */
     int width;          /* 1..8; 0 means 1 */

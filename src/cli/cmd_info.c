@@ -1,4 +1,5 @@
-/* sinreq info FILE.h5 (model or dataset) | info --net NAME [--width W]. */
+/* sinreq info FILE.h5 (model or dataset) | info --net NAME|FILE.yaml
+ * [--width W]. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: sinreq info FILE.h5          a model or dataset file\n"
-               "       sinreq info --net NAME [--width-mult W] [--quantizer Q "
+               "       sinreq info --net NAME|FILE.yaml [--width-mult W] [--quantizer Q "
                "--bits K]   a network's layers\n");
 }
 

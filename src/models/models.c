@@ -1,6 +1,7 @@
 /* The paper's six networks (docs/method.md, Networks), built layer by layer with
  * the PyTorch module names of the reference implementations. */
 #include "sinreq/models.h"
+#include "sinreq/netfile.h"
 #include "sinreq/suggest.h"
 
 #include <stdio.h>
@@ -227,8 +228,11 @@ static const model_def *find(const char *name)
 sr_status sr_model_defaults(const char *name, int *c, int *h, int *w,
                             int *classes)
 {
+    if (sr_netfile_is_path(name))
+        return sr_netfile_defaults(name, c, h, w, classes);
     const model_def *m = find(name);
-    SR_CHECK(m, SR_E_CONFIG, "unknown network '%s'%s (valid: %s)",
+    SR_CHECK(m, SR_E_CONFIG, "unknown network '%s'%s (valid: %s, or a "
+             "network file ending in .yaml)",
              name ? name : "(null)", sr_model_suggest(name), sr_model_names());
     if (c) *c = m->c;
     if (h) *h = m->h;
@@ -241,9 +245,13 @@ sr_status sr_model_build(const sr_model_opts *o, sr_nn **out)
 {
     SR_CHECK(o && out, SR_E_ARG, "sr_model_build: NULL argument");
     *out = NULL;
+    if (sr_netfile_is_path(o->name))
+        return sr_netfile_build(o, out);
     const model_def *m = find(o->name);
-    SR_CHECK(m, SR_E_CONFIG, "unknown network '%s'%s (valid: %s)",
-             o->name ? o->name : "(null)", sr_model_suggest(o->name), sr_model_names());
+    SR_CHECK(m, SR_E_CONFIG, "unknown network '%s'%s (valid: %s, or a "
+             "network file ending in .yaml)",
+             o->name ? o->name : "(null)", sr_model_suggest(o->name),
+             sr_model_names());
     int width = o->width ? o->width : 1;
     int classes = o->num_classes ? o->num_classes : m->classes;
     int c = o->in_c ? o->in_c : m->c, h = o->in_h ? o->in_h : m->h,

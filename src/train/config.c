@@ -14,7 +14,9 @@
 #include <yaml.h>
 
 #include "sinreq/backend.h"
+#include "sinreq/model_io.h"
 #include "sinreq/models.h"
+#include "sinreq/netfile.h"
 #include "sinreq/parse.h"
 #include "sinreq/quant.h"
 #include "sinreq/suggest.h"
@@ -32,7 +34,7 @@ struct key {
 
 #define F(f) offsetof(sr_train_config, f)
 static const struct key keys[] = {
-    {"net", K_STR, F(net), "cifar10net", "network: cifar10net svhnnet resnet20 vgg11 alexnet resnet18"},
+    {"net", K_STR, F(net), "cifar10net", "network: cifar10net svhnnet resnet20 vgg11 alexnet resnet18, or FILE.yaml"},
     {"data", K_STR, F(data), "", "dataset file (sinreq-prep HDF5)"},
     {"width_mult", K_INT, F(width_mult), "1", "WRPN widening of hidden layers (1..8)"},
     {"classes", K_INT, F(classes), "0", "class count; 0: the dataset's (must match it)"},
@@ -597,10 +599,19 @@ sr_status sr_train_config_check(const sr_train_config *c)
     sr_quantizer q;
     sr_train_plan pt;
 
-    if (sr_model_defaults(c->net, &cc, &ch, &cw, &ncl) != SR_OK)
-        return sr_error(SR_E_CONFIG, "%s: unknown network '%s'%s (use %s)",
+    if (sr_netfile_is_path(c->net)) {
+        /* the file's own message names the file, line and layer */
+        sr_status st = sr_model_defaults(c->net, &cc, &ch, &cw, &ncl);
+        if (st != SR_OK) return st;
+        SR_CHECK(strlen(c->net) < SR_MODEL_NET_MAX, SR_E_CONFIG,
+                 "%s: network file path longer than %d characters",
+                 sr_train_where(c, "net"), SR_MODEL_NET_MAX - 1);
+    } else if (sr_model_defaults(c->net, &cc, &ch, &cw, &ncl) != SR_OK) {
+        return sr_error(SR_E_CONFIG, "%s: unknown network '%s'%s (use %s, "
+                        "or a network file ending in .yaml)",
                         sr_train_where(c, "net"), c->net,
                         sr_model_suggest(c->net), sr_model_names());
+    }
     SR_CHECK(c->data && c->data[0], SR_E_CONFIG,
              "no dataset: give --data FILE.h5 (or data: in the config)");
     SR_CHECK(c->out && c->out[0], SR_E_CONFIG,

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sinreq/models.h"
+#include "sinreq/netfile.h"
 #include "sinreq/parse.h"
 #include "train_internal.h"
 
@@ -265,6 +267,11 @@ sr_status sr_train_hist_epochs(const sr_train_config *c, int *epochs, int *n,
 
 int sr_train_is_imagenet(const char *net)
 {
+    int h = 0;
+    /* a network file: by its input size, as the built-ins are 32 or 224 */
+    if (sr_netfile_is_path(net))
+        return sr_model_defaults(net, NULL, &h, NULL, NULL) == SR_OK &&
+               h >= 128;
     return strcmp(net, "alexnet") == 0 || strcmp(net, "resnet18") == 0;
 }
 

@@ -20,7 +20,8 @@ for f in bin/sinreq bin/sinreq-prep bin/sinreq-plot bin/sinreq-report \
     [ -x "$prefix/$f" ] || fail "$f not installed as an executable"
 done
 for f in share/sinreq/jobs/lib.sh share/doc/sinreq/method.md \
-         share/doc/sinreq/usage.md share/doc/sinreq/README.md; do
+         share/doc/sinreq/usage.md share/doc/sinreq/README.md \
+         share/sinreq/nets/resnet20.yaml share/sinreq/nets/cifar10net.yaml; do
     [ -f "$prefix/$f" ] || fail "$f not installed"
 done
 echo "ok: installed files"
