@@ -99,15 +99,22 @@ static int cmd_report(int argc, char **argv)
     return SR_EXIT_RUNTIME;
 }
 
-/* libgomp's idle threads spin by default. With more threads than free cores
- * (other jobs on the node, several MPI ranks per node) the spinning takes the
- * cores the work needs: cifar10net training ran 6x slower on this 2-core
- * machine under load. libgomp reads the policy once, when it is loaded, so
- * set it and re-execute ourselves; an explicit OMP_WAIT_POLICY is kept. */
+/* libgomp's idle threads spin by default (300,000 rounds). With more threads
+ * than free cores (other jobs on the node, several MPI ranks per node) the
+ * spinning takes the cores the work needs: cifar10net training ran 6x slower
+ * on a loaded 2-core machine. Fully passive threads sleep between the
+ * hundreds of parallel regions of a step, though, and cost resnet20 at 2
+ * threads 10-15% on an idle machine (bench_train: 379-405 images/s passive,
+ * 434-470 spinning, 457-470 with a short spin). So: passive, with a short
+ * spin of GOMP_SPINCOUNT rounds (an explicit value overrides passive's 0 in
+ * libgomp) that bridges the gap between one op's region and the next.
+ * libgomp reads both once, when it is loaded, so set them and re-execute
+ * ourselves; an explicit OMP_WAIT_POLICY (or GOMP_SPINCOUNT) is kept. */
 static void prefer_passive_openmp(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY")) return;
     setenv("OMP_WAIT_POLICY", "passive", 1);
+    if (!getenv("GOMP_SPINCOUNT")) setenv("GOMP_SPINCOUNT", "30000", 1);
     execv("/proc/self/exe", argv);
     /* exec failed (no /proc): carry on with the default policy */
 }

@@ -39,6 +39,11 @@
 /* Floats of images per weight-gradient chunk (768 KiB, within a core's
  * L2 on current x86 server parts) */
 #define WGRAD_CHUNK ((size_t)192 << 10)
+/* The weight gradient sums at most this many groups of images (fixed by
+ * the shape), each in its own partial sum, combined in group order: the
+ * groups go to the threads whole (no barrier inside), and the result does
+ * not depend on the thread count. */
+#define WGRAD_GROUPS 16
 
 const sr_conv_kernels *sr_cpu_conv_kernels(void)
 {
@@ -561,54 +566,70 @@ sr_status sr_cpu_dconv_bwd_weight(sr_cpu_backend *cb,
     SR_CHECK(xoff, SR_E_NOMEM, "conv2d_bwd_weight: out of memory");
     for (int j = 0; j < pairs; j++)
         xoff[j] = (long)(j / T) * (long)g.cs + g.toff[j % T];
-    float *s, *cur;
+    /* at most WGRAD_GROUPS groups of at least one chunk each: each kernel
+     * call's lane sums are paid once per chunk, so chunks stay full */
+    int groups = (d->n + nb - 1) / nb;
+    if (groups > WGRAD_GROUPS) groups = WGRAD_GROUPS;
+    int threads = cb->threads > 0 ? cb->threads : omp_get_max_threads();
+    size_t per_thread = round_up((size_t)nb * g.img, 16) +
+                        round_up((size_t)nb * K * dcs, 16);
+    size_t acc_group = round_up(acc_item * items, 16);
+    float *s;
     sr_status stt = sr_cpu_scratch(
-        cb, round_up((size_t)nb * per_img, 16) + acc_item * items, &s);
+        cb, per_thread * (size_t)threads + acc_group * groups, &s);
     if (stt != SR_OK) {
         free(xoff);
         return stt;
     }
-    cur = s;
-    float *stage = carve(&cur, (size_t)nb * g.img);
-    float *dys = carve(&cur, (size_t)nb * K * dcs);
-    float *acc = cur;
-    memset(acc, 0, acc_item * items * sizeof(float));
+    float *acc = s + per_thread * (size_t)threads;
+    memset(acc, 0, acc_group * groups * sizeof(float));
     size_t ohw = (size_t)g.oh * g.ow, chw = (size_t)C * g.h * g.w;
 
-    for (int n0 = 0; n0 < d->n; n0 += nb) {
-        int cnt = d->n - n0 < nb ? d->n - n0 : nb;
 #pragma omp parallel num_threads(cb->threads)
-        {
-            int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+    {
+        float *cur = s + per_thread * (size_t)omp_get_thread_num();
+        float *stage = carve(&cur, (size_t)nb * g.img);
+        float *dys = carve(&cur, (size_t)nb * K * dcs);
 #pragma omp for schedule(static)
-            for (int i = 0; i < cnt; i++) {
-                stage_image(&g, x + (size_t)(n0 + i) * chw,
-                            stage + (size_t)i * g.img);
-                stage_planes(dy + (size_t)(n0 + i) * K * ohw, K, g.oh, g.ow,
-                             dys + (size_t)i * K * dcs, dcs, g.wq, 0, 0);
-            }
-            /* implicit barrier above; each thread owns a fixed run of
-             * items and takes every image of the chunk in one kernel call
-             * (the chunk is sized to stay in its cache) */
-            int lo = (int)((long)items * tid / nt);
-            int hi = (int)((long)items * (tid + 1) / nt);
-            for (int it = lo; it < hi; it++) {
-                int k0, kn, j0, jn;
-                wgrad_item(it, K, nkb, njc, wj, pairs, &k0, &kn, &j0, &jn);
-                kr->wgrad(stage, g.img, xoff + j0, jn, dys + (size_t)k0 * dcs,
-                          (size_t)K * dcs, dcs, kn, cnt, g.nvec,
-                          acc + acc_item * it);
+        for (int grp = 0; grp < groups; grp++) {
+            int b0 = (int)((long)d->n * grp / groups);
+            int b1 = (int)((long)d->n * (grp + 1) / groups);
+            float *accg = acc + acc_group * (size_t)grp;
+            /* chunks of the group that stay in this core's cache: the
+             * kernel walks a chunk once per item */
+            for (int n0 = b0; n0 < b1; n0 += nb) {
+                int cnt = b1 - n0 < nb ? b1 - n0 : nb;
+                for (int i = 0; i < cnt; i++) {
+                    stage_image(&g, x + (size_t)(n0 + i) * chw,
+                                stage + (size_t)i * g.img);
+                    stage_planes(dy + (size_t)(n0 + i) * K * ohw, K, g.oh,
+                                 g.ow, dys + (size_t)i * K * dcs, dcs, g.wq,
+                                 0, 0);
+                }
+                for (int it = 0; it < items; it++) {
+                    int k0, kn, j0, jn;
+                    wgrad_item(it, K, nkb, njc, wj, pairs, &k0, &kn, &j0,
+                               &jn);
+                    kr->wgrad(stage, g.img, xoff + j0, jn,
+                              dys + (size_t)k0 * dcs, (size_t)K * dcs, dcs,
+                              kn, cnt, g.nvec, accg + acc_item * it);
+                }
             }
         }
-    }
-    /* dw[k][c][t] from the items' sums */
-    for (int it = 0; it < items; it++) {
-        int k0, kn, j0, jn;
-        wgrad_item(it, K, nkb, njc, wj, pairs, &k0, &kn, &j0, &jn);
-        const float *a = acc + acc_item * it;
-        for (int j = 0; j < jn; j++)
-            for (int k = 0; k < kn; k++)
-                dw[(size_t)(k0 + k) * C * T + (size_t)(j0 + j)] = a[j * kn + k];
+        /* dw[k][c][t] = the groups' sums in group order */
+#pragma omp for schedule(static)
+        for (int it = 0; it < items; it++) {
+            int k0, kn, j0, jn;
+            wgrad_item(it, K, nkb, njc, wj, pairs, &k0, &kn, &j0, &jn);
+            for (int j = 0; j < jn; j++)
+                for (int k = 0; k < kn; k++) {
+                    float sum = 0.0f;
+                    for (int grp = 0; grp < groups; grp++)
+                        sum += acc[acc_group * (size_t)grp + acc_item * it +
+                                   (size_t)(j * kn + k)];
+                    dw[(size_t)(k0 + k) * C * T + (size_t)(j0 + j)] = sum;
+                }
+        }
     }
     free(xoff);
     return SR_OK;
