@@ -20,7 +20,8 @@
 # shown. The load average (uptime) is printed before and after.
 #
 # Environment: PYTHON (a python3 that imports torch; default: the first of
-# python3, /usr/bin/python3 that does).
+# python3, /usr/bin/python3 that does); SETTLE (seconds of pause before each
+# side, default 5).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +37,7 @@ bin=
 rounds=1
 cpu_time=
 py=${PYTHON:-}
+settle=${SETTLE:-5}
 
 die() { echo "train_throughput.sh: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
@@ -89,8 +91,14 @@ for net in "${list[@]}"; do
     for ((r = 0; r < rounds; r++)); do
         common=(--net "$net" --batch "$batch" --threads "$threads"
                 --warmup "$warmup" --steps "$steps" --no-header $cpu_time)
+        # every side starts after a pause: right after a PyTorch process
+        # exits, the next process measured 20-25% slower for a few seconds
+        # (547 vs 696-724 images/s for sinreq resnet20 at 2 threads)
+        sleep "$settle"
         t=$("$py" bench/bench_train_torch.py "${common[@]}" | cut -f7)
+        sleep "$settle"
         c=$("$py" bench/bench_train_torch.py "${common[@]}" --channels-last | cut -f7)
+        sleep "$settle"
         s=$("$bin" --backend cpu "${common[@]}" | cut -f7)
         tv+=("$t"); cv+=("$c"); sv+=("$s")
     done
