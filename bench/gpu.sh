@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/gpu.sh: Vulkan backend vs PyTorch (cuDNN) on an NVIDIA machine that
-# has no package registry and no Vulkan loader, OpenBLAS, HDF5 or MPI
+# has no package registry and no Vulkan loader, oneDNN, HDF5 or MPI
 # installed (e.g. an H100/H200 node reachable only by copying files to it).
 #
 # Needs carry/ from bench/gpu_pack.sh (binaries built on a machine with the

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # bench/gpu_pack.sh: build the GPU benchmark binaries HERE and fill carry/
 # (ignored by git) with everything bench/gpu.sh needs on an NVIDIA machine
-# that has no package registry, no Vulkan loader, no OpenBLAS:
+# that has no package registry, no Vulkan loader, no oneDNN:
 #
 #   carry/bin/bench_ops, carry/bin/check_vk_vs_cpu
 #   carry/lib/     every shared library `ldd` lists for them except glibc's
 #                  own and the compiler runtime every Linux has (libgcc_s,
-#                  libstdc++): libvulkan.so.1 (the loader), libopenblas,
-#                  libgfortran, libquadmath, libgomp, ...
+#                  libstdc++): libvulkan.so.1 (the loader), libdnnl (40 MB),
+#                  libOpenCL, libgomp, ...
 #   carry/lib-gl/  libglvnd's dispatch libraries and their X11 deps, which
 #                  NVIDIA's Vulkan ICD (libGLX_nvidia.so.0) may need; gpu.sh
 #                  adds this folder only where the machine lacks
