@@ -102,6 +102,7 @@ hold_point() {
     awk -v re="$2" -v k="$3" -v page="${PAGE:-0}" '
         NR == 1 { main = $1 }
         $1 != main { next }
+        $2 == "---" || $2 == "+++" { next }   # a signal or an exit, no call
         { split($2, a, "("); sc = a[1]; n[sc]++ }
         (sc == "write" || sc == "pwrite64") && match($0, /<[^>]*>/) {
             f = substr($0, RSTART, RLENGTH); sz = $NF + 0
