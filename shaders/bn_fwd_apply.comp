@@ -1,4 +1,5 @@
-// Batch-norm normalisation, y = gamma invstd (x - mean) + beta, with
+// Batch-norm normalisation, y = gamma invstd (x - mean) + beta (then
+// max(y, 0) with RELU = 1: the ReLU that follows, fused), with
 //   MODE_TRAIN: s0 = save_mean, s1 = save_invstd (batch statistics)
 //   MODE_EVAL:  s0 = run_mean,  s1 = run_var, invstd = 1 / sqrt(var + eps)
 #version 450
@@ -10,6 +11,7 @@ layout(local_size_x = 256) in;
 #define MODE_TRAIN 0u
 #define MODE_EVAL 1u
 layout(constant_id = 0) const uint MODE = 0u;
+layout(constant_id = 1) const uint RELU = 0u;
 
 layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer G { float gamma[]; };
@@ -38,7 +40,8 @@ void main()
         for (uint k = gl_GlobalInvocationID.x; k < pc.hw;
              k += gl_NumWorkGroups.x * gl_WorkGroupSize.x) {
             uint i = pl * pc.hw + k;
-            y[pc.y_off + i] = a * (x[pc.x_off + i] - mu) + b;
+            float v = a * (x[pc.x_off + i] - mu) + b;
+            y[pc.y_off + i] = RELU != 0u ? max(v, 0.0) : v;
         }
     }
 }

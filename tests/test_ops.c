@@ -353,12 +353,13 @@ static void test_utility(void)
         slab_init(&s);
         int a = slab_in(&s, n), b = slab_in(&s, n), f = slab_out(&s, n),
             c = slab_out(&s, n), y = slab_out(&s, n), ya = slab_out(&s, n),
-            yb = slab_out(&s, n);
+            yb = slab_out(&s, n), yr = slab_out(&s, n), yra = slab_out(&s, n);
         if (!slab_alloc(&s)) continue;
         fill_f(F(&s, a), n, -2, 2);
         fill_f(F(&s, b), n, -2, 2);
         memcpy(F(&s, ya), F(&s, a), n * 4); /* ya plays 'a' for y == a */
         memcpy(F(&s, yb), F(&s, b), n * 4); /* yb plays 'b' for y == b */
+        memcpy(F(&s, yra), F(&s, a), n * 4);
         double *ra = dv(F(&s, a), n), *rb = dv(F(&s, b), n);
         slab_upload(&s);
         OK(sr_fill(g_be, n, -1.5f, V(&s, f)));
@@ -366,6 +367,8 @@ static void test_utility(void)
         OK(sr_add(g_be, n, V(&s, a), V(&s, b), V(&s, y)));
         OK(sr_add(g_be, n, V(&s, ya), V(&s, b), V(&s, ya))); /* y aliases a */
         OK(sr_add(g_be, n, V(&s, a), V(&s, yb), V(&s, yb))); /* y aliases b */
+        OK(sr_add_relu(g_be, n, V(&s, a), V(&s, b), V(&s, yr)));
+        OK(sr_add_relu(g_be, n, V(&s, yra), V(&s, b), V(&s, yra)));
         snprintf(what, sizeof what, "fill/copy/add n=%zu", n);
         if (slab_download(&s, what)) {
             double *rf = dz(n), *rs = dz(n);
@@ -383,6 +386,14 @@ static void test_utility(void)
             cmp(what, F(&s, ya), rs, n, TOL_EW, 1);
             snprintf(what, sizeof what, "add y=b n=%zu", n);
             cmp(what, F(&s, yb), rs, n, TOL_EW, 1);
+            /* add_relu: exactly max(the add's float result, 0) */
+            double *rr = dz(n);
+            for (size_t i = 0; i < n; i++)
+                rr[i] = F(&s, y)[i] > 0.0f ? F(&s, y)[i] : 0.0f;
+            snprintf(what, sizeof what, "add_relu n=%zu", n);
+            cmp(what, F(&s, yr), rr, n, 0, 1);
+            snprintf(what, sizeof what, "add_relu y=a n=%zu", n);
+            cmp(what, F(&s, yra), rr, n, 0, 1);
         }
         slab_free(&s);
         scratch_free();
@@ -649,8 +660,8 @@ static void test_linear(void)
 static void test_bn_case(sr_bn_desc d)
 {
     char name[128], what[192];
-    snprintf(name, sizeof name, "bn n%d c%d hw%d eps%g mom%g", d.n, d.c, d.hw,
-             (double)d.eps, (double)d.momentum);
+    snprintf(name, sizeof name, "bn n%d c%d hw%d eps%g mom%g%s", d.n, d.c,
+             d.hw, (double)d.eps, (double)d.momentum, d.relu ? " relu" : "");
     size_t nx = (size_t)d.n * d.c * d.hw, C = (size_t)d.c;
     slab s;
     slab_init(&s);
@@ -658,7 +669,8 @@ static void test_bn_case(sr_bn_desc d)
         dy = slab_in(&s, nx), erm = slab_in(&s, C), erv = slab_in(&s, C),
         rm = slab_out(&s, C), rv = slab_out(&s, C), sm = slab_out(&s, C),
         si = slab_out(&s, C), y = slab_out(&s, nx), ye = slab_out(&s, nx),
-        dx = slab_out(&s, nx), dg = slab_out(&s, C), db = slab_out(&s, C);
+        dx = slab_out(&s, nx), dg = slab_out(&s, C), db = slab_out(&s, C),
+        ye0 = slab_out(&s, nx);
     if (!slab_alloc(&s)) return;
     fill_f(F(&s, x), nx, 1, 3);
     fill_f(F(&s, g), C, 0.5, 1.5);
@@ -677,6 +689,10 @@ static void test_bn_case(sr_bn_desc d)
                        V(&s, rv), V(&s, sm), V(&s, si), V(&s, y)));
     OK(sr_bn_fwd_eval(g_be, &d, V(&s, x), V(&s, g), V(&s, be), V(&s, erm),
                       V(&s, erv), V(&s, ye)));
+    sr_bn_desc unfused = d;
+    unfused.relu = 0;  /* the fused ReLU must equal max(unfused, 0) bitwise */
+    OK(sr_bn_fwd_eval(g_be, &unfused, V(&s, x), V(&s, g), V(&s, be),
+                      V(&s, erm), V(&s, erv), V(&s, ye0)));
     OK(sr_bn_bwd(g_be, &d, V(&s, x), V(&s, dy), V(&s, g), V(&s, sm), V(&s, si),
                  V(&s, dx), V(&s, dg), V(&s, db)));
     if (slab_download(&s, name)) {
@@ -701,6 +717,13 @@ static void test_bn_case(sr_bn_desc d)
         cmp(what, F(&s, rv), rrv, C, TOL_BN, 1);
         snprintf(what, sizeof what, "%s eval y", name);
         cmp(what, F(&s, ye), rye, nx, TOL_BN, 1);
+        if (d.relu) {
+            double *rmax = dz(nx);
+            for (size_t i = 0; i < nx; i++)
+                rmax[i] = F(&s, ye0)[i] > 0.0f ? F(&s, ye0)[i] : 0.0f;
+            snprintf(what, sizeof what, "%s eval y = max(unfused y, 0)", name);
+            cmp(what, F(&s, ye), rmax, nx, 0, 1);
+        }
         snprintf(what, sizeof what, "%s bwd dx", name);
         cmp(what, F(&s, dx), rdx, nx, TOL_BN, 1);
         snprintf(what, sizeof what, "%s bwd dgamma", name);
@@ -715,9 +738,11 @@ static void test_bn_case(sr_bn_desc d)
 static void test_bn(void)
 {
     static const sr_bn_desc cases[] = {
-        {5, 3, 49, 1e-5f, 0.1f}, {1, 13, 49, 1e-5f, 0.1f}, {2, 16, 1, 1e-5f, 0.1f},
-        {4, 7, 9, 1e-3f, 0.5f},  {8, 64, 64, 1e-5f, 0.1f}, {3, 5, 1, 1e-5f, 1.0f},
-        {2, 4, 33, 1e-5f, 0.0f},
+        {5, 3, 49, 1e-5f, 0.1f, 0}, {1, 13, 49, 1e-5f, 0.1f, 0},
+        {2, 16, 1, 1e-5f, 0.1f, 0}, {4, 7, 9, 1e-3f, 0.5f, 0},
+        {8, 64, 64, 1e-5f, 0.1f, 0}, {3, 5, 1, 1e-5f, 1.0f, 0},
+        {2, 4, 33, 1e-5f, 0.0f, 0}, {5, 3, 49, 1e-5f, 0.1f, 1},
+        {1, 13, 49, 1e-5f, 0.1f, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         test_bn_case(cases[i]);
@@ -1808,7 +1833,7 @@ static void test_windows(void)
         test_linear_case(lin[i]);
     /* batch norm: pieces of whole images (3, 3, 2 of 8; 4, 1 of 5) */
     static const sr_bn_desc bn[] = {
-        {8, 64, 64, 1e-5f, 0.1f}, {5, 13, 300, 1e-5f, 0.1f},
+        {8, 64, 64, 1e-5f, 0.1f, 0}, {5, 13, 300, 1e-5f, 0.1f, 1},
     };
     for (size_t i = 0; i < sizeof bn / sizeof bn[0]; i++) test_bn_case(bn[i]);
     /* pooling: pieces of whole planes */
@@ -1885,9 +1910,10 @@ static void test_bad_input(void)
     EXPECT(SR_E_SHAPE, sr_linear_bwd_data(g_be, &l0, Y, S, X, Z));
 
     /* batch norm */
-    sr_bn_desc b0 = {2, 4, 3, 1e-5f, 0.1f}, b;
+    sr_bn_desc b0 = {2, 4, 3, 1e-5f, 0.1f, 0}, b;
     b = b0; b.eps = 0;         EXPECT(SR_E_ARG, sr_bn_fwd_eval(g_be, &b, X, W, W, W, W, Y));
     b = b0; b.momentum = 1.5f; EXPECT(SR_E_ARG, sr_bn_fwd_train(g_be, &b, X, W, W, W, W, Z, Z, Y));
+    b = b0; b.relu = 2;        EXPECT(SR_E_ARG, sr_bn_fwd_eval(g_be, &b, X, W, W, W, W, Y));
     b = b0; b.n = 1; b.hw = 1; EXPECT(SR_E_SHAPE, sr_bn_fwd_train(g_be, &b, X, W, W, W, W, Z, Z, Y));
     b = b0; b.c = 8;           EXPECT(SR_E_SHAPE, sr_bn_bwd(g_be, &b, X, Y, S, W, W, Z, W, W));
     b = b0; b.hw = 0;          EXPECT(SR_E_SHAPE, sr_bn_bwd(g_be, &b, X, Y, W, W, W, Z, W, W));
@@ -1966,6 +1992,7 @@ static void test_bad_input(void)
     EXPECT(SR_E_SHAPE, sr_fill(g_be, 5, 1.0f, S));
     EXPECT(SR_E_SHAPE, sr_copy(g_be, 4, X, sr_at(s.buf, s.words - 3))); /* past end */
     EXPECT(SR_E_SHAPE, sr_add(g_be, 8, X, SOFF, Y));
+    EXPECT(SR_E_SHAPE, sr_add_relu(g_be, 8, X, SOFF, Y));
     EXPECT(SR_E_ARG, sr_copy(g_be, 8, NUL, Y));
 
     /* buffers, scalars, backends */

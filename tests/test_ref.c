@@ -1004,7 +1004,8 @@ int main(void)
     group_begin("batchnorm");
     {
         sr_bn_desc cases[] = {
-            {5, 3, 7, 1e-5f, 0.1f}, {4, 4, 1, 1e-5f, 0.1f}, {1, 2, 9, 1e-3f, 0.5f},
+            {5, 3, 7, 1e-5f, 0.1f, 0}, {4, 4, 1, 1e-5f, 0.1f, 0},
+            {1, 2, 9, 1e-3f, 0.5f, 0},
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
             test_bn_case(cases[i]);

@@ -141,6 +141,10 @@ void sr_program_free(sr_backend *be, sr_program *prog);
 sr_status sr_fill(sr_backend *be, size_t n, float value, sr_view dst);
 sr_status sr_copy(sr_backend *be, size_t n, sr_view src, sr_view dst);
 sr_status sr_add(sr_backend *be, size_t n, sr_view a, sr_view b, sr_view y);
+/* y[i] = max(a[i] + b[i], 0): a residual add and the ReLU after it in one
+ * pass (bit-identical to sr_add then sr_relu_fwd); y may alias a. */
+sr_status sr_add_relu(sr_backend *be, size_t n, sr_view a, sr_view b,
+                      sr_view y);
 
 /* Convolution. act_bits > 0 quantizes the input on read,
  * xq = round((2^b - 1) clamp(x, 0, 1)) / (2^b - 1), fused into the op
@@ -189,6 +193,10 @@ typedef struct sr_bn_desc {
     int n, c, hw;
     float eps;       /* e.g. 1e-5 */
     float momentum;  /* e.g. 0.1 */
+    int relu;        /* 1: forward writes max(bn(x), 0), the ReLU that
+                        follows fused into the same pass (bit-identical to
+                        the two ops); backward is unchanged: it still takes
+                        the gradient w.r.t. bn(x), from sr_relu_bwd */
 } sr_bn_desc;
 /* writes y, save_mean[c], save_invstd[c]; updates run_mean, run_var */
 sr_status sr_bn_fwd_train(sr_backend *be, const sr_bn_desc *d, sr_view x,

@@ -212,6 +212,7 @@ static sr_status submit(sr_backend *be, const sr_op *op)
 
 static const char *const op_names[SR_OP_COUNT] = {
     [SR_OP_FILL] = "fill", [SR_OP_COPY] = "copy", [SR_OP_ADD] = "add",
+    [SR_OP_ADD_RELU] = "add_relu",
     [SR_OP_CONV2D_FWD] = "conv2d_fwd",
     [SR_OP_CONV2D_BWD_DATA] = "conv2d_bwd_data",
     [SR_OP_CONV2D_BWD_WEIGHT] = "conv2d_bwd_weight",
@@ -338,6 +339,18 @@ sr_status sr_add(sr_backend *be, size_t n, sr_view a, sr_view b, sr_view y)
     SR_TRY(need("add", "y", y, n));
     sr_view v[] = {a, b, y};
     sr_op op = make_ew(SR_OP_ADD, n, 0, 0, 3, v);
+    return submit(be, &op);
+}
+
+sr_status sr_add_relu(sr_backend *be, size_t n, sr_view a, sr_view b,
+                      sr_view y)
+{
+    SR_TRY(need_n("add_relu", n));
+    SR_TRY(need("add_relu", "a", a, n));
+    SR_TRY(need("add_relu", "b", b, n));
+    SR_TRY(need("add_relu", "y", y, n));
+    sr_view v[] = {a, b, y};
+    sr_op op = make_ew(SR_OP_ADD_RELU, n, 0, 0, 3, v);
     return submit(be, &op);
 }
 
@@ -566,6 +579,8 @@ static sr_status check_bn(const char *op, const sr_bn_desc *d, size_t *nx)
     SR_CHECK(d->eps > 0.0f, SR_E_ARG, "%s: eps must be > 0", op);
     SR_CHECK(d->momentum >= 0.0f && d->momentum <= 1.0f, SR_E_ARG,
              "%s: momentum %g outside [0, 1]", op, (double)d->momentum);
+    SR_CHECK(d->relu == 0 || d->relu == 1, SR_E_ARG,
+             "%s: relu must be 0 or 1, not %d", op, d->relu);
     return SR_OK;
 }
 

@@ -15,6 +15,7 @@ typedef enum sr_op_kind {
     SR_OP_FILL,              /* ew.n, ew.value;      v: dst */
     SR_OP_COPY,              /* ew.n;                v: src, dst */
     SR_OP_ADD,               /* ew.n;                v: a, b, y */
+    SR_OP_ADD_RELU,          /* ew.n;                v: a, b, y */
     SR_OP_CONV2D_FWD,        /* conv;                v: x, w, b, y */
     SR_OP_CONV2D_BWD_DATA,   /* conv;                v: dy, w, x, dx */
     SR_OP_CONV2D_BWD_WEIGHT, /* conv;                v: x, dy, dw, db */

@@ -91,6 +91,11 @@ sr_status nn_plan_storage(sr_nn *net)
 {
     int cap = 0;
     net->nact = 0;
+    /* SINREQ_FUSE=0 keeps every ReLU a pass of its own (the same bits;
+     * for measuring what the fusion saves) */
+    const char *fuse_env = getenv("SINREQ_FUSE");
+    int fuse = !(fuse_env && strcmp(fuse_env, "0") == 0);
+    for (int i = 0; i < net->nlayers; i++) net->layers[i].relu_fused = 0;
     /* Which tensors need gradients: those downstream of a parameter. */
     for (int t = 0; t < net->ntensors; t++) {
         nn_tensor *x = &net->tensors[t];
@@ -117,6 +122,13 @@ sr_status nn_plan_storage(sr_nn *net)
             if (in->nconsumers == 1 && pk >= 0 && pk != SR_NN_FLATTEN &&
                 pk != SR_NN_RELU) {
                 x->act = in->act;
+                /* Nobody reads the producer's output but this ReLU, which
+                 * overwrites it: the producer can write max(., 0) itself
+                 * and save a pass over the tensor. */
+                if ((pk == SR_NN_BATCHNORM || pk == SR_NN_ADD) && fuse) {
+                    net->layers[in->producer].relu_fused = 1;
+                    net->layers[x->producer].relu_fused = 1;
+                }
                 continue;
             }
         }

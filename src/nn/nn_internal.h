@@ -40,6 +40,10 @@ typedef struct nn_layer {
     int qidx;          /* -1: not quantized */
     size_t bn_save;    /* BN: offset of save_mean (then save_invstd) */
     sr_buf *idx;       /* maxpool indices */
+    /* BN / add: forward also applies the in-place ReLU that follows;
+     * that ReLU layer then has relu_fused set and its forward is skipped
+     * (its backward still runs) */
+    int relu_fused;
 } nn_layer;
 
 typedef struct nn_tinfo {

@@ -139,13 +139,14 @@ static sr_status forward_layer(sr_nn *net, const nn_layer *l, int train)
         sr_view be_ = nn_param_view(net, l->param[1]);
         sr_view rm = nn_state_view(net, l->state[0]);
         sr_view rv = nn_state_view(net, l->state[1]);
+        d.relu = l->relu_fused;
         if (!train) return sr_bn_fwd_eval(be, &d, x, g, be_, rm, rv, y);
         sr_view sm = sr_at(net->bn_save, l->bn_save);
         sr_view si = sr_at(net->bn_save, l->bn_save + (size_t)d.c);
         return sr_bn_fwd_train(be, &d, x, g, be_, rm, rv, sm, si, y);
     }
-    case SR_NN_RELU:
-        return sr_relu_fwd(be, n, x, y);
+    case SR_NN_RELU:  /* fused: its producer wrote max(., 0) already */
+        return l->relu_fused ? SR_OK : sr_relu_fwd(be, n, x, y);
     case SR_NN_DROPOUT: {
         if (!train || l->p == 0.0f) return sr_copy(be, n, x, y);
         sr_dropout_desc d = drop_desc(net, l);
@@ -160,7 +161,8 @@ static sr_status forward_layer(sr_nn *net, const nn_layer *l, int train)
         return sr_avgpool_fwd(be, &d, x, y);
     }
     case SR_NN_ADD:
-        return sr_add(be, n, x, act(net, l->in[1]), y);
+        return (l->relu_fused ? sr_add_relu : sr_add)(be, n, x,
+                                                      act(net, l->in[1]), y);
     case SR_NN_FLATTEN:
         return SR_OK;  /* a view */
     }

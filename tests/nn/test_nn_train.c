@@ -873,6 +873,59 @@ static void test_backward_segments(void)
 
 /* ------------------------------------------------------------------ */
 
+/* The ReLU fused into batch norm and the residual add (the default) gives
+ * the same bits as separate ReLU passes (SINREQ_FUSE=0): two steps of
+ * resnet20, then parameters, gradients, loss and eval loss compared. */
+static void fused_relu_run(int fuse, float **params, size_t *np,
+                           float **grads, size_t *ng, float losses[2])
+{
+    sr_quant_opts q;
+    sr_quant_opts_default(&q);
+    q.quantizer = SR_QUANT_DOREFA;
+    q.bits = 4;
+    q.reg = SR_QUANT_REG_SINREQ;
+    setenv("SINREQ_FUSE", fuse ? "1" : "0", 1);
+    sr_nn *net;
+    sr_status st = nu_model(be, "resnet20", 4, &q, 31, &net);
+    unsetenv("SINREQ_FUSE");
+    TRY(st);
+    TRY(nu_batch(net, 3, 32, 32, 32));
+    uint32_t correct;
+    for (uint32_t step = 0; step < 2; step++) {
+        TRY(nu_scalars(net, 0.05f, step, 1.0f));
+        TRY(sr_nn_train_step(net));
+    }
+    TRY(sr_nn_read_stats(net, &losses[0], &correct));
+    *grads = all_grads(net, ng);
+    TRY(sr_nn_eval_step(net, 4));
+    TRY(sr_nn_read_stats(net, &losses[1], &correct));
+    *params = nu_params(net, np);
+    sr_nn_free(net);
+}
+
+static void test_fused_relu(void)
+{
+    float *pa = NULL, *pb = NULL, *ga = NULL, *gb = NULL, la[2], lb[2];
+    size_t npa = 0, npb = 0, nga = 0, ngb = 0;
+    fused_relu_run(0, &pa, &npa, &ga, &nga, la);
+    fused_relu_run(1, &pb, &npb, &gb, &ngb, lb);
+    CHECK(pa && pb && ga && gb && npa == npb && nga == ngb,
+          "fused relu: read back parameters and gradients");
+    if (pa && pb && ga && gb && npa == npb && nga == ngb) {
+        CHECK(memcmp(pa, pb, npa * sizeof *pa) == 0,
+              "fused relu: parameters differ from separate relu passes");
+        CHECK(memcmp(ga, gb, nga * sizeof *ga) == 0,
+              "fused relu: gradients differ from separate relu passes");
+    }
+    CHECK(memcmp(la, lb, sizeof la) == 0,
+          "fused relu: losses %.9g/%.9g vs %.9g/%.9g", (double)lb[0],
+          (double)lb[1], (double)la[0], (double)la[1]);
+    free(pa);
+    free(pb);
+    free(ga);
+    free(gb);
+}
+
 static void test_errors(void)
 {
     sr_nn *net;
@@ -912,6 +965,7 @@ int main(int argc, char **argv)
         RUN(test_loss_decreases);
         RUN(test_capture_replay);
         RUN(test_backward_segments);
+        RUN(test_fused_relu);
         RUN(test_quantized_levels);
         RUN(test_sinreq_gradient);
         RUN(test_waveq_step);

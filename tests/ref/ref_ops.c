@@ -220,6 +220,12 @@ static void bn_stats(const sr_bn_desc *d, const double *x, int c, double *mean,
     *var_biased = q / cnt;
 }
 
+/* The fused ReLU of d->relu. */
+static double bn_out(const sr_bn_desc *d, double v)
+{
+    return d->relu && v < 0.0 ? 0.0 : v;
+}
+
 void ref_bn_fwd_train(const sr_bn_desc *d, const double *x,
                       const double *gamma, const double *beta,
                       double *run_mean, double *run_var, double *save_mean,
@@ -232,8 +238,8 @@ void ref_bn_fwd_train(const sr_bn_desc *d, const double *x,
         double invstd = 1.0 / sqrt(var + (double)d->eps);
         for (int n = 0; n < d->n; n++)
             for (int i = 0; i < d->hw; i++)
-                y[BN(n, c, i)] =
-                    gamma[c] * (x[BN(n, c, i)] - mean) * invstd + beta[c];
+                y[BN(n, c, i)] = bn_out(
+                    d, gamma[c] * (x[BN(n, c, i)] - mean) * invstd + beta[c]);
         save_mean[c] = mean;
         save_invstd[c] = invstd;
         run_mean[c] = (1.0 - mom) * run_mean[c] + mom * mean;
@@ -249,8 +255,9 @@ void ref_bn_fwd_eval(const sr_bn_desc *d, const double *x, const double *gamma,
         double invstd = 1.0 / sqrt(run_var[c] + (double)d->eps);
         for (int n = 0; n < d->n; n++)
             for (int i = 0; i < d->hw; i++)
-                y[BN(n, c, i)] =
-                    gamma[c] * (x[BN(n, c, i)] - run_mean[c]) * invstd + beta[c];
+                y[BN(n, c, i)] = bn_out(
+                    d, gamma[c] * (x[BN(n, c, i)] - run_mean[c]) * invstd +
+                           beta[c]);
     }
 }
 

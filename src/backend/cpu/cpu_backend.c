@@ -218,6 +218,7 @@ static sr_status cpu_dispatch(sr_cpu_backend *cb, const sr_op *op)
     case SR_OP_FILL: return sr_cpu_fill(cb, op);
     case SR_OP_COPY: return sr_cpu_copy(cb, op);
     case SR_OP_ADD: return sr_cpu_add(cb, op);
+    case SR_OP_ADD_RELU: return sr_cpu_add_relu(cb, op);
     case SR_OP_CONV2D_FWD: return sr_cpu_conv2d_fwd(cb, op);
     case SR_OP_CONV2D_BWD_DATA: return sr_cpu_conv2d_bwd_data(cb, op);
     case SR_OP_CONV2D_BWD_WEIGHT: return sr_cpu_conv2d_bwd_weight(cb, op);

@@ -1,4 +1,4 @@
-/* Elementwise ops: fill, copy, add, ReLU, dropout, SGD. Each element is
+/* Elementwise ops: fill, copy, add, add + ReLU, ReLU, dropout, SGD. Each element is
  * computed independently, so any schedule gives the same bits. */
 #include "cpu_internal.h"
 
@@ -37,6 +37,21 @@ sr_status sr_cpu_add(sr_cpu_backend *cb, const sr_op *op)
 #pragma omp parallel for schedule(static) num_threads(cb->threads) \
     if (n >= EW_PAR_MIN)
     for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+    return SR_OK;
+}
+
+sr_status sr_cpu_add_relu(sr_cpu_backend *cb, const sr_op *op)
+{
+    size_t n = op->p.ew.n;
+    const float *a = sr_cpu_f(op->v[0]), *b = sr_cpu_f(op->v[1]);
+    float *y = sr_cpu_f(op->v[2]); /* may alias a */
+
+#pragma omp parallel for schedule(static) num_threads(cb->threads) \
+    if (n >= EW_PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        float v = a[i] + b[i];
+        y[i] = v > 0.0f ? v : 0.0f;
+    }
     return SR_OK;
 }
 

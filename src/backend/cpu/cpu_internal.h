@@ -94,6 +94,7 @@ void sr_cpu_gemm_slice(int tid, int nt, int trans_a, int trans_b, int m,
 sr_status sr_cpu_fill(sr_cpu_backend *cb, const sr_op *op);
 sr_status sr_cpu_copy(sr_cpu_backend *cb, const sr_op *op);
 sr_status sr_cpu_add(sr_cpu_backend *cb, const sr_op *op);
+sr_status sr_cpu_add_relu(sr_cpu_backend *cb, const sr_op *op);
 sr_status sr_cpu_relu_fwd(sr_cpu_backend *cb, const sr_op *op);
 sr_status sr_cpu_relu_bwd(sr_cpu_backend *cb, const sr_op *op);
 sr_status sr_cpu_dropout(sr_cpu_backend *cb, const sr_op *op);

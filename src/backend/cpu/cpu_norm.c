@@ -54,15 +54,23 @@ SR_CPU_CLONES static double channel_sq(const sr_bn_desc *d, const float *x, int 
     return lanes_total(acc);
 }
 
-/* y = (x - mean) * scale + shift over channel c. */
+/* y = (x - mean) * scale + shift over channel c, then max(y, 0) when the
+ * ReLU is fused (d->relu): the same float operations as the two ops. */
 SR_CPU_CLONES static void channel_affine(const sr_bn_desc *d, const float *x, float *y,
                            int c, float mean, float scale, float shift)
 {
     size_t hw = (size_t)d->hw, chw = (size_t)d->c * hw;
     for (int b = 0; b < d->n; b++) {
         size_t o = (size_t)b * chw + (size_t)c * hw;
-        for (size_t i = 0; i < hw; i++)
-            y[o + i] = (x[o + i] - mean) * scale + shift;
+        if (d->relu) {
+            for (size_t i = 0; i < hw; i++) {
+                float v = (x[o + i] - mean) * scale + shift;
+                y[o + i] = v > 0.0f ? v : 0.0f;
+            }
+        } else {
+            for (size_t i = 0; i < hw; i++)
+                y[o + i] = (x[o + i] - mean) * scale + shift;
+        }
     }
 }
 

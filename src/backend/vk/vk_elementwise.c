@@ -1,5 +1,5 @@
-/* Vulkan elementwise ops, as cpu_elementwise.c: fill, copy, add, relu,
- * dropout and SGD (shaders/elementwise_unary.comp,
+/* Vulkan elementwise ops, as cpu_elementwise.c: fill, copy, add, add +
+ * relu, relu, dropout and SGD (shaders/elementwise_unary.comp,
  * elementwise_binary.comp, sgd_update.comp). The unary and binary shaders
  * also serve the WRPN and activation quantizers of vk_quant.c.
  *
@@ -146,6 +146,12 @@ sr_status sr_vk_add(sr_backend *be, const sr_op *op)
 {
     return sr_vk_ew_binary(be, SR_VK_BIN_ADD, op->p.ew.n, op->v[0], op->v[1],
                            op->v[2]);
+}
+
+sr_status sr_vk_add_relu(sr_backend *be, const sr_op *op)
+{
+    return sr_vk_ew_binary(be, SR_VK_BIN_ADD_RELU, op->p.ew.n, op->v[0],
+                           op->v[1], op->v[2]);
 }
 
 sr_status sr_vk_relu_fwd(sr_backend *be, const sr_op *op)

@@ -174,12 +174,13 @@ static sr_status bn_stats_final(sr_backend *be, const bn_plan *pl,
 /* bn_fwd_apply per piece: y = gamma (x - s0) invstd + beta; invstd = s1
  * (train) or 1 / sqrt(s1 + eps) (eval). v: x, gamma, beta, s0, s1, y. */
 static sr_status bn_fwd_apply(sr_backend *be, const bn_plan *pl, uint32_t eval,
-                              const char *op, const sr_view v[6], float eps)
+                              const char *op, const sr_view v[6],
+                              const sr_bn_desc *d)
 {
     struct {
         uint32_t planes, c, hw, off[6];
         float eps;
-    } pc = {0, pl->c, pl->hw, {0}, eps};
+    } pc = {0, pl->c, pl->hw, {0}, d->eps};
     static const char *const names[6] = {"x", "gamma", "beta", "mean",
                                          "var", "y"};
     sr_buf *bufs[6];
@@ -205,7 +206,8 @@ static sr_status bn_fwd_apply(sr_backend *be, const bn_plan *pl, uint32_t eval,
         SR_TRY(sr_vk_view_off(ys, words, &pc.off[5]));
         pc.planes = imgs * pl->c;
         bn_groups_2d(be, pl, pc.planes, groups);
-        SR_TRY(sr_vk_launch(be, "bn_fwd_apply", 1, eval, 0, &pc, sizeof(pc),
+        SR_TRY(sr_vk_launch(be, "bn_fwd_apply", 2, eval, (uint32_t)d->relu,
+                            &pc, sizeof(pc),
                             bufs, 6, groups));
     }
     return SR_OK;
@@ -236,7 +238,7 @@ sr_status sr_vk_bn_fwd_train(sr_backend *be, const sr_op *op)
     SR_TRY(bn_stats_final(be, &pl, BN_FIN_VAR, name, part, var_out, &op->p.bn));
 
     const sr_view ap[6] = {v[0], v[1], v[2], v[5], v[6], v[7]};
-    return bn_fwd_apply(be, &pl, 0, name, ap, op->p.bn.eps);
+    return bn_fwd_apply(be, &pl, 0, name, ap, &op->p.bn);
 }
 
 /* v: x, gamma, beta, run_mean, run_var, y */
@@ -248,7 +250,7 @@ sr_status sr_vk_bn_fwd_eval(sr_backend *be, const sr_op *op)
 
     SR_TRY(bn_plan_init(be, "bn_fwd_eval", &op->p.bn, big, big_names, 2,
                         &pl));
-    return bn_fwd_apply(be, &pl, 1, "bn_fwd_eval", op->v, op->p.bn.eps);
+    return bn_fwd_apply(be, &pl, 1, "bn_fwd_eval", op->v, &op->p.bn);
 }
 
 /* v: x, dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta */

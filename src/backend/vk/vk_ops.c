@@ -257,6 +257,7 @@ sr_status sr_vk_run_op(sr_backend *be, const sr_op *op)
     case SR_OP_FILL: return sr_vk_fill(be, op);
     case SR_OP_COPY: return sr_vk_copy(be, op);
     case SR_OP_ADD: return sr_vk_add(be, op);
+    case SR_OP_ADD_RELU: return sr_vk_add_relu(be, op);
     case SR_OP_CONV2D_FWD: return sr_vk_conv2d_fwd(be, op);
     case SR_OP_CONV2D_BWD_DATA: return sr_vk_conv2d_bwd_data(be, op);
     case SR_OP_CONV2D_BWD_WEIGHT: return sr_vk_conv2d_bwd_weight(be, op);

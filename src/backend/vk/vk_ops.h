@@ -21,6 +21,7 @@
 sr_status sr_vk_fill(sr_backend *be, const sr_op *op);
 sr_status sr_vk_copy(sr_backend *be, const sr_op *op);
 sr_status sr_vk_add(sr_backend *be, const sr_op *op);
+sr_status sr_vk_add_relu(sr_backend *be, const sr_op *op);
 sr_status sr_vk_relu_fwd(sr_backend *be, const sr_op *op);
 sr_status sr_vk_relu_bwd(sr_backend *be, const sr_op *op);
 sr_status sr_vk_dropout(sr_backend *be, const sr_op *op); /* fwd and bwd */
@@ -129,7 +130,7 @@ enum {
 };
 enum {
     SR_VK_BIN_ADD = 0, SR_VK_BIN_RELU_BWD, SR_VK_BIN_ACTQ_BWD,
-    SR_VK_BIN_WRPN_BWD
+    SR_VK_BIN_WRPN_BWD, SR_VK_BIN_ADD_RELU
 };
 
 /* ------------------------------------------------------------------ */
