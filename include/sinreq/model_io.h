@@ -13,6 +13,10 @@
  *   /quant@layers (string [L], every conv/linear layer in network order),
  *   @quantized, @bits, @act_bits (int32 [L]), @beta (float32 [L], WaveQ's
  *   learned bitwidths; 0 when WaveQ was off)
+ *   /network_file       uint8 [bytes], only for a network built from a
+ *                       network file: the file's text as it was built, so
+ *                       the model is evaluated without the file (export
+ *                       files carry it too); chunked, Fletcher32
  *
  * Writing is atomic: "<path>.tmp", fsync, rename, fsync of the directory.
  * Reading checks the format, version and every attribute (in range:
@@ -55,7 +59,11 @@ typedef struct sr_model_meta {
     char program_version[32];
     int n_layers;
     sr_model_layer_meta *layers;
+    char *net_text;         /* the network file's text; NULL: built-in */
 } sr_model_meta;
+
+/* Free what a read (or filled) meta owns: layers and net_text. */
+void sr_model_meta_free(sr_model_meta *m);
 
 typedef struct sr_model_tensor {
     const char *name;

@@ -27,6 +27,9 @@ typedef struct sr_model_opts {
     int num_classes;    /* 0: the network's default (10, or 1000) */
     int width;          /* 1..8; 0 means 1 */
     int in_c, in_h, in_w; /* 0: the network's default input */
+    const char *text;   /* a network file's text, parsed instead of reading
+                           the file `name` (which then only labels
+                           messages): a model file's stored network */
 } sr_model_opts;
 
 /* Build the graph (no backend yet). Unknown names give an error that lists

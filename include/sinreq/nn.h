@@ -146,6 +146,11 @@ int sr_nn_find_layer(const sr_nn *net, const char *name);
 int sr_nn_batch(const sr_nn *net);
 int sr_nn_classes(const sr_nn *net);
 const char *sr_nn_name(const sr_nn *net);
+/* The text of the network file the graph was built from (NULL for a
+ * built-in network): model and export files keep it, so that they can be
+ * evaluated without the file. set copies text. */
+sr_status sr_nn_set_source(sr_nn *net, const char *text);
+const char *sr_nn_source(const sr_nn *net);
 const char *sr_nn_kind_name(sr_nn_kind k);
 /* A torchsummary-like table: layers, output shapes, parameters, bits. */
 void sr_nn_print(const sr_nn *net, FILE *f);

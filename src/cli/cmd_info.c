@@ -52,7 +52,8 @@ static int info_model(sr_model_file *f)
     printf("%s: sinreq model (format %s version %d, written by %s)\n",
            sr_model_file_path(f), SR_MODEL_FORMAT, SR_MODEL_FORMAT_VERSION,
            m->program_version);
-    printf("network: %s, width x%d, %d classes, input %dx%dx%d\n", m->net,
+    printf("network: %s%s, width x%d, %d classes, input %dx%dx%d\n", m->net,
+           m->net_text ? " (network file stored in the model)" : "",
            m->width, m->classes, m->in_c, m->in_h, m->in_w);
     printf("quantizer: %s, activation bits %d, regularizer %s\n", m->quantizer,
            m->act_bits, m->regularizer);

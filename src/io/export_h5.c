@@ -403,6 +403,6 @@ void sr_export_decoded_free(sr_export_decoded *d)
     }
     free(d->t);
     free(d->bits);
-    free(d->meta.layers);
+    sr_model_meta_free(&d->meta);
     memset(d, 0, sizeof *d);
 }

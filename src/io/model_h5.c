@@ -57,11 +57,84 @@ out:
     return st;
 }
 
+/* /network_file: the network file's bytes; 0 on success. */
+static int write_net_text(hid_t file, const char *text)
+{
+    hsize_t n = strlen(text);
+    hid_t space = H5Screate_simple(1, &n, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), d = H5I_INVALID_HID;
+    int bad = space < 0 || dcpl < 0 || n == 0 ||
+              H5Pset_chunk(dcpl, 1, &n) < 0 || H5Pset_fletcher32(dcpl) < 0;
+    if (!bad) {
+        d = H5Dcreate2(file, "network_file", H5T_STD_U8LE, space,
+                       H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        bad = d < 0 || H5Dwrite(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL,
+                                H5P_DEFAULT, text) < 0;
+    }
+    sr_h5_close(&d);
+    sr_h5_close(&dcpl);
+    sr_h5_close(&space);
+    return bad;
+}
+
+/* /network_file when the file has it (older files and built-in networks do
+ * not): a text of at most 1 MiB without NUL bytes. */
+static sr_status read_net_text(hid_t file, const char *path, char **out)
+{
+    *out = NULL;
+    if (H5Lexists(file, "network_file", H5P_DEFAULT) <= 0)
+        return SR_OK;
+    hid_t d = H5Dopen2(file, "network_file", H5P_DEFAULT);
+    hid_t space = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
+    hsize_t n = 0;
+    sr_status st = SR_OK;
+    if (space < 0 || H5Sget_simple_extent_ndims(space) != 1 ||
+        H5Sget_simple_extent_dims(space, &n, NULL) != 1 || n == 0 ||
+        n > ((hsize_t)1 << 20)) {
+        st = sr_h5_error(SR_E_FORMAT, "%s: /network_file is not a 1-D byte "
+                         "array of 1 B to 1 MiB", path);
+        goto out;
+    }
+    *out = malloc((size_t)n + 1);
+    if (!*out) {
+        st = sr_error(SR_E_NOMEM, "out of memory");
+        goto out;
+    }
+    if (H5Dread(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) < 0) {
+        st = sr_h5_error(SR_E_FORMAT, "%s: /network_file is unreadable "
+                         "(truncated or corrupted)", path);
+        goto out;
+    }
+    (*out)[n] = '\0';
+    if (strlen(*out) != (size_t)n)
+        st = sr_error(SR_E_FORMAT, "%s: /network_file has a NUL byte at "
+                      "offset %zu", path, strlen(*out));
+out:
+    if (st != SR_OK) {
+        free(*out);
+        *out = NULL;
+    }
+    sr_h5_close(&space);
+    sr_h5_close(&d);
+    return st;
+}
+
+void sr_model_meta_free(sr_model_meta *m)
+{
+    free(m->layers);
+    free(m->net_text);
+    m->layers = NULL;
+    m->net_text = NULL;
+    m->n_layers = 0;
+}
+
 /* The network description both model and export files carry as root
- * attributes; 0 on success. */
+ * attributes (and /network_file); 0 on success. */
 int sr_model_meta_attrs(hid_t file, const sr_model_meta *m)
 {
     int in[3] = {m->in_c, m->in_h, m->in_w}, bad = 0;
+
+    if (m->net_text) bad |= write_net_text(file, m->net_text);
 
     bad |= sr_h5_attr_str(file, "net", m->net);
     bad |= sr_h5_attr_i32(file, "width", m->width);
@@ -317,16 +390,13 @@ sr_status sr_model_meta_read(hid_t file, const char *path, const char *format,
         }
     }
     st = check_meta(path, format, m);
+    if (st == SR_OK) st = read_net_text(file, path, &m->net_text);
 out:
     free(names);
     free(tmp);
     free(beta);
     sr_h5_close(&q);
-    if (st != SR_OK) {
-        free(m->layers);
-        m->layers = NULL;
-        m->n_layers = 0;
-    }
+    if (st != SR_OK) sr_model_meta_free(m);
     return st;
 }
 
@@ -383,7 +453,7 @@ void sr_model_close(sr_model_file *f)
     sr_h5_close(&f->model);
     if (f->file >= 0)
         H5Fclose(f->file);
-    free(f->meta.layers);
+    sr_model_meta_free(&f->meta);
     free(f->names);
     free(f);
 }

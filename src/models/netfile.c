@@ -14,6 +14,7 @@
 #define NF_NAME_MAX 64       /* the graph's layer-name limit */
 #define NF_MAX_LAYERS 10000  /* repeat inside repeat cannot blow up memory */
 #define NF_MAX_DEPTH 16      /* libyaml's scanner is quadratic in nesting */
+#define NF_MAX_BYTES (1 << 20) /* model files keep the whole text */
 #define NF_NET_INPUT "in"    /* the reserved name of a block's input */
 
 typedef enum nf_op {
@@ -46,6 +47,7 @@ typedef struct nf_layer {
 
 typedef struct nf_file {
     const char *path;
+    char *text;          /* the whole file (malloc'd, NUL-terminated) */
     yaml_document_t doc;
     char name[NF_NAME_MAX];
     int c, h, w, classes, ends_fp;
@@ -697,16 +699,70 @@ static void nf_close(nf_file *f)
 {
     yaml_document_delete(&f->doc);
     free(f->l);
+    free(f->text);
 }
 
-/* Read, expand and check path into f (nf_close it either way). */
-static sr_status nf_open(const char *path, nf_file *f, int *out_layer)
+/* The whole file, NUL-terminated, into f->text. */
+static sr_status read_text(nf_file *f)
+{
+    FILE *fp = fopen(f->path, "rb");
+    if (!fp)
+        return sr_error(SR_E_IO, "network file %s: %s", f->path,
+                        strerror(errno));
+    size_t cap = 0, len = 0;
+    sr_status st = SR_OK;
+    for (;;) {
+        if (len + 4096 + 1 > cap) {
+            if (cap >= NF_MAX_BYTES) {
+                st = sr_error(SR_E_CONFIG, "network file %s is larger than "
+                              "%d KiB", f->path, NF_MAX_BYTES >> 10);
+                break;
+            }
+            cap = cap ? cap * 2 : 16384;
+            char *p = realloc(f->text, cap);
+            if (!p) {
+                st = sr_error(SR_E_NOMEM, "out of memory");
+                break;
+            }
+            f->text = p;
+        }
+        size_t got = fread(f->text + len, 1, cap - len - 1, fp);
+        len += got;
+        if (got == 0) break;
+    }
+    if (st == SR_OK && ferror(fp))
+        st = sr_error(SR_E_IO, "network file %s: read error", f->path);
+    fclose(fp);
+    if (st == SR_OK) {
+        f->text[len] = '\0';
+        if (strlen(f->text) != len)
+            st = sr_error(SR_E_CONFIG, "network file %s: not a text file "
+                          "(a NUL byte at offset %zu)", f->path,
+                          strlen(f->text));
+    }
+    return st;
+}
+
+/* Read (or take text as the file's contents), expand and check path into
+ * f (nf_close it either way). */
+static sr_status nf_open(const char *path, const char *text, nf_file *f,
+                         int *out_layer)
 {
     memset(f, 0, sizeof *f);
     f->path = path;
-    FILE *fp = fopen(path, "rb");
+    if (text) {
+        f->text = strdup(text);
+        if (!f->text) return sr_error(SR_E_NOMEM, "out of memory");
+    } else {
+        SR_TRY(read_text(f));
+    }
+    /* the parser reads the same bytes from memory that a model file will
+     * keep: what was built is what is stored */
+    if (!f->text[0])
+        return sr_error(SR_E_CONFIG, "network file %s is empty", path);
+    FILE *fp = fmemopen(f->text, strlen(f->text), "rb");
     if (!fp)
-        return sr_error(SR_E_IO, "network file %s: %s", path,
+        return sr_error(SR_E_NOMEM, "network file %s: %s", path,
                         strerror(errno));
     sr_status st = read_doc(f, fp);
     fclose(fp);
@@ -733,7 +789,7 @@ sr_status sr_netfile_defaults(const char *path, int *c, int *h, int *w,
 {
     nf_file f;
     int o;
-    sr_status st = nf_open(path, &f, &o);
+    sr_status st = nf_open(path, NULL, &f, &o);
     if (st == SR_OK) {
         if (c) *c = f.c;
         if (h) *h = f.h;
@@ -787,7 +843,7 @@ sr_status sr_netfile_build(const sr_model_opts *o, sr_nn **out)
     nf_file f;
     int olayer;
     sr_nn *net = NULL;
-    sr_status st = nf_open(o->name, &f, &olayer);
+    sr_status st = nf_open(o->name, o->text, &f, &olayer);
     if (st != SR_OK) goto done;
 
     int width = o->width ? o->width : 1;
@@ -850,6 +906,7 @@ sr_status sr_netfile_build(const sr_model_opts *o, sr_nn **out)
         snprintf(msg, sizeof msg, "%s", inner_msg());
         st = nf_err(&f, st, ol->line, ol->name, "%s", msg);
     }
+    if (st == SR_OK) st = sr_nn_set_source(net, f.text);
 done:
     nf_close(&f);
     if (st != SR_OK) {

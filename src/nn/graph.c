@@ -103,6 +103,7 @@ void sr_nn_free(sr_nn *net)
     free(net->tensors);
     free(net->tinfo);
     free(net->q);
+    free(net->source);
     free(net);
 }
 
@@ -438,6 +439,17 @@ int sr_nn_layer_count(const sr_nn *net) { return net->nlayers; }
 int sr_nn_batch(const sr_nn *net) { return net->batch; }
 int sr_nn_classes(const sr_nn *net) { return net->classes; }
 const char *sr_nn_name(const sr_nn *net) { return net->name; }
+
+sr_status sr_nn_set_source(sr_nn *net, const char *text)
+{
+    char *copy = text ? strdup(text) : NULL;
+    SR_CHECK(!text || copy, SR_E_NOMEM, "out of memory");
+    free(net->source);
+    net->source = copy;
+    return SR_OK;
+}
+
+const char *sr_nn_source(const sr_nn *net) { return net->source; }
 
 sr_status sr_nn_layer(const sr_nn *net, int i, sr_nn_layer_info *out)
 {

@@ -66,6 +66,7 @@ typedef struct nn_qlayer {
 struct sr_nn {
     char name[NN_NAME_MAX];
     char hint[64];
+    char *source;       /* network file text, or NULL */
     int batch, in_c, in_h, in_w;
     sr_status status;   /* sticky builder error */
     int built, ends_fp, logits, classes;

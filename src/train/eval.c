@@ -188,6 +188,7 @@ sr_status sr_train_net_build(const sr_train_src *s, int batch, sr_nn **out)
 
     *out = NULL;
     mo.name = m->net;
+    mo.text = m->net_text;  /* the stored network file, if any */
     mo.batch = batch;
     mo.num_classes = m->classes;
     mo.width = m->width;

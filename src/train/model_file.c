@@ -99,6 +99,10 @@ sr_status sr_train_model_meta(struct trainer *tr, sr_model_meta *m)
     }
     sr_loader_shape(tr->train, &ch, &h, &w);
     snprintf(m->net, sizeof m->net, "%s", c->net);
+    if (sr_nn_source(tr->net)) {
+        m->net_text = strdup(sr_nn_source(tr->net));
+        SR_CHECK(m->net_text, SR_E_NOMEM, "out of memory");
+    }
     m->width = c->width_mult;
     m->classes = sr_nn_classes(tr->net);
     m->in_c = ch;

@@ -323,7 +323,7 @@ static sr_status finish(struct trainer *tr, const char *cmdline)
         if (st == SR_OK)
             st = sr_train_save_model(tr->net, sr_train_path(tr, "model.h5"),
                                      &m);
-        free(m.layers);
+        sr_model_meta_free(&m);
         SR_TRY(st);
         SR_TRY(sr_train_write_result(tr, epochs_done, cmdline));
     }

@@ -39,6 +39,8 @@ assert [l["name"] for l in m[-1]["layers"]] == \
     ["stem", "block0.conv", "block1.conv", "fc"], m[-1]["layers"]
 f = h5py.File("run/model.h5", "r")
 assert f.attrs["net"] == "tiny.yaml", f.attrs["net"]
+# the network file's text travels with the model
+assert f["network_file"][()].tobytes().decode() == open("tiny.yaml").read()
 assert f["model/block1.conv.weight"].shape == (8, 8, 3, 3)
 assert f["model/fc.weight"].shape == (4, 8)
 PY
@@ -50,6 +52,21 @@ grep -q "tiny.yaml" mi.txt || fail "info model: $(head -3 mi.txt)"
 $SINREQ export --model run/model.h5 --out exp.h5 2> err.txt || fail "export rc $?: $(cat err.txt)"
 $SINREQ eval --model exp.h5 --data data.h5 --batch 20 > ev2.txt 2> err.txt \
     || fail "eval export rc $?: $(cat err.txt)"
+grep -q "network file stored in the model" mi.txt || fail "info model: $(head -3 mi.txt)"
+# the model and its export need no network file: eval them with the file
+# gone, then with another network under its name, and get the same result
+mv tiny.yaml tiny.yaml.away
+$SINREQ eval --model run/model.h5 --data data.h5 --batch 20 > ev3.txt 2> err.txt \
+    || fail "eval without the network file rc $?: $(cat err.txt)"
+$SINREQ eval --model exp.h5 --data data.h5 --batch 20 > ev4.txt 2> err.txt \
+    || fail "eval export without the network file rc $?: $(cat err.txt)"
+sed 's/out: 8/out: 5/' tiny.yaml.away > tiny.yaml
+$SINREQ eval --model run/model.h5 --data data.h5 --batch 20 > ev5.txt 2> err.txt \
+    || fail "eval with a changed network file rc $?: $(cat err.txt)"
+cmp -s ev.txt ev3.txt || fail "eval differs without the file: $(diff ev.txt ev3.txt)"
+cmp -s ev2.txt ev4.txt || fail "export eval differs without the file"
+cmp -s ev.txt ev5.txt || fail "eval read the changed file: $(diff ev.txt ev5.txt)"
+mv tiny.yaml.away tiny.yaml
 # stopped after 2 steps and resumed: the checkpoint rebuilds the file's net
 $T --data data.h5 --net tiny.yaml --out res --epochs 2 --batch 16 \
     --checkpoint-interval 1 --max-steps 2 || fail "res rc $?"
@@ -62,9 +79,13 @@ assert m[-1]['epoch'] == 2 and m[-1]['steps'] == 8, m[-1]" || fail "resumed run"
 printf 'net: tiny.yaml\nepochs: 1\nmax_steps: 1\n' > cfg.yaml
 $T --config cfg.yaml --data data.h5 --out run2 --batch 16 || fail "config net: rc $?"
 
-# the model keeps the network file's path: without the file, eval says so
+# a model file without the stored text (as older versions wrote) names the
+# file it needs when that file is gone
+cp run/model.h5 old.h5
+"$PY" -c "import h5py; f = h5py.File('old.h5', 'a'); del f['network_file']" \
+    || fail "strip network_file"
 mv tiny.yaml moved.yaml
-expect_rc 1 "network file tiny.yaml" $SINREQ eval --model run/model.h5 --data data.h5
+expect_rc 1 "network file tiny.yaml" $SINREQ eval --model old.h5 --data data.h5
 mv moved.yaml tiny.yaml
 
 sed 's/inputs: \[relu, in\]/inputs: [relu, stem_bn, in]/' tiny.yaml > bad.yaml
