@@ -15,7 +15,7 @@
 # several, so report.py gives mean +- sd), REG_ARGS [] (extra flags for the
 # SinReQ runs only, e.g. "--lambda-schedule delayed-tanh --sinreq-norm
 # global"), TRAIN_ARGS [] (extra flags for every run), BACKEND [cpu],
-# THREADS [0 = all cores], NET [cifar10net].
+# THREADS [0 = all cores], NET [cifar10net; or a network file, FILE.yaml].
 # A run that already has result.json is skipped: re-running the script
 # after an interruption continues the grid. A run that fails leaves
 # OUT_DIR/<run>.failed holding its exit code (the report says "failed");

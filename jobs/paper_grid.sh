@@ -7,12 +7,16 @@
 #
 #   jobs/paper_grid.sh OUT_DIR [--cifar10 FILE.h5] [--svhn FILE.h5]
 #       [--imagenet FILE.h5] [--nets LIST] [--bits LIST] [--quantizers LIST]
-#       [--seeds LIST] [--ranks N] [--dry-run]
+#       [--seeds LIST] [--ranks N] [--file-data cifar10|svhn|imagenet]
+#       [--dry-run]
 #
 # Datasets are sinreq-prep files: --cifar10 feeds cifar10net, resnet20 and
 # vgg11, --svhn svhnnet, --imagenet alexnet and resnet18. --nets (comma
 # list) defaults to every network whose dataset was given; a listed network
-# without its dataset is an error. --bits [3,4,5], --quantizers
+# without its dataset is an error. An entry ending in .yaml/.yml is a
+# network file: its runs go to OUT_DIR/<file name without .yaml>/, train on
+# the --file-data dataset [cifar10] with the "file" recipe below (ResNet-20's),
+# and the model files keep the network's text. --bits [3,4,5], --quantizers
 # [dorefa,wrpn], --seeds [1] (fine-tuning seeds; several give
 # <cell>-seed<S>/ directories and mean +- sd in the report), --ranks [1]
 # (MPI ranks per run: sbatch -n). --dry-run prints the sbatch commands and
@@ -46,10 +50,12 @@ svhnnet    svhn      30         0.05   cosine       128    5          1
 resnet20   cifar10   90         0.1    multistep    128    10         1
 vgg11      cifar10   90         0.05   multistep    128    10         10
 alexnet    imagenet  90         0.01   multistep    256    5          1
-resnet18   imagenet  90         0.1    multistep    256    5          1"
+resnet18   imagenet  90         0.1    multistep    256    5          1
+file       cifar10   90         0.1    multistep    128    10         1"
 
 out=""
 nets="" bits_list="3,4,5" quants="dorefa,wrpn" seeds_list="1" ranks=1 dry=0
+file_data=cifar10
 declare -A data=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -61,6 +67,7 @@ while [ $# -gt 0 ]; do
         --quantizers) quants=${2:?--quantizers needs a list}; shift 2 ;;
         --seeds) seeds_list=${2:?--seeds needs a list}; shift 2 ;;
         --ranks) ranks=${2:?--ranks needs a number}; shift 2 ;;
+        --file-data) file_data=${2:?--file-data needs cifar10, svhn or imagenet}; shift 2 ;;
         --dry-run) dry=1; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $1 (see --help)" ;;
@@ -72,6 +79,9 @@ done
 
 # --- check everything before submitting anything ------------------------
 recipe() { awk -v n="$1" '$1 == n' <<< "$recipes"; }
+is_netfile() { [[ ${1,,} == *.yaml || ${1,,} == *.yml ]]; }
+case $file_data in cifar10|svhn|imagenet) ;;
+    *) die "--file-data '$file_data': cifar10, svhn or imagenet" ;; esac
 [[ $ranks =~ ^[1-9][0-9]*$ ]] || die "--ranks '$ranks': a positive integer"
 IFS=, read -r -a bits <<< "$bits_list"
 for b in "${bits[@]}"; do
@@ -92,16 +102,34 @@ for k in "${!data[@]}"; do
     data[$k]=$(cd "$(dirname "${data[$k]}")" && pwd)/$(basename "${data[$k]}")
 done
 if [ -z "$nets" ]; then
-    nets=$(awk '{print $1, $2}' <<< "$recipes" | while read -r n d; do
+    nets=$(awk '$1 != "file" {print $1, $2}' <<< "$recipes" | while read -r n d; do
         if [ -n "${data[$d]:-}" ]; then printf '%s,' "$n"; fi; done)
     nets=${nets%,}
     [ -n "$nets" ] || die "no dataset given: --cifar10, --svhn or --imagenet"
 fi
 IFS=, read -r -a net_list <<< "$nets"
+# per entry: its directory name, its --net value and its recipe (a network
+# file gets the "file" row with the --file-data dataset)
+declare -A net_dir=() net_arg=() net_recipe=()
 for n in "${net_list[@]}"; do
-    r=$(recipe "$n")
-    [ -n "$r" ] || die "--nets: unknown network '$n' ($(awk '{printf "%s ", $1}' <<< "$recipes"))"
-    d=$(awk '{print $2}' <<< "$r")
+    if is_netfile "$n"; then
+        [ -r "$n" ] || die "--nets: cannot read network file '$n'"
+        key=$(basename "$n"); key=${key%.*}
+        net_arg[$n]=$(realpath "$n")
+        net_recipe[$n]=$(recipe file | awk -v d="$file_data" '{$2 = d; print}')
+    else
+        key=$n
+        net_arg[$n]=$n
+        net_recipe[$n]=$(recipe "$n")
+        [ "$n" != file ] && [ -n "${net_recipe[$n]}" ] \
+            || die "--nets: unknown network '$n' ($(awk '$1 != "file" {printf "%s ", $1}' <<< "$recipes")or a network file ending in .yaml)"
+    fi
+    for other in "${!net_dir[@]}"; do
+        [ "${net_dir[$other]}" != "$key" ] \
+            || die "--nets: '$other' and '$n' would both write $key/"
+    done
+    net_dir[$n]=$key
+    d=$(awk '{print $2}' <<< "${net_recipe[$n]}")
     [ -n "${data[$d]:-}" ] || die "network $n needs --$d FILE.h5"
 done
 if [ "$dry" = 0 ]; then
@@ -150,10 +178,11 @@ submit() {
     job_id=$job; all_ids+=("$job")
 }
 
-for net in "${net_list[@]}"; do
-    read -r _ dkey fp_epochs fp_lr fp_sched batch ft_epochs lambda <<< "$(recipe "$net")"
+for entry in "${net_list[@]}"; do
+    read -r _ dkey fp_epochs fp_lr fp_sched batch ft_epochs lambda <<< "${net_recipe[$entry]}"
+    net=${net_dir[$entry]}
     batch=${BATCH:-$batch}
-    common=(--net "$net" --data "${data[$dkey]}" --batch "$batch" --quiet)
+    common=(--net "${net_arg[$entry]}" --data "${data[$dkey]}" --batch "$batch" --quiet)
     submit "$out/$net/fp" "$net-fp" "" "${common[@]}" --seed 1 \
         --epochs "${FP_EPOCHS:-$fp_epochs}" --lr "${FP_LR:-$fp_lr}" \
         --lr-schedule "$fp_sched"
