@@ -331,27 +331,29 @@ sr_status sr_copy(sr_backend *be, size_t n, sr_view src, sr_view dst)
     return submit(be, &op);
 }
 
+/* y = f(a, b) over n elements (add, add + relu) */
+static sr_status ew_binary(sr_backend *be, sr_op_kind kind, size_t n,
+                           sr_view a, sr_view b, sr_view y)
+{
+    const char *name = sr_op_name(kind);
+    SR_TRY(need_n(name, n));
+    SR_TRY(need(name, "a", a, n));
+    SR_TRY(need(name, "b", b, n));
+    SR_TRY(need(name, "y", y, n));
+    sr_view v[] = {a, b, y};
+    sr_op op = make_ew(kind, n, 0, 0, 3, v);
+    return submit(be, &op);
+}
+
 sr_status sr_add(sr_backend *be, size_t n, sr_view a, sr_view b, sr_view y)
 {
-    SR_TRY(need_n("add", n));
-    SR_TRY(need("add", "a", a, n));
-    SR_TRY(need("add", "b", b, n));
-    SR_TRY(need("add", "y", y, n));
-    sr_view v[] = {a, b, y};
-    sr_op op = make_ew(SR_OP_ADD, n, 0, 0, 3, v);
-    return submit(be, &op);
+    return ew_binary(be, SR_OP_ADD, n, a, b, y);
 }
 
 sr_status sr_add_relu(sr_backend *be, size_t n, sr_view a, sr_view b,
                       sr_view y)
 {
-    SR_TRY(need_n("add_relu", n));
-    SR_TRY(need("add_relu", "a", a, n));
-    SR_TRY(need("add_relu", "b", b, n));
-    SR_TRY(need("add_relu", "y", y, n));
-    sr_view v[] = {a, b, y};
-    sr_op op = make_ew(SR_OP_ADD_RELU, n, 0, 0, 3, v);
-    return submit(be, &op);
+    return ew_binary(be, SR_OP_ADD_RELU, n, a, b, y);
 }
 
 sr_status sr_relu_fwd(sr_backend *be, size_t n, sr_view x, sr_view y)

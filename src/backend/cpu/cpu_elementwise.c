@@ -28,30 +28,31 @@ sr_status sr_cpu_copy(sr_cpu_backend *cb, const sr_op *op)
     return SR_OK;
 }
 
-sr_status sr_cpu_add(sr_cpu_backend *cb, const sr_op *op)
+/* y = a + b, then max(y, 0) with relu (the same float add either way) */
+static void add_maybe_relu(sr_cpu_backend *cb, const sr_op *op, int relu)
 {
     size_t n = op->p.ew.n;
     const float *a = sr_cpu_f(op->v[0]), *b = sr_cpu_f(op->v[1]);
     float *y = sr_cpu_f(op->v[2]); /* may alias a */
 
+    /* the test on relu is loop-invariant: the compiler splits the loop */
 #pragma omp parallel for schedule(static) num_threads(cb->threads) \
     if (n >= EW_PAR_MIN)
-    for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+    for (size_t i = 0; i < n; i++) {
+        float v = a[i] + b[i];
+        y[i] = !relu || v > 0.0f ? v : 0.0f; /* NaN stays NaN in an add */
+    }
+}
+
+sr_status sr_cpu_add(sr_cpu_backend *cb, const sr_op *op)
+{
+    add_maybe_relu(cb, op, 0);
     return SR_OK;
 }
 
 sr_status sr_cpu_add_relu(sr_cpu_backend *cb, const sr_op *op)
 {
-    size_t n = op->p.ew.n;
-    const float *a = sr_cpu_f(op->v[0]), *b = sr_cpu_f(op->v[1]);
-    float *y = sr_cpu_f(op->v[2]); /* may alias a */
-
-#pragma omp parallel for schedule(static) num_threads(cb->threads) \
-    if (n >= EW_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float v = a[i] + b[i];
-        y[i] = v > 0.0f ? v : 0.0f;
-    }
+    add_maybe_relu(cb, op, 1);
     return SR_OK;
 }
 
