@@ -50,8 +50,11 @@ def avgpool(x, a):
     return cols.mean(axis=(2, 3))
 
 
-def run(model, images):
-    """Logits of model (an onnx.ModelProto) for images [N][C][H][W]."""
+def run(model, images, margin=None):
+    """Logits of model (an onnx.ModelProto) for images [N][C][H][W].
+    margin (an array [N], may be None) gets, per image, the smallest
+    distance of any Floor argument to an integer: how close the image came
+    to an activation rounding the other way."""
     g = model.graph
     env = {t.name: numpy_helper.to_array(t).astype(np.float64)
            for t in g.initializer}
@@ -95,6 +98,10 @@ def run(model, images):
             y = x[0] / x[1]
         elif op == "Floor":
             y = np.floor(x[0])
+            if margin is not None:
+                f = x[0] - y
+                d = np.minimum(f, 1.0 - f).reshape(len(f), -1).min(axis=1)
+                margin[:] = np.minimum(margin, d)
         elif op == "Clip":
             y = np.clip(x[0], x[1], x[2])
         elif op == "Identity":

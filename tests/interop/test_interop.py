@@ -108,6 +108,30 @@ def compare(tag, got, want, rtol):
               tag, got.shape, err, rtol * scale))
 
 
+def act_quant_agree(tag, got, want, margin):
+    """With quantized activations an activation within float32 rounding of
+    a level boundary may round the other way here than in sinreq (other
+    summation orders), and the image's logits then move by a fraction of a
+    level. Every image must match to float tolerance unless the reference
+    saw such an activation (margin below 1e-4 of a level step), and most
+    must match: a wrong op would move every image."""
+    scale = max(1.0, float(np.abs(want).max()))
+    err = np.abs(got.astype(np.float64) - want).max(axis=1)
+    off = err > 1e-5 * scale
+    unexplained = off & (margin >= 1e-4)
+    check(got.shape == want.shape and off.mean() <= 0.3 and
+          not unexplained.any() and err.max() <= 0.1 * scale,
+          "%s (numpy ONNX vs sinreq): %d of %d images to 1e-5 relative "
+          "(median |diff| %.3g), the other %d each with an activation within "
+          "%.2g of a level boundary, max |diff| %.3g" % (
+              tag, int((~off).sum()), len(err), float(np.median(err)),
+              int(off.sum()), float(margin[off].max()) if off.any() else 0,
+              float(err.max())))
+    check((got.argmax(1) == want.argmax(1)).mean() >= 0.95,
+          "%s: top-1 class agrees on %.0f%% of the images" % (
+              tag, 100 * (got.argmax(1) == want.argmax(1)).mean()))
+
+
 def convert(work, name, net, model, mapping=None):
     import torch
     sd = os.path.join(work, name + ".pt")
@@ -148,7 +172,7 @@ def case_torch(work, data):
         with torch.no_grad():
             want = model(torch.from_numpy(x)).double().numpy()
         check(len(labels) == len(x), "%s: %d labels" % (name, len(labels)))
-        compare(name + " (sinreq vs PyTorch)", got, want, 1e-4)
+        compare(name + " (sinreq vs PyTorch)", got, want, 1e-5)
         # a permuted or otherwise wrong mapping must show: swapped BN
         # statistics are not within tolerance (the comparison can fail)
         if name == "resnet20":
@@ -237,8 +261,12 @@ def case_onnx(work, data):
                           tag, t.name, len(np.unique(v)), levels))
                 break
         want, _ = sinreq_logits(model_h5, data, work, tag)
-        got = onnx_ref.run(m, x)
-        compare(tag + " (numpy ONNX vs sinreq)", got, want, 1e-4)
+        margin = np.full(len(x), np.inf)
+        got = onnx_ref.run(m, x, margin)
+        if "--act-bits" not in q:
+            compare(tag + " (numpy ONNX vs sinreq)", got, want, 1e-5)
+        else:
+            act_quant_agree(tag, got, want, margin)
         check(float(np.abs(want).max()) > 0 and np.isfinite(want).all(),
               "%s: finite, non-zero logits" % tag)
     r = run(SINREQ, "export", "--format", "onnx", "--model", model_h5,
