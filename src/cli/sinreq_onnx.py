@@ -63,7 +63,7 @@ def read_export(path):
     tensors = {}
     with h5py.File(path, "r") as f:
         meta = {k: f.attrs[k] for k in f.attrs}
-        for k in f["float"]:
+        for k in f.get("float", {}):
             tensors[k] = np.asarray(f["float"][k][()], dtype=np.float32)
         for k in f.get("quantized", {}):
             ds = f["quantized"][k]
