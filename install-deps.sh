@@ -2,7 +2,9 @@
 # Installs the Debian 12 packages sinreq needs to build and test, if any is
 # missing. PyTorch (python3-torch, /usr/bin/python3) is one of them: the
 # golden test (tests/golden) computes its expected values with it at test
-# time; the benchmarks use it too. Arguments are ignored (`--bench` once
+# time; the benchmarks use it too, and so do sinreq-torch2model (PyTorch
+# state_dicts in) and its test. python3-onnx: `sinreq export --format onnx`
+# (sinreq-onnx builds the protobuf with it). Arguments are ignored (`--bench` once
 # added PyTorch alone). Needs root (or sudo) only when something is missing.
 # Slurm (tests/slurm starts its own one-node cluster; the packages' system
 # services are not used): slurmctld, slurmd, slurm-client, munge, and
@@ -18,7 +20,8 @@ pkgs=(cmake gcc make pkg-config
       libdnnl-dev libyaml-dev python3
       libmatio-dev libarchive-dev libjpeg62-turbo-dev libpng-dev libssl-dev
       zlib1g-dev dataset-fashion-mnist python3-numpy python3-scipy python3-pil
-      python3-h5py python3-matplotlib python3-torch cppcheck)
+      python3-h5py python3-matplotlib python3-torch python3-onnx python3-yaml
+      cppcheck)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -30,6 +30,7 @@
 #define SINREQ_MODEL_IO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sinreq/status.h"
 
@@ -94,5 +95,14 @@ sr_status sr_model_file_tensor(const sr_model_file *f, int i,
  * tensor or another shape is SR_E_FORMAT naming both shapes. */
 sr_status sr_model_read(sr_model_file *f, const char *name, int ndim,
                         const int *dims, float *dst);
+
+/* Logits files (`sinreq eval --dump-logits`): /logits float32 [N][K] in
+ * the split's order, /labels uint32 [N]; root attributes @format =
+ * "sinreq-logits", @format_version = 1, @model, @sinreq_version. Written
+ * atomically. */
+#define SR_LOGITS_FORMAT "sinreq-logits"
+sr_status sr_logits_save(const char *path, const char *model,
+                         const float *logits, const uint32_t *labels, long n,
+                         int classes);
 
 #endif

@@ -141,6 +141,18 @@ typedef struct sr_nn_layer_info {
     size_t weight_numel;      /* conv/linear, else 0 */
 } sr_nn_layer_info;
 int sr_nn_layer_count(const sr_nn *net);
+/* A layer's place in the graph and its operator's parameters, for
+ * writing the network out in another format (src/train/graph_json.c). */
+typedef struct sr_nn_layer_graph {
+    int nin, in[2];     /* producing layer of each input; -1: the images */
+    int kernel, stride, pad;  /* conv, maxpool */
+    int bias;                 /* conv, linear */
+    float p;                  /* dropout */
+} sr_nn_layer_graph;
+sr_status sr_nn_layer_graph_info(const sr_nn *net, int i,
+                                 sr_nn_layer_graph *out);
+/* The layer giving the logits (valid once built). */
+int sr_nn_output_layer(const sr_nn *net);
 sr_status sr_nn_layer(const sr_nn *net, int i, sr_nn_layer_info *out);
 int sr_nn_find_layer(const sr_nn *net, const char *name);
 int sr_nn_batch(const sr_nn *net);

@@ -122,6 +122,8 @@ sr_status sr_train_export_ex(const char *model, const char *out,
 typedef struct sr_eval_opts {
     const char *model, *data, *split, *backend, *device;
     int batch, threads;
+    const char *dump_logits;  /* non-NULL: write every image's logits there
+                                 (sr_logits_save) */
 } sr_eval_opts;
 sr_status sr_train_eval(const sr_eval_opts *o, double *loss, double *acc,
                         long *n);
@@ -129,6 +131,16 @@ sr_status sr_train_eval(const sr_eval_opts *o, double *loss, double *acc,
 /* Loads a model file as eval would (network, plan, every tensor) and
  * discards it: `sinreq info` describes only files eval can use. */
 sr_status sr_train_check_model(const char *path);
+
+/* A built network as JSON (format "sinreq-graph", src/train/graph_json.c):
+ * its layers in order (op, inputs by layer name, null for the images,
+ * output shape, operator parameters, quantization plan of conv/linear
+ * layers) and its tensors in state_dict order with their shapes. */
+typedef struct sr_nn sr_nn;
+sr_status sr_train_graph_json(const sr_nn *net, int in_c, int in_h, int in_w,
+                              FILE *f);
+/* The network a model file or an export describes, as above. */
+sr_status sr_train_model_graph(const char *path, FILE *f);
 
 /* Exit code for a status: 1 for the user's input, 2 for runtime failures. */
 int sr_train_exit_code(sr_status st);

@@ -11,7 +11,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: sinreq eval --model MODEL.h5 --data FILE.h5 "
                "[--split test] [--backend cpu|vulkan] [--device D] "
-               "[--batch N] [--threads N]\n");
+               "[--batch N] [--threads N] [--dump-logits FILE.h5]\n");
 }
 
 int sr_cmd_eval(int argc, char **argv)
@@ -30,7 +30,7 @@ int sr_cmd_eval(int argc, char **argv)
         static const char *const known[] = {"--model", "--data", "--split",
                                             "--backend", "--device",
                                             "--batch", "--threads", "--help",
-                                            NULL};
+                                            "--dump-logits", NULL};
         int k = 0;
         while (known[k] && strcmp(known[k], a) != 0) k++;
         /* an unknown flag is named as such, also when it comes last */
@@ -54,6 +54,7 @@ int sr_cmd_eval(int argc, char **argv)
         else if (strcmp(a, "--split") == 0) o.split = v;
         else if (strcmp(a, "--backend") == 0) o.backend = v;
         else if (strcmp(a, "--device") == 0) o.device = v;
+        else if (strcmp(a, "--dump-logits") == 0) o.dump_logits = v;
         else if (strcmp(a, "--batch") == 0)
             st = sr_parse_int(a, v, 1, 65536, &o.batch);
         else if (strcmp(a, "--threads") == 0)

@@ -16,11 +16,15 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: sinreq info FILE.h5          a model or dataset file\n"
                "       sinreq info --net NAME|FILE.yaml [--width-mult W] [--quantizer Q "
-               "--bits K]   a network's layers\n");
+               "--bits K] [--json]   a network's layers\n"
+               "  --json: the network as JSON (layers, inputs, tensors and "
+               "shapes; docs/usage.md)\n");
 }
 
-static int info_net(const char *name, int width, const char *quant, int bits)
+static int info_net(const char *name, int width, const char *quant, int bits,
+                    int json)
 {
+    int c = 0, h = 0, w = 0, k = 0;
     sr_model_opts mo = {.name = name, .batch = 1, .width = width};
     sr_nn *net = NULL;
     sr_status st = sr_model_build(&mo, &net);
@@ -33,10 +37,17 @@ static int info_net(const char *name, int width, const char *quant, int bits)
         if (st == SR_OK)
             st = sr_nn_set_quant(net, &q);
     }
+    if (st == SR_OK && json && (st = sr_model_defaults(name, &c, &h, &w,
+                                                       &k)) == SR_OK)
+        st = sr_train_graph_json(net, c, h, w, stdout);
     if (st != SR_OK) {
         fprintf(stderr, "sinreq info: %s\n", sr_last_error());
         sr_nn_free(net);
         return sr_train_exit_code(st);
+    }
+    if (json) {
+        sr_nn_free(net);
+        return SR_EXIT_OK;
     }
     sr_nn_print(net, stdout);
     printf("parameters: %zu (trainable)\n", sr_nn_param_count(net));
@@ -115,7 +126,7 @@ static int info_dataset(sr_ds *ds)
 int sr_cmd_info(int argc, char **argv)
 {
     const char *net = NULL, *file = NULL, *quant = NULL;
-    int width = 1, bits = 4;
+    int width = 1, bits = 4, json = 0;
     sr_status st = SR_OK;
 
     for (int i = 0; i < argc; i++) {
@@ -123,6 +134,10 @@ int sr_cmd_info(int argc, char **argv)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return SR_EXIT_OK;
+        }
+        if (strcmp(a, "--json") == 0) {
+            json = 1;
+            continue;
         }
         if (strncmp(a, "--", 2) != 0) {
             if (file) {
@@ -134,7 +149,8 @@ int sr_cmd_info(int argc, char **argv)
         }
         static const char *const known[] = {"--net", "--width",
                                             "--width-mult", "--quantizer",
-                                            "--bits", "--help", NULL};
+                                            "--bits", "--help", "--json",
+                                            NULL};
         int k = 0;
         while (known[k] && strcmp(known[k], a) != 0) k++;
         /* an unknown flag is named as such, also when it comes last */
@@ -172,7 +188,11 @@ int sr_cmd_info(int argc, char **argv)
         return SR_EXIT_USAGE;
     }
     if (net)
-        return info_net(net, width, quant, bits);
+        return info_net(net, width, quant, bits, json);
+    if (json) {
+        fprintf(stderr, "sinreq info: --json describes a network (--net)\n");
+        return SR_EXIT_USAGE;
+    }
 
     sr_model_file *f = NULL;
     st = sr_model_open(file, &f);

@@ -20,6 +20,7 @@ static void usage(FILE *f)
             "  train --data FILE.h5 --out DIR [...]  train a network (train --help)\n"
             "  eval --model M.h5 --data FILE.h5     loss and top-1 of a model file\n"
             "  export --model M.h5 --out E.h5       quantized layers as packed k-bit codes\n"
+            "         [--format onnx]               (or an ONNX model)\n"
             "  info FILE.h5 | info --net NAME|FILE.yaml\n"
             "                                       describe a model, dataset or network\n"
             "  devices [--backend cpu|vulkan|all]   list compute devices and the one\n"

@@ -605,3 +605,27 @@ sr_status sr_nn_set_layer_bits(sr_nn *net, int qidx, int bits)
     l->q.bits = bits;
     return SR_OK;
 }
+
+sr_status sr_nn_layer_graph_info(const sr_nn *net, int i,
+                                 sr_nn_layer_graph *out)
+{
+    SR_CHECK(i >= 0 && i < net->nlayers, SR_E_ARG,
+             "%s: layer index %d outside [0, %d)", net->name, i,
+             net->nlayers);
+    const nn_layer *l = &net->layers[i];
+    memset(out, 0, sizeof *out);
+    out->nin = l->nin;
+    for (int k = 0; k < l->nin; k++)
+        out->in[k] = net->tensors[l->in[k]].producer;
+    out->kernel = l->kernel;
+    out->stride = l->stride;
+    out->pad = l->pad;
+    out->bias = l->bias;
+    out->p = l->p;
+    return SR_OK;
+}
+
+int sr_nn_output_layer(const sr_nn *net)
+{
+    return net->built ? net->tensors[net->logits].producer : -1;
+}

@@ -276,6 +276,44 @@ sr_status sr_train_net_from_src(const sr_train_src *s, int batch,
 static sr_status eval_src(const sr_eval_opts *o, const sr_train_src *s,
                           double *loss, double *acc, long *count);
 
+/* --dump-logits: every evaluated image's logits and label, in order. */
+typedef struct sr_logits_dump {
+    float *v;
+    uint32_t *labels;
+    long n, cap;
+} sr_logits_dump;
+
+static sr_status logits_add(sr_logits_dump *d, sr_nn *net,
+                            const uint32_t *y, int nv)
+{
+    size_t k = (size_t)sr_nn_classes(net);
+
+    if (d->n + nv > d->cap) {
+        long cap = 2 * (d->n + nv);
+        float *v = realloc(d->v, (size_t)cap * k * sizeof *v);
+        if (v)
+            d->v = v;
+        uint32_t *l = realloc(d->labels, (size_t)cap * sizeof *l);
+        if (l)
+            d->labels = l;
+        if (!v || !l)
+            return sr_error(SR_E_NOMEM, "out of memory for the logits");
+        d->cap = cap;
+    }
+    /* the whole batch (padded rows too) is read, then only nv kept */
+    float *all = malloc((size_t)sr_nn_batch(net) * k * sizeof *all);
+    if (!all)
+        return sr_error(SR_E_NOMEM, "out of memory for the logits");
+    sr_status st = sr_nn_read_logits(net, all);
+    if (st == SR_OK) {
+        memcpy(d->v + (size_t)d->n * k, all, (size_t)nv * k * sizeof *all);
+        memcpy(d->labels + d->n, y, (size_t)nv * sizeof *y);
+        d->n += nv;
+    }
+    free(all);
+    return st;
+}
+
 /* A model file, or an export (really quantized weights) decoded to the
  * fake quantizer's float32 values, which the network then multiplies as
  * they are (weights_quantized) with the stored plan, activation bits
@@ -319,6 +357,7 @@ static sr_status eval_src(const sr_eval_opts *o, const sr_train_src *s,
     int batch = o->batch > 0 ? o->batch : 256;
     double sum = 0;
     long n = 0, right = 0;
+    sr_logits_dump dump = {0};
     sr_status st;
 
     m = s->meta;
@@ -384,6 +423,8 @@ static sr_status eval_src(const sr_eval_opts *o, const sr_train_src *s,
             st = sr_nn_eval_step(net, nv);
         if (st == SR_OK)
             st = sr_nn_read_stats(net, &l, &ok);
+        if (st == SR_OK && o->dump_logits)
+            st = logits_add(&dump, net, y, nv);
         /* l and ok are set only when every call above succeeded */
         if (st != SR_OK)
             break;
@@ -396,7 +437,12 @@ static sr_status eval_src(const sr_eval_opts *o, const sr_train_src *s,
         *acc = n ? (double)right / (double)n : NAN;
         *count = n;
     }
+    if (st == SR_OK && o->dump_logits)
+        st = sr_logits_save(o->dump_logits, o->model, dump.v, dump.labels,
+                            dump.n, sr_nn_classes(net));
 out:
+    free(dump.v);
+    free(dump.labels);
     free(x);
     free(y);
     sr_nn_free(net);

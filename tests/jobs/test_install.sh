@@ -14,6 +14,7 @@ prefix=$WORK/prefix
 "$CMAKE" --install "$BUILD" --prefix "$prefix" > install.log ||
     fail "cmake --install failed: $(tail -5 install.log)"
 for f in bin/sinreq bin/sinreq-prep bin/sinreq-plot bin/sinreq-report \
+         bin/sinreq-onnx bin/sinreq-torch2model \
          share/sinreq/jobs/main_job.sh share/sinreq/jobs/paper_grid.sh \
          share/sinreq/jobs/cifar10net_grid.sh share/sinreq/jobs/train.sbatch \
          share/sinreq/jobs/report.py; do
@@ -68,3 +69,15 @@ echo "ok: installed main job"
 "$prefix/bin/sinreq" report out > report.txt 2>&1 || { cat report.txt >&2; fail "installed sinreq report failed"; }
 grep -Eq "^\| wrpn \| 4 \|" report.txt || { cat report.txt >&2; fail "report has no wrpn 4-bit row"; }
 echo "ok: installed sinreq report"
+
+# `sinreq export --format onnx` runs the installed sinreq-onnx beside it.
+if /usr/bin/python3 -c 'import onnx, h5py' 2> /dev/null; then
+    "$prefix/bin/sinreq" export --format onnx --model out/wrpn4-lambda1/model.h5 \
+        --out q.onnx > onnx.txt 2>&1 || { cat onnx.txt >&2; fail "installed sinreq export --format onnx failed"; }
+    /usr/bin/python3 -c 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]))' q.onnx ||
+        fail "q.onnx does not pass onnx.checker"
+    echo "ok: installed sinreq export --format onnx"
+else
+    echo "note: no python3-onnx in /usr/bin/python3: ONNX export not checked"
+fi
+"$prefix/bin/sinreq-torch2model" --help > /dev/null || fail "installed sinreq-torch2model does not run"
