@@ -20,6 +20,12 @@
 #                                 host name nodeN)
 #   cluster.sh link   STATE_DIR NODE up|down
 #                                 (NODES >= 2) NODE's link to the others
+#   cluster.sh node-kill STATE_DIR NODE
+#                                 (NODES >= 2) SIGKILL everything in NODE's
+#                                 namespace (slurmd, steps, tasks): node loss
+#   cluster.sh node-up STATE_DIR NODE
+#                                 (NODES >= 2) start NODE's slurmd again
+#                                 (after a test killed the node), wait for it
 #
 # NODES >= 2: a private network 10.213.0.0/24 on a bridge of this host
 # (which has no address on it), with one namespace per machine, joined to
@@ -45,7 +51,8 @@ cmd=${1:-}
 state=${2:-}
 usage() {
     echo "usage: $0 start STATE_DIR [NODES] | stop|status|env|logs STATE_DIR" \
-         "| on STATE_DIR NODE CMD... | link STATE_DIR NODE up|down" >&2
+         "| on STATE_DIR NODE CMD... | link STATE_DIR NODE up|down" \
+         "| node-kill|node-up STATE_DIR NODE" >&2
     exit 1
 }
 [ -n "$cmd" ] && [ -n "$state" ] || usage
@@ -288,8 +295,11 @@ write_conf() {
         slurmd_timeout=20
     fi
     cpus=$(nproc)
-    # 2 tasks per test job: claim 2 CPUs on a 1-CPU machine (config_overrides)
+    # 2 tasks per test job: claim 2 CPUs on a 1-CPU machine (config_overrides);
+    # namespaced nodes: 4 each (one node takes the 4 ranks the 2 x 2 tests
+    # compare with)
     [ "$cpus" -ge 2 ] || cpus=2
+    [ "$nodes" -lt 2 ] || [ "$cpus" -ge 4 ] || cpus=4
     # MiB, with a margin: more than slurmd measures would drain the node
     mem=$(awk '/^MemTotal:/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
     user=$(id -un)
@@ -401,6 +411,32 @@ in_node() {
         "$n" "$run/tmp" "$@"
 }
 
+# start_slurmd NODE: NODE's slurmd in the background ($! its pid)
+start_slurmd() {
+    mkdir -p "$run/spool-$1"
+    SR_SLURM_STATE=$state SLURM_CONF=$conf setsid bash "$0" on "$state" \
+        "$1" slurmd -D -N "$1" -f "$conf" \
+        < /dev/null >> "$state/log/slurmd-$1.out" 2>&1 &
+}
+
+# node_up NODE: start NODE's slurmd again (a test killed it), wait until the
+# node is idle or allocated (60 s); 0 up, 1 not
+node_up() {
+    local i s p
+    p=$(pid_of "slurmd-$1")
+    alive "$p" && { err "slurmd of $1 is running (pid $p)"; return 1; }
+    start_slurmd "$1"
+    p=$!
+    for i in $(seq 1 600); do
+        alive "$p" || { err "slurmd of $1 exited"; return 1; }
+        s=$(node_state "$1")
+        case "$s" in idle|mix|alloc*) say "$1 up ($s)"; return 0 ;; esac
+        sleep 0.1
+    done
+    err "$1 is not up after 60 s (${s:-no answer})"
+    return 1
+}
+
 # launch: slurmctld and slurmd(s), then wait for the nodes; 0 idle, 1 not
 launch() {
     local i ctld slurmd n s all
@@ -413,10 +449,7 @@ launch() {
             slurmctld -D -c -f "$conf" < /dev/null > "$state/log/slurmctld.out" 2>&1 &
         ctld=$!
         for n in $(node_names); do
-            mkdir -p "$run/spool-$n"
-            SR_SLURM_STATE=$state SLURM_CONF=$conf setsid bash "$0" on "$state" \
-                "$n" slurmd -D -N "$n" -f "$conf" \
-                < /dev/null > "$state/log/slurmd-$n.out" 2>&1 &
+            start_slurmd "$n"
             slurmds+=($!)
         done
     else
@@ -538,6 +571,19 @@ on)     need_nodes
         shift 3
         if [ "$node" = head ]; then exec nsenter --net=/run/netns/"$ns" "$@"; fi
         in_node "$node" "$@" ;;
+node-up) need_nodes
+        [ $# -eq 3 ] && [ -n "$(ns_of "$3")" ] && [ "$3" != head ] \
+            || { err "no node '${3:-}' (node1..node$nodes)"; exit 1; }
+        node_up "$3" ;;
+node-kill) need_nodes
+        [ $# -eq 3 ] && [ -n "$(ns_of "$3")" ] && [ "$3" != head ] \
+            || { err "no node '${3:-}' (node1..node$nodes)"; exit 1; }
+        # SIGKILL to everything in NODE's namespace (its slurmd, slurmstepd,
+        # the tasks): the node is lost
+        pids=$(ip netns pids "$nsp-$3" | tr '\n' ' ')
+        [ -n "$pids" ] || { err "nothing runs on $3"; exit 1; }
+        # shellcheck disable=SC2086
+        kill -KILL $pids && say "$3 lost: SIGKILL to $pids" ;;
 link)   need_nodes
         [ $# -eq 4 ] && { [ "$4" = up ] || [ "$4" = down ]; } || usage
         [ -n "$(ns_of "$3")" ] && [ "$3" != head ] \
