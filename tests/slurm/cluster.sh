@@ -425,6 +425,10 @@ node_up() {
     local i s p
     p=$(pid_of "slurmd-$1")
     alive "$p" && { err "slurmd of $1 is running (pid $p)"; return 1; }
+    # as a replaced node: an empty spool and TmpFS (the pmix plugin does
+    # not start a requeued job's step when the lost step of the same id
+    # left its directory and socket there)
+    rm -rf "$run/spool-$1" "$run/tmp-$1"
     start_slurmd "$1"
     p=$!
     for i in $(seq 1 600); do
@@ -588,6 +592,8 @@ link)   need_nodes
         [ $# -eq 4 ] && { [ "$4" = up ] || [ "$4" = down ]; } || usage
         [ -n "$(ns_of "$3")" ] && [ "$3" != head ] \
             || { err "no node '$3' (node1..node$nodes)"; exit 1; }
-        ip link set "$nsp-${3#node}" "$4" ;;
+        # inside the node (its end of the veth pair): works from any
+        # namespace, the head's included
+        ip -n "$nsp-$3" link set eth0 "$4" ;;
 *)      usage ;;
 esac

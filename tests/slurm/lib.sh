@@ -49,9 +49,10 @@ use_tcp() {
            OMPI_MCA_oob_tcp_if_include=10.213.0.0/24
 }
 # rank_nodes RUN N: the node of each of N ranks in RUN/train.log, in order
+# (of the last start: a resumed run has a line per rank per start)
 rank_nodes() {
     local r
     for r in $(seq 0 $(($2 - 1))); do
-        sed -n "s/^rank $r: node \([^,]*\),.*/\1/p" "$1/train.log" | head -1
+        sed -n "s/^rank $r: node \([^,]*\),.*/\1/p" "$1/train.log" | tail -1
     done | tr '\n' ' '
 }

@@ -11,8 +11,12 @@ A="$SINREQ train --net cifar10net --lr 0.05 --quiet --hist-epochs= --data data.h
 export SINREQ_DIST_VERBOSE=1 SINREQ_DIST_VERIFY=1
 
 # nothing of the cluster listens in the host's own network namespace
-l=$(nsenter --net=/proc/1/ns/net ss -Hltnp 2> /dev/null | grep -E 'slurm|munge|sinreq|orted')
-[ -z "$l" ] && ok "no daemon listens outside the namespaces" || fail "listening outside: $l"
+if l=$(nsenter --net=/proc/1/ns/net ss -Hltnp 2>&1); then
+    l=$(echo "$l" | grep -E 'slurm|munge|sinreq|orted')
+    [ -z "$l" ] && ok "no daemon listens outside the namespaces" || fail "listening outside: $l"
+else
+    fail "ss in the host's network namespace: $l"
+fi
 
 # run NAME SRUN_ARGS...: srun ARGS sinreq train --out NAME
 run() {
