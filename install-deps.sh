@@ -7,14 +7,16 @@
 # Slurm (tests/slurm starts its own one-node cluster; the packages' system
 # services are not used): slurmctld, slurmd, slurm-client, munge, and
 # libpmix-dev, whose libpmix.so Slurm's mpi/pmix plugin loads (srun
-# --mpi=pmix; Debian's Open MPI has no PMI-2 support).
+# --mpi=pmix; Debian's Open MPI has no PMI-2 support); iproute2 (`ip
+# netns`, `ss`) for the test cluster of namespaced nodes (nsenter and
+# unshare come with util-linux, always installed).
 set -euo pipefail
 
 pkgs=(cmake gcc make pkg-config
       libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc spirv-tools
       vulkan-validationlayers
       libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
-      slurmctld slurmd slurm-client munge libpmix-dev procps
+      slurmctld slurmd slurm-client munge libpmix-dev procps iproute2
       libdnnl-dev libyaml-dev python3
       libmatio-dev libarchive-dev libjpeg62-turbo-dev libpng-dev libssl-dev
       zlib1g-dev dataset-fashion-mnist python3-numpy python3-scipy python3-pil
