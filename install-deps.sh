@@ -4,7 +4,7 @@
 # golden test (tests/golden) computes its expected values with it at test
 # time; the benchmarks use it too. Arguments are ignored (`--bench` once
 # added PyTorch alone). Needs root (or sudo) only when something is missing.
-# Slurm (tests/slurm starts its own one-node cluster; the packages' system
+# Slurm (tests/slurm starts its own test clusters; the packages' system
 # services are not used): slurmctld, slurmd, slurm-client, munge, and
 # libpmix-dev, whose libpmix.so Slurm's mpi/pmix plugin loads (srun
 # --mpi=pmix; Debian's Open MPI has no PMI-2 support); iproute2 (`ip
