@@ -7,6 +7,8 @@
 if [ -z "${SR_IN_HEAD:-}" ] && [ "$(id -u)" -eq 0 ] \
    && [ "$(cat "$STATE/nodes" 2> /dev/null || echo 0)" -ge 2 ]; then
     export SR_IN_HEAD=1
+    # fd 9: the host's own network namespace, for checks from inside
+    exec 9< /proc/self/ns/net
     exec bash "$CLUSTER" on "$STATE" head bash "$0" "$@"
 fi
 . "$(dirname "$0")/../dist_train/lib.sh"
