@@ -497,7 +497,7 @@ do_start() {
     esac
     check_tools
     if [ "$want" -ge 2 ]; then
-        for t in ip unshare; do
+        for t in ip unshare nsenter; do
             command -v $t > /dev/null 2>&1 || cannot_run "missing $t:" \
                 "install-deps.sh installs iproute2 and util-linux"
         done
