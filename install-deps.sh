@@ -6,17 +6,19 @@
 # state_dicts in) and its test. python3-onnx: `sinreq export --format onnx`
 # (sinreq-onnx builds the protobuf with it). Arguments are ignored (`--bench` once
 # added PyTorch alone). Needs root (or sudo) only when something is missing.
-# Slurm (tests/slurm starts its own one-node cluster; the packages' system
+# Slurm (tests/slurm starts its own test clusters; the packages' system
 # services are not used): slurmctld, slurmd, slurm-client, munge, and
 # libpmix-dev, whose libpmix.so Slurm's mpi/pmix plugin loads (srun
-# --mpi=pmix; Debian's Open MPI has no PMI-2 support).
+# --mpi=pmix; Debian's Open MPI has no PMI-2 support); iproute2 (`ip
+# netns`, `ss`) for the test cluster of namespaced nodes (nsenter and
+# unshare come with util-linux, always installed).
 set -euo pipefail
 
 pkgs=(cmake gcc make pkg-config
       libvulkan-dev mesa-vulkan-drivers vulkan-tools glslc spirv-tools
       vulkan-validationlayers
       libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
-      slurmctld slurmd slurm-client munge libpmix-dev procps
+      slurmctld slurmd slurm-client munge libpmix-dev procps iproute2
       libdnnl-dev libyaml-dev python3
       libmatio-dev libarchive-dev libjpeg62-turbo-dev libpng-dev libssl-dev
       zlib1g-dev dataset-fashion-mnist python3-numpy python3-scipy python3-pil

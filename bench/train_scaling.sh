@@ -7,6 +7,7 @@
 #                          [--backend cpu|vulkan] [--warmup W] [--steps S]
 #                          [--bucket-mb X] [--serial] [--rounds R]
 #                          [--wrap "CMD ..."] [--build-dir DIR] [--keep DIR]
+#                          [--nodes STATE_DIR]
 #
 # Runs, each a fresh `sinreq train` (P = nproc):
 #   A  1 rank,  P threads               (the whole machine, one process)
@@ -14,6 +15,13 @@
 #                                         rank's share of the machine)
 #   C  2 ranks (mpirun -n 2), P/2 threads each
 #   D  as C with SINREQ_DIST_OVERLAP=0  (only with --serial)
+#   T  2 ranks on 2 nodes, P/2 threads each, Open MPI over TCP (only with
+#      --nodes STATE_DIR: the namespaced test cluster that
+#      `tests/slurm/cluster.sh start STATE_DIR 2` started; launched by
+#      mpirun with a host file and tests/slurm/netns_rsh.sh for ssh, btl
+#      tcp,self on 10.213.0.0/24). The nodes share this machine's cores, so
+#      T against C is the cost of TCP (loopback-speed veth) instead of
+#      shared memory, not that of a real network
 # The dataset is cut so that an epoch is W steps at each run's global batch:
 # epoch 1 is the warm-up and is dropped, epochs 2.. (ceil(S/W) of them) are
 # timed. An epoch's images_per_s counts its training loop only (loading,
@@ -53,6 +61,7 @@ rounds=1
 wrap=
 build=$root/build
 keep=
+nodes=
 
 die() { echo "train_scaling.sh: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
@@ -69,7 +78,8 @@ while [ $# -gt 0 ]; do
         --wrap) wrap=${2?}; shift 2 ;;
         --build-dir) build=${2:?}; shift 2 ;;
         --keep) keep=${2:?}; shift 2 ;;
-        -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
+        --nodes) nodes=${2:?}; shift 2 ;;
+        -h|--help) sed -n '2,48p' "$0"; exit 0 ;;
         *) die "unknown option $1" ;;
     esac
 done
@@ -82,6 +92,13 @@ if [ ! -x "$sinreq" ] || [ ! -x "$mkds" ]; then
     cmake --build "$build" --target sinreq bench_dataset -j"$(nproc)" >/dev/null
 fi
 [ -x "$sinreq" ] || die "no sinreq at $sinreq"
+if [ -n "$nodes" ]; then
+    nodes=$(cd "$nodes" && pwd) || die "--nodes: no directory $nodes"
+    bash "$root/tests/slurm/cluster.sh" status "$nodes" > /dev/null 2>&1 &&
+        [ "$(cat "$nodes/nodes" 2> /dev/null || echo 0)" -ge 2 ] ||
+        die "--nodes $nodes: no running cluster of namespaced nodes there" \
+            "(tests/slurm/cluster.sh start $nodes 2)"
+fi
 command -v mpirun >/dev/null || die "no mpirun"
 py=
 for p in /usr/bin/python3 python3; do
@@ -114,7 +131,16 @@ run() {
                 --threads "$thr" --hist-epochs= --quiet --keep-last 1
                 --out "$out" --force ${bucket:+--bucket-mb "$bucket"})
     rm -rf "$out"
-    if [ "$n" = 1 ]; then
+    if [ "$name" = T ]; then
+        printf 'node1 slots=1\nnode2 slots=1\n' > "$work/hosts"
+        $wrap env "$@" SR_SLURM_STATE="$nodes" OMPI_MCA_pml=ob1 \
+            OMPI_MCA_btl=tcp,self OMPI_MCA_btl_tcp_if_include=10.213.0.0/24 \
+            OMPI_MCA_oob_tcp_if_include=10.213.0.0/24 \
+            bash "$root/tests/slurm/cluster.sh" on "$nodes" head \
+            mpirun --mca plm_rsh_agent "$root/tests/slurm/netns_rsh.sh" \
+            --hostfile "$work/hosts" -n 2 --map-by ppr:1:node \
+            ${MPIRUN_ARGS:-} "$sinreq" "${args[@]}" > "$out.log" 2>&1
+    elif [ "$n" = 1 ]; then
         env "$@" $wrap "$sinreq" "${args[@]}" > "$out.log" 2>&1
     else
         $wrap env "$@" mpirun -n "$n" ${MPIRUN_ARGS:-} "$sinreq" "${args[@]}" \
@@ -152,6 +178,7 @@ for ((r = 0; r < rounds; r++)); do
     run B 1 "$half" >> "$res"
     run C 2 "$half" >> "$res"
     [ "$serial" = 1 ] && run D 2 "$half" SINREQ_DIST_OVERLAP=0 >> "$res"
+    [ -n "$nodes" ] && run T 2 "$half" >> "$res"
 done
 echo "# load after: $(uptime | sed 's/.*load average: //')"
 "$py" - "$res" "$batch" <<'PY'
@@ -170,7 +197,8 @@ for name, n, thr, imgs, secs, step, wait, copy, prog, ipc in rows:
     r["prog"].append(float(prog))
     r["ipc"].append(float(ipc))
 what = {"A": "1 rank, all cores", "B": "1 rank, half the cores",
-        "C": "2 ranks, overlap", "D": "2 ranks, serial"}
+        "C": "2 ranks, overlap", "D": "2 ranks, serial",
+        "T": "2 nodes x 1 rank, TCP"}
 print("%-3s %-24s %5s %7s %6s %9s %9s %7s %6s %6s %6s" % (
     "run", "", "ranks", "threads", "global", "images/s", "img/cpu_s",
     "step_s", "wait%", "copy%", "ready%"))
@@ -196,6 +224,10 @@ print("weak-scaling efficiency ips(2 ranks) / (2 x ips(1 rank on half the "
       "cores)): %.3f" % (m["C"] / (2 * m["B"])))
 print("the same from CPU time (images per CPU-second, C / A): %.3f" %
       (c["C"] / c["A"]))
+if "T" in m:
+    print("2 namespaced nodes over TCP: ips(T) / ips(1 rank), same cores: "
+          "%.3f; ips(T) / ips(2 ranks on one node): %.3f" %
+          (m["T"] / m["A"], m["T"] / m["C"]))
 if "D" in m:
     print("overlap vs serial (2 ranks), images/s: %.3f, per CPU-second: %.3f"
           % (m["C"] / m["D"], c["C"] / c["D"]))

@@ -34,9 +34,10 @@ fi
 cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=Release -DSR_WERROR=ON >/dev/null
 cmake --build "$root/build" -j"$jobs"
 export LP_NUM_THREADS=${LP_NUM_THREADS:-$jobs}
-# label slurm starts a one-node Slurm cluster (tests/slurm) and stops it as
-# its last test; stop it here too if ctest is interrupted
-trap 'bash "$root/tests/slurm/cluster.sh" stop "$root/build/tests/slurm/cluster" > /dev/null 2>&1 || true' EXIT
+# label slurm starts a one-node Slurm cluster and one of two namespaced
+# nodes (tests/slurm) and stops them as its last tests; stop them here too
+# if ctest is interrupted
+trap 'for c in cluster nodes; do bash "$root/tests/slurm/cluster.sh" stop "$root/build/tests/slurm/$c" > /dev/null 2>&1; done; true' EXIT
 ctest --test-dir "$root/build" --output-on-failure ${SR_CTEST_ARGS:-}
 
 # Sanitizers: CPU backend and everything that does not need a driver.

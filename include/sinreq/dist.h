@@ -112,6 +112,9 @@ int sr_dist_uses_mpi(const sr_dist *d);    /* 1 when MPI was initialised */
 /* Where the local rank came from: "OMPI_COMM_WORLD_LOCAL_RANK",
  * "SLURM_LOCALID", "MPI_COMM_TYPE_SHARED" or "single". */
 const char *sr_dist_local_rank_source(const sr_dist *d);
+/* This process's node: its host name (gethostname, at most 63 bytes);
+ * what the logs and the watchdog's messages call the node. */
+const char *sr_dist_node(const sr_dist *d);
 
 /* Device index for this rank among `ndevices` devices of the node:
  * local_rank % ndevices (-1 when ndevices < 1). More local ranks than
@@ -123,6 +126,10 @@ int sr_dist_device_index(const sr_dist *d, int ndevices);
 sr_status sr_dist_barrier(sr_dist *d);
 /* Rank 0's n bytes to every rank. */
 sr_status sr_dist_bcast_bytes(sr_dist *d, void *p, size_t n);
+/* Every rank's n bytes `mine`, in rank order, into all (size x n bytes) on
+ * every rank (n < 2^31; per-rank descriptions for the log). */
+sr_status sr_dist_gather_bytes(sr_dist *d, const void *mine, size_t n,
+                               void *all);
 /* In-place sums over ranks, result on every rank (metrics: losses, correct
  * counts, images seen). The f32 form is also the benchmark's allreduce. */
 sr_status sr_dist_sum_f64(sr_dist *d, double *v, size_t n);

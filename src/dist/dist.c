@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dist_internal.h"
 #include "sinreq/parse.h"
@@ -179,6 +180,8 @@ sr_status sr_dist_init(int *argc, char ***argv, const sr_dist_opts *opts,
     d->local_rank = 0;
     d->local_size = 1;
     d->local_src = "single";
+    if (gethostname(d->node, sizeof d->node - 1) != 0 || !d->node[0])
+        snprintf(d->node, sizeof d->node, "?");
     d->comm = MPI_COMM_NULL;
     d->hb = MPI_COMM_NULL;
     d->hb_rreq = MPI_REQUEST_NULL;
@@ -204,10 +207,10 @@ sr_status sr_dist_init(int *argc, char ***argv, const sr_dist_opts *opts,
     /* SINREQ_DIST_VERBOSE=1: the same line from `sinreq train` (tests) */
     if (opts->verbose || env_int("SINREQ_DIST_VERBOSE") > 0)
         fprintf(stderr, "sinreq dist: rank %d of %d, local %d of %d (%s), "
-                "%s\n", d->rank, d->size, d->local_rank, d->local_size,
-                d->local_src, !d->uses_mpi ? "without MPI" :
+                "%s, node %s\n", d->rank, d->size, d->local_rank,
+                d->local_size, d->local_src, !d->uses_mpi ? "without MPI" :
                 d->reduce == SR_DIST_REDUCE_EXACT ? "reduce+bcast" :
-                "allreduce");
+                "allreduce", d->node);
     *out = d;
     return SR_OK;
 
@@ -258,6 +261,11 @@ const char *sr_dist_local_rank_source(const sr_dist *d)
     return d ? d->local_src : "single";
 }
 
+const char *sr_dist_node(const sr_dist *d)
+{
+    return d ? d->node : "?";
+}
+
 int sr_dist_device_index(const sr_dist *d, int ndevices)
 {
     if (ndevices < 1)
@@ -293,6 +301,26 @@ sr_status sr_dist_bcast_bytes(sr_dist *d, void *p, size_t n)
         MPI_Ibcast((char *)p + done, (int)c, MPI_BYTE, 0, d->comm, &r);
         sr_dist_wait(d, 1, &r, "a broadcast from rank 0");
     }
+    return SR_OK;
+}
+
+sr_status sr_dist_gather_bytes(sr_dist *d, const void *mine, size_t n,
+                               void *all)
+{
+    MPI_Request r;
+
+    SR_CHECK(d && ((mine && all) || !n), SR_E_ARG,
+             "sr_dist_gather_bytes: NULL argument");
+    SR_CHECK(n < SR_DIST_CHUNK, SR_E_ARG,
+             "sr_dist_gather_bytes: %zu bytes per rank is too many", n);
+    if (!d->uses_mpi || d->size == 1) {
+        if (n)
+            memcpy(all, mine, n);
+        return SR_OK;
+    }
+    MPI_Iallgather(mine, (int)n, MPI_BYTE, all, (int)n, MPI_BYTE, d->comm,
+                   &r);
+    sr_dist_wait(d, 1, &r, "a gather over ranks");
     return SR_OK;
 }
 

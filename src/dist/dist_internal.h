@@ -22,6 +22,7 @@ typedef struct sr_dist_peer {
     uint64_t seq;              /* the last wait it reported being in */
     double at;                 /* when (sr_dist_now) */
     int heard;                 /* it reported at least once */
+    char node[64];             /* its host name */
 } sr_dist_peer;
 
 struct sr_dist {
@@ -29,6 +30,7 @@ struct sr_dist {
     int rank, size;
     int local_rank, local_size;
     const char *local_src;
+    char node[64];        /* gethostname */
     sr_dist_reduce reduce;
     MPI_Comm comm;        /* a duplicate of MPI_COMM_WORLD (uses_mpi) */
     /* watchdog (sr_dist_set_timeout; size > 1) */

@@ -95,7 +95,7 @@ sr_status sr_dist_watch_init(sr_dist *d)
     if (proc_state((long long)getpid(), &st, &me[1]) != 0)
         me[1] = 0;
     me[2] = host_id();
-    all = malloc((size_t)d->size * 3 * sizeof *all);
+    all = malloc((size_t)d->size * (3 * sizeof *all + sizeof d->node));
     d->peer = calloc((size_t)d->size, sizeof *d->peer);
     d->hb_sreq = malloc((size_t)d->size * sizeof *d->hb_sreq);
     d->hb_sbuf = calloc((size_t)d->size * 3, sizeof *d->hb_sbuf);
@@ -108,11 +108,23 @@ sr_status sr_dist_watch_init(sr_dist *d)
     }
     MPI_Allgather(me, 3, MPI_UNSIGNED_LONG_LONG, all, 3,
                   MPI_UNSIGNED_LONG_LONG, d->comm);
+    /* the host names after the numbers, in the same buffer */
+    MPI_Allgather(d->node, (int)sizeof d->node, MPI_CHAR,
+                  (char *)(all + 3 * (size_t)d->size),
+                  (int)sizeof d->node, MPI_CHAR, d->comm);
+    for (i = 0; i < d->size; i++)
+        memcpy(d->peer[i].node, (char *)(all + 3 * (size_t)d->size) +
+               (size_t)i * sizeof d->node, sizeof d->node);
     MPI_Comm_dup(d->comm, &d->hb);
     for (i = 0; i < d->size; i++) {
         d->peer[i].pid = (long long)all[3 * i];
         d->peer[i].start = all[3 * i + 1];
-        d->peer[i].host = all[3 * i + 2] == me[2] ? all[3 * i + 2] : 0;
+        /* /proc tells about a peer only on the same host: the same boot,
+         * pid namespace and host name (nodes emulated in namespaces of
+         * one machine share the first two) */
+        d->peer[i].host = all[3 * i + 2] == me[2] &&
+                          !strcmp(d->peer[i].node, d->node)
+                              ? all[3 * i + 2] : 0;
         d->hb_sreq[i] = MPI_REQUEST_NULL;
     }
     free(all);
@@ -246,8 +258,10 @@ static void peer_detail(sr_dist *d, int i, char *out, size_t n)
     int r;
 
     out[0] = '\0';
-    if (!d->peer[i].host)
+    if (!d->peer[i].host) {
+        snprintf(out, n, " (on node %s)", d->peer[i].node);
         return;
+    }
     r = proc_state(d->peer[i].pid, &st, &start);
     if (r == -1 || (r == 0 && start != d->peer[i].start))
         snprintf(out, n, " (pid %lld on this node: gone)", d->peer[i].pid);

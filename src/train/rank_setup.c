@@ -53,28 +53,19 @@ static int type_rank(const char *line)
     return 0;
 }
 
-sr_status sr_train_rank_device(const sr_dist *d, char *out, size_t n)
+/* The device for local rank `local_rank` among the usable devices of the
+ * best type in `list` (sr_backend_list_devices' lines): a node's GPUs, not
+ * lavapipe next to them (lavapipe alone: every rank on it). More local
+ * ranks than devices share them round-robin. */
+int sr_train_pick_device(const char *list, int local_rank)
 {
-    char *text = NULL, *save = NULL;
-    size_t len = 0;
+    char *copy, *save = NULL;
     int idx[64], nd = 0, best = 0;
-    FILE *f;
-    sr_status st;
 
-    out[0] = '\0';
-    f = open_memstream(&text, &len);
-    SR_CHECK(f, SR_E_NOMEM, "out of memory");
-    st = sr_backend_list_devices("vulkan", f);
-    fclose(f);
-    if (st != SR_OK) {
-        free(text);
-        return st;
-    }
-    /* the usable devices of the best type: a node's GPUs, not lavapipe
-     * next to them (lavapipe alone: every rank on it) */
     for (int pass = 0; pass < 2; pass++) {
-        char *copy = strdup(text ? text : "");
-        SR_CHECK(copy, SR_E_NOMEM, "out of memory");
+        copy = strdup(list ? list : "");
+        if (!copy)
+            return -1;
         for (char *l = strtok_r(copy, "\n", &save); l;
              l = strtok_r(NULL, "\n", &save)) {
             unsigned i;
@@ -88,9 +79,31 @@ sr_status sr_train_rank_device(const sr_dist *d, char *out, size_t n)
         }
         free(copy);
     }
+    if (nd == 0 || local_rank < 0)
+        return -1;
+    return idx[local_rank % nd];
+}
+
+sr_status sr_train_rank_device(const sr_dist *d, char *out, size_t n)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int dev;
+    FILE *f;
+    sr_status st;
+
+    out[0] = '\0';
+    f = open_memstream(&text, &len);
+    SR_CHECK(f, SR_E_NOMEM, "out of memory");
+    st = sr_backend_list_devices("vulkan", f);
+    fclose(f);
+    if (st != SR_OK) {
+        free(text);
+        return st;
+    }
+    dev = sr_train_pick_device(text, sr_dist_local_rank(d));
     free(text);
-    if (nd == 0)
-        return SR_OK;   /* let the backend report it */
-    snprintf(out, n, "%d", idx[sr_dist_device_index(d, nd)]);
+    if (dev >= 0)   /* none: let the backend report it */
+        snprintf(out, n, "%d", dev);
     return SR_OK;
 }

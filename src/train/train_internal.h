@@ -126,3 +126,6 @@ void sr_train_rank_lp_threads(int threads);
 /* Vulkan device index (as text) for this rank: the local rank modulo the
  * number of usable devices of the best type; "" when there are none. */
 sr_status sr_train_rank_device(const sr_dist *d, char *out, size_t n);
+/* The device index sr_train_rank_device takes for local rank `local_rank`
+ * from a device list (sr_backend_list_devices' text); -1 when none. */
+int sr_train_pick_device(const char *list, int local_rank);

@@ -125,6 +125,7 @@ static sr_status build_net(struct trainer *tr)
             if (!bo.device && !getenv("SINREQ_VK_DEVICE")) {
                 SR_TRY(sr_train_rank_device(tr->d, dev, sizeof dev));
                 bo.device = dev[0] ? dev : NULL;
+                snprintf(tr->rank_device, sizeof tr->rank_device, "%s", dev);
             }
         }
     }
@@ -353,6 +354,28 @@ static void announce(struct trainer *tr)
                      c->data);
 }
 
+/* nranks > 1: every rank's node and device in train.log (rank 0 writes). */
+static sr_status say_ranks(struct trainer *tr)
+{
+    enum { LINE = 256 };
+    char mine[LINE], *all;
+    sr_status st;
+
+    /* the device name last: it may be long */
+    snprintf(mine, sizeof mine, "node %s, local rank %d of %d, %s%s%s: %s",
+             sr_dist_node(tr->d), sr_dist_local_rank(tr->d),
+             sr_dist_local_size(tr->d), sr_backend_name(tr->be),
+             tr->rank_device[0] ? " device " : "", tr->rank_device,
+             sr_backend_device_name(tr->be));
+    all = malloc((size_t)tr->nranks * LINE);
+    SR_CHECK(all, SR_E_NOMEM, "out of memory");
+    st = sr_dist_gather_bytes(tr->d, mine, LINE, all);
+    for (int r = 0; st == SR_OK && r < tr->nranks; r++)
+        sr_train_say(tr, "rank %d: %s", r, all + (size_t)r * LINE);
+    free(all);
+    return st;
+}
+
 /* The epoch-0 histograms, and the step captured after the restore (a
  * changed layer bitwidth needs a new capture). */
 static sr_status ready_to_train(struct trainer *tr)
@@ -389,7 +412,10 @@ static sr_status train_run(const sr_train_config *c, const char *cmdline,
     opened = st == SR_OK;
     if (st == SR_OK) {
         announce(&tr);
-        st = agree(&tr, ready_to_train(&tr));
+        if (tr.nranks > 1)
+            st = say_ranks(&tr);
+        if (st == SR_OK)
+            st = agree(&tr, ready_to_train(&tr));
     }
     if (st == SR_OK) {
         st = sr_train_loop(&tr, cmdline);

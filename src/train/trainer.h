@@ -65,6 +65,7 @@ struct trainer {
     sr_model_file *init;
     sr_loader *train, *test, *val;
     sr_backend *be;
+    char rank_device[32];  /* the device index this rank picked; "" none */
     sr_nn *net;
     sr_program *prog;
     int nq;

@@ -1,18 +1,42 @@
 #!/usr/bin/env bash
-# A one-node Slurm cluster for the tests (tests/slurm, label slurm): its own
-# munged (own key), slurmctld and slurmd, with everything they write inside
+# A Slurm cluster for the tests (tests/slurm, label slurm): its own munged
+# (own key), slurmctld and slurmd(s), with everything they write inside
 # STATE_DIR (slurm.conf, key, sockets, spool, saved state, pid and log files).
+# One node on loopback, or NODES nodes, each a network namespace of its own.
 #
-#   cluster.sh start  STATE_DIR   stop anything left in STATE_DIR, wipe it,
+#   cluster.sh start  STATE_DIR [NODES]
+#                                 stop anything left in STATE_DIR, wipe it,
 #                                 write the config, start the daemons, wait
-#                                 until `sinfo` shows the node idle (60 s)
+#                                 until `sinfo` shows the node(s) idle (60 s)
 #   cluster.sh stop   STATE_DIR   cancel every job, stop the daemons (TERM,
 #                                 then KILL), kill whatever they left; the
 #                                 logs stay for reading
 #   cluster.sh status STATE_DIR   daemons, node and queue; 0 when it is up
 #   cluster.sh env    STATE_DIR   `export SLURM_CONF=...` for eval
 #   cluster.sh logs   STATE_DIR   the tails of the daemons' logs
+#   cluster.sh on     STATE_DIR NODE CMD...
+#                                 (NODES >= 2) run CMD in NODE's namespace
+#                                 (head, node1, node2, ...; nodeN with its
+#                                 host name nodeN)
+#   cluster.sh link   STATE_DIR NODE up|down
+#                                 (NODES >= 2) NODE's link to the others
+#   cluster.sh node-kill STATE_DIR NODE
+#                                 (NODES >= 2) SIGKILL everything in NODE's
+#                                 namespace (slurmd, steps, tasks): node loss
+#   cluster.sh node-up STATE_DIR NODE
+#                                 (NODES >= 2) start NODE's slurmd again
+#                                 (after a test killed the node), wait for it
 #
+# NODES >= 2: a private network 10.213.0.0/24 on a bridge of this host
+# (which has no address on it), with one namespace per machine, joined to
+# the bridge by a veth pair: `head` (10.213.0.1, slurmctld; the tests' own
+# commands run there: srun, sbatch, mpirun) and node1..nodeN (10.213.0.1N,
+# one `slurmd -N nodeI` each, in a UTS namespace whose host name is nodeI).
+# Every daemon listens in its namespace only; munged only on its Unix socket.
+# Processes enter a namespace with `nsenter --net` (not `ip netns exec`,
+# which remounts /sys and hides the cgroup file system slurmd looks for).
+# Namespaces and links are named sr<6 hex of STATE_DIR>-..., so that `stop`
+# and `start` remove those an interrupted run left behind.
 # Client commands find the cluster through SLURM_CONF=STATE_DIR/slurm.conf.
 # Needs root (slurmd launches the tasks) and the Debian packages slurmctld,
 # slurmd, slurm-client, munge (install-deps.sh). Written for a container
@@ -25,12 +49,23 @@
 set -u
 cmd=${1:-}
 state=${2:-}
-usage() { echo "usage: $0 start|stop|status|env|logs STATE_DIR" >&2; exit 1; }
+usage() {
+    echo "usage: $0 start STATE_DIR [NODES] | stop|status|env|logs STATE_DIR" \
+         "| on STATE_DIR NODE CMD... | link STATE_DIR NODE up|down" \
+         "| node-kill|node-up STATE_DIR NODE" >&2
+    exit 1
+}
 [ -n "$cmd" ] && [ -n "$state" ] || usage
 case "$state" in /*) ;; *) state=$PWD/$state ;; esac
 state=${state%/}
 conf=$state/slurm.conf
 host=$(hostname -s)
+# namespaces, bridge and veth names (at most 15 bytes): sr<tag>-...
+nsp=sr$(printf %s "$state" | md5sum | cut -c1-6)
+subnet=10.213.0
+# the number of namespaced nodes of the cluster in STATE_DIR; 0: one node
+# on loopback
+nodes=$(cat "$state/nodes" 2> /dev/null || echo 0)
 # Unix sockets (munged's, slurmd's and the pmix plugin's in the spool) must
 # have paths under 108 bytes: they live in a short directory under /tmp
 # named after STATE_DIR, removed by stop
@@ -70,6 +105,31 @@ logs() {
 }
 
 alive() { [ -n "${1:-}" ] && kill -0 "$1" 2> /dev/null; }
+# ctl CMD...: a client command, in the head namespace when there is one
+ctl() {
+    if [ "$nodes" -ge 2 ]; then
+        SLURM_CONF=$conf nsenter --net=/run/netns/"$nsp-head" "$@"
+    else
+        SLURM_CONF=$conf "$@"
+    fi
+}
+node_names() {
+    local i
+    if [ "$nodes" -ge 2 ]; then
+        for i in $(seq 1 "$nodes"); do echo "node$i"; done
+    else
+        echo "$host"
+    fi
+}
+# the slurmd pid file name of each node (without .pid)
+slurmd_names() {
+    local n
+    if [ "$nodes" -ge 2 ]; then
+        for n in $(node_names); do echo "slurmd-$n"; done
+    else
+        echo slurmd
+    fi
+}
 # ours PID: started by this cluster (a pid file may be stale, its pid
 # reused): the marker in its environment, or, for slurmstepd (which slurmd
 # starts with a clean environment), the slurmd log open
@@ -85,21 +145,37 @@ pid_of() {
     p=$(cat "$state/$1.pid" 2> /dev/null) && ours "$p" && echo "$p"
 }
 
-# Processes of this cluster (ours): the daemons, slurmstepd, and the tasks
-# of the tests, which export the marker. Never this shell or its ancestors.
-marked() {
-    local p me=$$ skip=" $BASHPID " q
-    q=$me
+# This shell and its ancestors: never killed by stop
+self_and_up() {
+    local q=$$ skip=" $BASHPID "
     while [ -n "$q" ] && [ "$q" != 0 ] && [ "$q" != 1 ]; do
         skip="$skip$q "
         q=$(awk '/^PPid:/ {print $2}' /proc/"$q"/status 2> /dev/null)
     done
+    echo "$skip"
+}
+# Processes of this cluster (ours): the daemons, slurmstepd, and the tasks
+# of the tests, which export the marker; whatever runs in its namespaces.
+# Never this shell or its ancestors.
+marked() {
+    local p skip ns
+    skip=$(self_and_up)
     { grep -lzxF "SR_SLURM_STATE=$state" /proc/[0-9]*/environ
       find /proc/[0-9]*/fd -lname "$state/log/*"; } 2> /dev/null \
         | cut -d/ -f3 | sort -u | while read -r p; do
         case "$skip" in *" $p "*) continue ;; esac
         echo "$p"
     done
+    for ns in $(our_netns); do
+        for p in $(ip netns pids "$ns" 2> /dev/null); do
+            case "$skip" in *" $p "*) continue ;; esac
+            echo "$p"
+        done
+    done
+}
+# The namespaces of this STATE_DIR that exist (of an earlier run too)
+our_netns() {
+    ip netns list 2> /dev/null | awk '{print $1}' | grep "^$nsp-" || true
 }
 
 # wait_gone SECONDS PID...: 0 when every PID has exited in time
@@ -119,18 +195,18 @@ wait_gone() {
 do_stop() {
     local ids pids p rc=0
     if [ -f "$conf" ] && alive "$(pid_of slurmctld)"; then
-        ids=$(SLURM_CONF=$conf timeout 10 squeue -h -o %A 2> /dev/null)
+        ids=$(ctl timeout 10 squeue -h -o %A 2> /dev/null)
         if [ -n "$ids" ]; then
             # shellcheck disable=SC2086
-            SLURM_CONF=$conf timeout 10 scancel $ids 2> /dev/null
+            ctl timeout 10 scancel $ids 2> /dev/null
             for _ in $(seq 1 100); do  # 10 s for the jobs to end
-                [ -z "$(SLURM_CONF=$conf timeout 10 squeue -h -o %A 2> /dev/null)" ] && break
+                [ -z "$(ctl timeout 10 squeue -h -o %A 2> /dev/null)" ] && break
                 sleep 0.1
             done
         fi
     fi
     pids=""
-    for p in slurmd slurmctld; do
+    for p in $(slurmd_names) slurmctld; do
         p=$(pid_of $p)
         alive "$p" && kill -TERM "$p" 2> /dev/null && pids="$pids $p"
     done
@@ -158,6 +234,44 @@ do_stop() {
     else
         rm -rf "$run"
     fi
+    net_down || rc=1
+    return $rc
+}
+
+# The namespaces, bridge and veth pairs (NODES >= 2): head and node1..N
+net_up() {
+    local i ns a
+    ip link add "$nsp-br" type bridge && ip link set "$nsp-br" up || return 1
+    for i in head $(seq 1 "$nodes"); do
+        if [ "$i" = head ]; then ns=$nsp-head a=$subnet.1
+        else ns=$nsp-node$i a=$subnet.$((10 + i)); fi
+        ip netns add "$ns" &&
+        ip link add "$nsp-$i" type veth peer name "$nsp-$i-p" &&
+        ip link set "$nsp-$i-p" netns "$ns" &&
+        ip -n "$ns" link set "$nsp-$i-p" name eth0 &&
+        ip -n "$ns" addr add "$a/24" dev eth0 &&
+        ip -n "$ns" link set lo up &&
+        ip -n "$ns" link set eth0 up &&
+        ip link set "$nsp-$i" master "$nsp-br" &&
+        ip link set "$nsp-$i" up || { err "cannot set up namespace $ns"; return 1; }
+    done
+}
+
+# Remove what net_up made, of this run or an earlier one; 1 when some stays
+net_down() {
+    local ns l rc=0
+    for ns in $(our_netns); do
+        ip netns delete "$ns" 2> /dev/null || { err "cannot delete namespace $ns"; rc=1; }
+    done
+    # deleting a namespace deletes its veth ends, and so their peers
+    for l in $(ip -o link show 2> /dev/null | awk -F': ' '{print $2}' \
+               | cut -d@ -f1 | grep "^$nsp-"); do
+        ip link del "$l" 2> /dev/null
+    done
+    if ip -o link show 2> /dev/null | grep -q ": $nsp-"; then
+        err "links left: $(ip -o link show | awk -F': ' '{print $2}' | grep "^$nsp-" | tr '\n' ' ')"
+        rc=1
+    fi
     return $rc
 }
 
@@ -172,20 +286,35 @@ EOF
 }
 
 write_conf() {
-    local cpus mem user ports p1 p2
+    local cpus mem user ports p1 p2 i ctld_addr=127.0.0.1 per_node="" \
+          slurmd_timeout=60
+    if [ "$nodes" -ge 2 ]; then
+        ctld_addr=$subnet.1
+        per_node=-%n
+        # a lost node is declared DOWN (its jobs NODE_FAIL) after 20 s
+        slurmd_timeout=20
+    fi
     cpus=$(nproc)
-    # 2 tasks per test job: claim 2 CPUs on a 1-CPU machine (config_overrides)
+    # 2 tasks per test job: claim 2 CPUs on a 1-CPU machine (config_overrides);
+    # namespaced nodes: 4 each (one node takes the 4 ranks the 2 x 2 tests
+    # compare with)
     [ "$cpus" -ge 2 ] || cpus=2
+    [ "$nodes" -lt 2 ] || [ "$cpus" -ge 4 ] || cpus=4
     # MiB, with a margin: more than slurmd measures would drain the node
     mem=$(awk '/^MemTotal:/ {print int($2 / 1024 * 0.9)}' /proc/meminfo)
     user=$(id -un)
-    ports=$(free_ports) || return 1
-    p1=${ports% *}
-    p2=${ports#* }
+    if [ "$nodes" -ge 2 ]; then
+        # each daemon in a namespace of its own: the usual ports
+        p1=6817 p2=6818
+    else
+        ports=$(free_ports) || return 1
+        p1=${ports% *}
+        p2=${ports#* }
+    fi
     cat > "$conf" << EOF
 # Written by tests/slurm/cluster.sh for $state
 ClusterName=srtest
-SlurmctldHost=$host(127.0.0.1)
+SlurmctldHost=$host($ctld_addr)
 SlurmctldPort=$p1
 SlurmdPort=$p2
 SlurmUser=$user
@@ -196,11 +325,11 @@ CredType=cred/munge
 # start again ~11 s later (Slurm holds it until the old one expires)
 AuthInfo=socket=$msock,cred_expire=10
 StateSaveLocation=$state/ctld
-SlurmdSpoolDir=$run/spool
+SlurmdSpoolDir=$run/spool$per_node
 SlurmctldPidFile=$state/slurmctld.pid
-SlurmdPidFile=$state/slurmd.pid
+SlurmdPidFile=$state/slurmd$per_node.pid
 SlurmctldLogFile=$state/log/slurmctld.log
-SlurmdLogFile=$state/log/slurmd.log
+SlurmdLogFile=$state/log/slurmd$per_node.log
 SlurmctldDebug=info
 SlurmdDebug=info
 PlugStackConfig=$state/plugstack.conf
@@ -224,11 +353,20 @@ SlurmdParameters=config_overrides
 KillWait=5
 MinJobAge=300
 InactiveLimit=0
-SlurmdTimeout=60
+SlurmdTimeout=$slurmd_timeout
 MailProg=/bin/true
+EOF
+    if [ "$nodes" -ge 2 ]; then
+        for i in $(seq 1 "$nodes"); do
+            echo "NodeName=node$i NodeAddr=$subnet.$((10 + i)) CPUs=$cpus RealMemory=$mem State=UNKNOWN"
+        done >> "$conf"
+        echo "PartitionName=test Nodes=node[1-$nodes] Default=YES MaxTime=INFINITE State=UP" >> "$conf"
+    else
+        cat >> "$conf" << EOF
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
+    fi
     : > "$state/plugstack.conf"
 }
 
@@ -254,30 +392,96 @@ start_munged() {
     return 1
 }
 
+# node_state [NODE]: sinfo's short state of NODE (default: the first)
 node_state() {
-    SLURM_CONF=$conf timeout 10 sinfo -h -N -n "$host" -o %t 2> /dev/null | head -1
+    ctl timeout 10 sinfo -h -N -n "${1:-$(node_names | head -1)}" -o %t \
+        2> /dev/null | head -1
 }
 
-# launch: slurmctld and slurmd, then wait for the node; 0 idle, 1 not
+# in_node NODE CMD...: CMD in NODE's network namespace, with the host name
+# NODE and a node-local TmpFS (the pmix plugin's per-step directories there
+# have the same names on every node): $run/tmp-NODE bound on $run/tmp in a
+# mount namespace of its own; replaces this shell
+in_node() {
+    local n=$1
+    shift
+    mkdir -p "$run/tmp-$n" || return 1
+    exec nsenter --net=/run/netns/"$nsp-$n" unshare --uts --mount sh -c \
+        'hostname "$0" && mount --bind "$1-$0" "$1" && shift && exec "$@"' \
+        "$n" "$run/tmp" "$@"
+}
+
+# start_slurmd NODE: NODE's slurmd in the background ($! its pid)
+start_slurmd() {
+    mkdir -p "$run/spool-$1"
+    SR_SLURM_STATE=$state SLURM_CONF=$conf setsid bash "$0" on "$state" \
+        "$1" slurmd -D -N "$1" -f "$conf" \
+        < /dev/null >> "$state/log/slurmd-$1.out" 2>&1 &
+}
+
+# node_up NODE: start NODE's slurmd again (a test killed it), wait until the
+# node is idle or allocated (60 s); 0 up, 1 not
+node_up() {
+    local i s p
+    p=$(pid_of "slurmd-$1")
+    alive "$p" && { err "slurmd of $1 is running (pid $p)"; return 1; }
+    # as a replaced node: an empty spool and TmpFS (the pmix plugin does
+    # not start a requeued job's step when the lost step of the same id
+    # left its directory and socket there)
+    rm -rf "$run/spool-$1" "$run/tmp-$1"
+    start_slurmd "$1"
+    p=$!
+    for i in $(seq 1 600); do
+        alive "$p" || { err "slurmd of $1 exited"; return 1; }
+        s=$(node_state "$1")
+        case "$s" in idle|mix|alloc*) say "$1 up ($s)"; return 0 ;; esac
+        sleep 0.1
+    done
+    err "$1 is not up after 60 s (${s:-no answer})"
+    return 1
+}
+
+# launch: slurmctld and slurmd(s), then wait for the nodes; 0 idle, 1 not
 launch() {
-    local i ctld slurmd
+    local i ctld slurmd n s all
+    local -a slurmds=()
     # -D (foreground) under setsid: no fd of this shell stays open (ctest
-    # waits for its output pipes), and the pid is known at once
-    SR_SLURM_STATE=$state SLURM_CONF=$conf setsid slurmctld -D -c -f "$conf" \
-        < /dev/null > "$state/log/slurmctld.out" 2>&1 &
-    ctld=$!
-    SR_SLURM_STATE=$state SLURM_CONF=$conf setsid slurmd -D -N "$host" -f "$conf" \
-        < /dev/null > "$state/log/slurmd.out" 2>&1 &
-    slurmd=$!
+    # waits for its output pipes), and the pid is known at once (ip netns
+    # exec, unshare and sh -c exec the daemon in place)
+    if [ "$nodes" -ge 2 ]; then
+        SR_SLURM_STATE=$state SLURM_CONF=$conf setsid nsenter --net=/run/netns/"$nsp-head" \
+            slurmctld -D -c -f "$conf" < /dev/null > "$state/log/slurmctld.out" 2>&1 &
+        ctld=$!
+        for n in $(node_names); do
+            start_slurmd "$n"
+            slurmds+=($!)
+        done
+    else
+        SR_SLURM_STATE=$state SLURM_CONF=$conf setsid slurmctld -D -c -f "$conf" \
+            < /dev/null > "$state/log/slurmctld.out" 2>&1 &
+        ctld=$!
+        SR_SLURM_STATE=$state SLURM_CONF=$conf setsid slurmd -D -N "$host" -f "$conf" \
+            < /dev/null > "$state/log/slurmd.out" 2>&1 &
+        slurmds+=($!)
+    fi
     for i in $(seq 1 600); do  # 60 s
         alive "$ctld" || { why="slurmctld exited"; return 1; }
-        alive "$slurmd" || { why="slurmd exited"; return 1; }
-        why=$(node_state)
-        case "$why" in
-        idle) return 0 ;;
-        drain*|down*|fail*|inval*)
-              [ "$i" -gt 100 ] && return 1 ;;  # 10 s to leave start-up
-        esac
+        for slurmd in "${slurmds[@]}"; do
+            alive "$slurmd" || { why="slurmd (pid $slurmd) exited"; return 1; }
+        done
+        all=idle why=""
+        for n in $(node_names); do
+            s=$(node_state "$n")
+            why="$why $n ${s:-?}"
+            case "$s" in
+            idle) ;;
+            drain*|down*|fail*|inval*)
+                all=no
+                [ "$i" -gt 100 ] && return 1 ;;  # 10 s to leave start-up
+            *)  all=no ;;
+            esac
+        done
+        [ "$all" = idle ] && return 0
         sleep 0.1
     done
     why="not idle after 60 s (${why:-no answer from slurmctld})"
@@ -285,20 +489,37 @@ launch() {
 }
 
 do_start() {
-    local try why=""
+    local try t why="" want=${1:-0}
+    case "$want" in
+    0|1) want=0 ;;
+    [2-9]) ;;
+    *) err "NODES must be 1 to 9, not '$want'"; exit 1 ;;
+    esac
     check_tools
+    if [ "$want" -ge 2 ]; then
+        for t in ip unshare nsenter; do
+            command -v $t > /dev/null 2>&1 || cannot_run "missing $t:" \
+                "install-deps.sh installs iproute2 and util-linux"
+        done
+    fi
     for try in 1 2 3; do
         do_stop > /dev/null 2>&1 || true
         if [ -n "$(marked)" ]; then
             err "processes of an earlier cluster in $state survive: $(marked | tr '\n' ' ')"
             exit 1
         fi
+        net_down || exit 1
         rm -rf "$state" "$run"
         mkdir -p "$state/log" "$state/ctld" "$run/spool" "$run/tmp" || exit 1
+        nodes=$want
+        echo "$nodes" > "$state/nodes"
+        if [ "$nodes" -ge 2 ]; then
+            net_up || { do_stop >&2; exit 1; }
+        fi
         write_conf || { err "cannot write $conf"; exit 1; }
         start_munged || { logs >&2; do_stop >&2; exit 1; }
         if launch; then
-            say "up: node $host idle ($(grep -o 'CPUs=[0-9]*' "$conf")), SLURM_CONF=$conf"
+            say "up: $(node_names | tr '\n' ' ')idle ($(grep -o 'CPUs=[0-9]*' "$conf" | head -1) each), SLURM_CONF=$conf"
             return 0
         fi
         # a port taken between choosing and binding it: again, new ports
@@ -306,8 +527,8 @@ do_start() {
             2> /dev/null || break
         err "try $try: a port was taken ($why); again with other ports"
     done
-    err "the node did not come up: $why"
-    SLURM_CONF=$conf timeout 10 scontrol show node "$host" >&2 2>&1
+    err "the node(s) did not come up: $why"
+    ctl timeout 10 scontrol show node >&2 2>&1
     logs >&2
     do_stop >&2
     exit 1
@@ -315,23 +536,64 @@ do_start() {
 
 do_status() {
     local p n rc=0
-    for n in munged slurmctld slurmd; do
+    for n in munged slurmctld $(slurmd_names); do
         p=$(pid_of $n)
         if alive "$p"; then echo "$n: pid $p"; else echo "$n: not running"; rc=1; fi
     done
     [ -f "$conf" ] || { echo "no $conf"; return 1; }
-    SLURM_CONF=$conf timeout 10 sinfo -N -l || rc=1
-    SLURM_CONF=$conf timeout 10 squeue || rc=1
-    [ "$(node_state)" = idle ] || [ "$(node_state)" = mix ] \
-        || [ "$(node_state)" = alloc ] || rc=1
+    ctl timeout 10 sinfo -N -l || rc=1
+    ctl timeout 10 squeue || rc=1
+    for n in $(node_names); do
+        case "$(node_state "$n")" in idle|mix|alloc) ;; *) rc=1 ;; esac
+    done
     return $rc
 }
 
+need_nodes() {
+    [ "$nodes" -ge 2 ] || { err "$state: not a cluster of namespaced nodes"; exit 1; }
+}
+# the namespace of NODE (head or node1..N); nothing when there is none
+ns_of() {
+    case "$1" in
+    head) echo "$nsp-head" ;;
+    node[1-9]) [ "${1#node}" -le "$nodes" ] && echo "$nsp-$1" ;;
+    esac
+    return 0
+}
+
 case "$cmd" in
-start)  do_start ;;
+start)  do_start "${3:-0}" ;;
 stop)   do_stop && say "stopped ($state)" ;;
 status) do_status ;;
 env)    echo "export SLURM_CONF='$conf'" ;;
 logs)   logs ;;
+on)     need_nodes
+        [ $# -ge 4 ] || usage
+        ns=$(ns_of "$3")
+        [ -n "$ns" ] || { err "no node '$3' (head, node1..node$nodes)"; exit 1; }
+        node=$3
+        shift 3
+        if [ "$node" = head ]; then exec nsenter --net=/run/netns/"$ns" "$@"; fi
+        in_node "$node" "$@" ;;
+node-up) need_nodes
+        [ $# -eq 3 ] && [ -n "$(ns_of "$3")" ] && [ "$3" != head ] \
+            || { err "no node '${3:-}' (node1..node$nodes)"; exit 1; }
+        node_up "$3" ;;
+node-kill) need_nodes
+        [ $# -eq 3 ] && [ -n "$(ns_of "$3")" ] && [ "$3" != head ] \
+            || { err "no node '${3:-}' (node1..node$nodes)"; exit 1; }
+        # SIGKILL to everything in NODE's namespace (its slurmd, slurmstepd,
+        # the tasks): the node is lost
+        pids=$(ip netns pids "$nsp-$3" | tr '\n' ' ')
+        [ -n "$pids" ] || { err "nothing runs on $3"; exit 1; }
+        # shellcheck disable=SC2086
+        kill -KILL $pids && say "$3 lost: SIGKILL to $pids" ;;
+link)   need_nodes
+        [ $# -eq 4 ] && { [ "$4" = up ] || [ "$4" = down ]; } || usage
+        [ -n "$(ns_of "$3")" ] && [ "$3" != head ] \
+            || { err "no node '$3' (node1..node$nodes)"; exit 1; }
+        # inside the node (its end of the veth pair): works from any
+        # namespace, the head's included
+        ip -n "$nsp-$3" link set eth0 "$4" ;;
 *)      usage ;;
 esac

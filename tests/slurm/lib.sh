@@ -1,6 +1,16 @@
 # Shared by the tests/slurm scripts: $SINREQ $MKDS $PY $MPIEXEC $MPI_NP
 # $MPI_PRE $BACKEND $CLUSTER $STATE from CTest (CMakeLists.txt). The cluster
-# in $STATE was started by the fixture test slurm.cluster_start.
+# in $STATE was started by the fixture test slurm.cluster_start (one node)
+# or slurm.nodes_start (namespaced nodes).
+# Namespaced nodes: the script runs again in the cluster's head namespace,
+# where slurmctld is and where srun, sbatch and mpirun reach the nodes.
+if [ -z "${SR_IN_HEAD:-}" ] && [ "$(id -u)" -eq 0 ] \
+   && [ "$(cat "$STATE/nodes" 2> /dev/null || echo 0)" -ge 2 ]; then
+    export SR_IN_HEAD=1
+    # fd 9: the host's own network namespace, for checks from inside
+    exec 9< /proc/self/ns/net
+    exec bash "$CLUSTER" on "$STATE" head bash "$0" "$@"
+fi
 . "$(dirname "$0")/../dist_train/lib.sh"
 SL="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(cd "$SL/../.." && pwd)"
@@ -32,4 +42,19 @@ wait_job() {
     done
     echo "job $job still ${s:-unknown} (want $*)"
     return 1
+}
+# Open MPI between the namespaced nodes: TCP on the test network only (no
+# shared memory; what a site without InfiniBand sets, docs/distributed.md)
+use_tcp() {
+    export OMPI_MCA_pml=ob1 OMPI_MCA_btl=tcp,self \
+           OMPI_MCA_btl_tcp_if_include=10.213.0.0/24 \
+           OMPI_MCA_oob_tcp_if_include=10.213.0.0/24
+}
+# rank_nodes RUN N: the node of each of N ranks in RUN/train.log, in order
+# (of the last start: a resumed run has a line per rank per start)
+rank_nodes() {
+    local r
+    for r in $(seq 0 $(($2 - 1))); do
+        sed -n "s/^rank $r: node \([^,]*\),.*/\1/p" "$1/train.log" | tail -1
+    done | tr '\n' ' '
 }
