@@ -348,7 +348,7 @@ for net, d in loss.items():
     rel = abs(a - b) / max(1.0, abs(a))
     ok = rel <= tol
     bad |= not ok
-    print("train check %-10s loss after 4 steps: cpu %.6f vulkan %.6f, "
+    print("train check %-10s loss after 4 steps: cpu %.8g vulkan %.8g, "
           "relative difference %.1e: %s" % (net, a, b, rel,
                                             "ok" if ok else "FAILED"))
 sys.exit(1 if bad or not loss else 0)

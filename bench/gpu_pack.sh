@@ -9,7 +9,7 @@
 #                  libstdc++): libvulkan.so.1 (the loader), libdnnl (40 MB,
 #                  the CPU backend's, for the checks against it),
 #                  libOpenCL, libgomp, ...; those over 1 MiB gzipped
-#                  (NAME.gz: libdnnl 40 -> ~11 MB), which gpu.sh unpacks
+#                  (NAME.gz: libdnnl 40 -> 11 MB), which gpu.sh unpacks
 #                  into a temporary folder
 #   carry/lib-gl/  libglvnd's dispatch libraries and their X11 deps, which
 #                  NVIDIA's Vulkan ICD (libGLX_nvidia.so.0) may need; gpu.sh
@@ -101,5 +101,5 @@ size=$(du -sm carry | cut -f1)
 echo "gpu_pack.sh: carry/ holds $(find carry -type f | wc -l) files, ${size} MiB:"
 sed 's/^/  /' carry/MANIFEST
 if [ "$size" -gt 40 ]; then
-    echo "gpu_pack.sh: note: carry/ is ${size} MiB (usually about 15)" >&2
+    echo "gpu_pack.sh: note: carry/ is ${size} MiB (usually about 17)" >&2
 fi
