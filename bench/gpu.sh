@@ -85,6 +85,7 @@ budget=470
 dry_run=0
 
 die() { echo "gpu.sh: $*" >&2; exit 1; }
+args=("$@")
 while [ $# -gt 0 ]; do
     case "$1" in
         --carry) carry=${2:?}; shift 2 ;;
@@ -112,9 +113,15 @@ while [ $# -gt 0 ]; do
         *) die "unknown option '$1' (see --help)" ;;
     esac
 done
+# dry-run sizes, where the option was not given
 if [ "$dry_run" = 1 ]; then
-    batch=2 reps=1 warmup=0 train_steps=1 train_warmup=1
-    train_nets=resnet20:4,vgg11:4,cifar10net:8
+    given=" ${args[*]-} "
+    [[ $given == *" --batch "* ]] || batch=2
+    [[ $given == *" --reps "* ]] || reps=1
+    [[ $given == *" --warmup "* ]] || warmup=0
+    [[ $given == *" --train-steps "* ]] || train_steps=1
+    [[ $given == *" --train-nets "* ]] || train_nets=resnet20:4,vgg11:4,cifar10net:8
+    train_warmup=1
 fi
 mkdir -p "$outdir" || die "cannot create $outdir"
 log=$outdir/gpu.log
@@ -208,7 +215,8 @@ if [ "$skip_check" = 0 ] || [ "$skip_vulkan" = 0 ] || [ "$skip_train" = 0 ]; the
     missing=$(LD_LIBRARY_PATH=$binlib ldd "$carry/bin/bench_ops" "$carry/bin/check_vk_vs_cpu" "$carry/bin/bench_train" | grep 'not found' | sort -u)
     [ -z "$missing" ] || die "unresolved libraries: $missing"
     # The ICD's own library must load too (dlopen'ed by the loader).
-    icdlib=$(sed -n 's/.*"library_path": *"\([^"]*\)".*/\1/p' "${icd%%:*}" | head -1)
+    icdlib=
+    [ -n "$icd" ] && icdlib=$(sed -n 's/.*"library_path": *"\([^"]*\)".*/\1/p' "${icd%%:*}" | head -1)
     if [ -n "$icdlib" ]; then
         p=$icdlib
         case "$p" in
@@ -396,7 +404,7 @@ PY
     [ "$torch_device" = cuda ] || say "train: PyTorch CUDA graphs skipped (no CUDA)"
     # 6c. table
     "$joinpy" - "$train" "$outdir/train_table.txt" \
-        "whole training step, images/s, $(date -u '+%Y-%m-%d'): sinreq Vulkan on ${vkdev:-?} vs PyTorch ($torch_device${gpu:+, $gpu}; float32, TF32 off), median of $train_steps steps" <<'PY' || status=2
+        "whole training step, images/s, $(date -u '+%Y-%m-%d'): sinreq Vulkan on ${vkdev:-?} vs $([ "$skip_torch" = 0 ] && echo "PyTorch ($torch_device${gpu:+, $gpu}; float32, TF32 off)" || echo "PyTorch (skipped)"), median of $train_steps steps" <<'PY' || status=2
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])][1:]
 ips = {}
