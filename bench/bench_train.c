@@ -146,7 +146,7 @@ int main(int argc, char **argv)
     if (header)
         printf("side\tnet\tbatch\tthreads\tquant\tmedian_ms\timages_per_s"
                "\tmin_ms\tloss\n");
-    printf("sinreq-%s\t%s\t%d\t%d\t%s\t%.2f\t%.1f\t%.2f\t%.4f\n", backend,
+    printf("sinreq-%s\t%s\t%d\t%d\t%s\t%.2f\t%.1f\t%.2f\t%.8g\n", backend,
            net_name, batch, threads, quant, med * 1e3, (double)batch / med,
            t[0] * 1e3, (double)loss);
     free(t);

@@ -3,11 +3,14 @@
 # (ignored by git) with everything bench/gpu.sh needs on an NVIDIA machine
 # that has no package registry, no Vulkan loader, no oneDNN:
 #
-#   carry/bin/bench_ops, carry/bin/check_vk_vs_cpu
+#   carry/bin/bench_ops, carry/bin/check_vk_vs_cpu, carry/bin/bench_train
 #   carry/lib/     every shared library `ldd` lists for them except glibc's
 #                  own and the compiler runtime every Linux has (libgcc_s,
-#                  libstdc++): libvulkan.so.1 (the loader), libdnnl (40 MB),
-#                  libOpenCL, libgomp, ...
+#                  libstdc++): libvulkan.so.1 (the loader), libdnnl (40 MB,
+#                  the CPU backend's, for the checks against it),
+#                  libOpenCL, libgomp, ...; those over 1 MiB gzipped
+#                  (NAME.gz: libdnnl 40 -> 11 MB), which gpu.sh unpacks
+#                  into a temporary folder
 #   carry/lib-gl/  libglvnd's dispatch libraries and their X11 deps, which
 #                  NVIDIA's Vulkan ICD (libGLX_nvidia.so.0) may need; gpu.sh
 #                  adds this folder only where the machine lacks
@@ -36,7 +39,7 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
     cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
         -DSR_WITH_VULKAN=ON >/dev/null
 fi
-cmake --build "$build" -j "$(nproc)" --target bench_ops check_vk_vs_cpu \
+cmake --build "$build" -j "$(nproc)" --target bench_ops check_vk_vs_cpu bench_train \
     >"$build/gpu_pack.log" 2>&1 || {
     tail -30 "$build/gpu_pack.log" >&2
     echo "gpu_pack.sh: build failed; full log in $build/gpu_pack.log" >&2
@@ -46,7 +49,7 @@ cmake --build "$build" -j "$(nproc)" --target bench_ops check_vk_vs_cpu \
 # 2. carry/
 rm -rf carry
 mkdir -p carry/bin carry/lib carry/lib-gl
-cp "$build/bench/bench_ops" "$build/bench/check_vk_vs_cpu" carry/bin/
+cp "$build/bench/bench_ops" "$build/bench/check_vk_vs_cpu" "$build/bench/bench_train" carry/bin/
 strip --strip-unneeded carry/bin/* 2>/dev/null || true
 
 # glibc (present on every machine, and must match its own ld.so) and the
@@ -70,7 +73,7 @@ copy_deps() {
         cp -L "$path" "$dest/$soname"
     done
 }
-copy_deps carry/lib carry/bin/bench_ops carry/bin/check_vk_vs_cpu
+copy_deps carry/lib carry/bin/bench_ops carry/bin/check_vk_vs_cpu carry/bin/bench_train
 [ -e carry/lib/libvulkan.so.1 ] || {
     echo "gpu_pack.sh: bench_ops does not link libvulkan.so.1 (built with SR_WITH_VULKAN=OFF?)" >&2
     exit 1
@@ -85,6 +88,10 @@ for so in libGLdispatch.so.0 libGLX.so.0 libEGL.so.1 libOpenGL.so.0; do
 done
 [ ${#gl[@]} -gt 0 ] && copy_deps carry/lib-gl "${gl[@]}"
 
+# The copy to the GPU machine is size-limited: big libraries go gzipped
+# (gzip is on every machine; gpu.sh unpacks them).
+find carry/lib carry/lib-gl -type f -size +1M -exec gzip -9 {} +
+
 {
     echo "# carry/ packed by bench/gpu_pack.sh on $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "# from $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo '+dirty'), build $build"
@@ -93,6 +100,6 @@ done
 size=$(du -sm carry | cut -f1)
 echo "gpu_pack.sh: carry/ holds $(find carry -type f | wc -l) files, ${size} MiB:"
 sed 's/^/  /' carry/MANIFEST
-if [ "$size" -gt 60 ]; then
-    echo "gpu_pack.sh: note: carry/ is ${size} MiB (usually about 44)" >&2
+if [ "$size" -gt 40 ]; then
+    echo "gpu_pack.sh: note: carry/ is ${size} MiB (usually about 17)" >&2
 fi

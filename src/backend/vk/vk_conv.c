@@ -1,6 +1,11 @@
 /* Vulkan convolutions, as cpu_conv.c: forward, backward-data and
  * backward-weight.
  *
+ * Two kernel families (docs/design.md, "Vulkan kernel families"): on GPUs
+ * the shared-memory tiled kernels of vk_tiled.c run first; what they do
+ * not cover, and everything on CPU devices (lavapipe), runs on the kernels
+ * below.
+ *
  * Convolution runs as texel-buffer implicit GEMMs (conv_fwd_bwd_data.comp,
  * conv_bwd_weight.comp; see "Texel-buffer convolution" below). The older
  * storage-buffer path, kept as the fallback, is an implicit GEMM:
@@ -442,7 +447,13 @@ sr_status sr_vk_conv2d_fwd(sr_backend *be, const sr_op *op)
     uint32_t n = (uint32_t)(cd->n * sr_conv2d_out_h(cd) * sr_conv2d_out_w(cd));
 
     /* v: x, w, b, y */
-    sr_status st = implicit_conv(be, cd, 0, op->v[1], op->v[0], op->v[2],
+    sr_status st = SR_E_UNSUPPORTED;
+    if (sr_vk_gpu_kernels(be))
+        st = sr_vk_tiled_conv(be, cd, 0, op->v[1], op->v[0], op->v[2],
+                              op->v[3]);
+    if (st != SR_E_UNSUPPORTED)
+        return st;
+    st = implicit_conv(be, cd, 0, op->v[1], op->v[0], op->v[2],
                                  op->v[3]);
     if (st != SR_E_UNSUPPORTED)
         return st;
@@ -456,7 +467,13 @@ sr_status sr_vk_conv2d_bwd_data(sr_backend *be, const sr_op *op)
     uint32_t n = (uint32_t)(cd->n * cd->h * cd->w);
 
     /* v: dy, w, x, dx */
-    sr_status st = implicit_conv(be, cd, 1, op->v[1], op->v[0], op->v[2],
+    sr_status st = SR_E_UNSUPPORTED;
+    if (sr_vk_gpu_kernels(be))
+        st = sr_vk_tiled_conv(be, cd, 1, op->v[1], op->v[0], op->v[2],
+                              op->v[3]);
+    if (st != SR_E_UNSUPPORTED)
+        return st;
+    st = implicit_conv(be, cd, 1, op->v[1], op->v[0], op->v[2],
                                  op->v[3]);
     if (st != SR_E_UNSUPPORTED)
         return st;
@@ -477,7 +494,12 @@ sr_status sr_vk_conv2d_bwd_weight(sr_backend *be, const sr_op *op)
     uint32_t wsplits, bsplits;
     size_t scratch_words;
     sr_buf *scratch = NULL;
-    sr_status st = implicit_bwd_weight(be, cd, x, dy, dw, db);
+    sr_status st = sr_vk_gpu_kernels(be)
+                       ? sr_vk_tiled_bwd_weight(be, cd, x, dy, dw, db)
+                       : SR_E_UNSUPPORTED;
+
+    if (st == SR_E_UNSUPPORTED)
+        st = implicit_bwd_weight(be, cd, x, dy, dw, db);
 
     if (st != SR_E_UNSUPPORTED)
         return st;

@@ -565,6 +565,28 @@ static void vk_destroy(sr_backend *be)
     free(vk);
 }
 
+/* Convolution and GEMM kernel family: CPU implementations (lavapipe) keep
+ * the texel-buffer / register-block kernels tuned for them, GPUs get the
+ * shared-memory tiled family (tiled_conv.comp, tiled_gemm.comp).
+ * SINREQ_VK_KERNELS=lavapipe|gpu overrides it, so both run anywhere. */
+static sr_status pick_kernels(sr_vk_backend *vk)
+{
+    const char *env = getenv("SINREQ_VK_KERNELS");
+    if (!env || !*env) {
+        vk->gpu_kernels = vk->props.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU;
+        return SR_OK;
+    }
+    if (strcmp(env, "gpu") == 0)
+        vk->gpu_kernels = 1;
+    else if (strcmp(env, "lavapipe") == 0)
+        vk->gpu_kernels = 0;
+    else
+        return sr_error(SR_E_CONFIG, "SINREQ_VK_KERNELS='%s': expected "
+                        "'lavapipe' or 'gpu' (or unset: chosen by the device "
+                        "type)", env);
+    return SR_OK;
+}
+
 sr_status sr_vk_backend_create(const sr_backend_opts *opts, sr_backend **out)
 {
     static const sr_backend_opts defaults = {0};
@@ -596,11 +618,15 @@ sr_status sr_vk_backend_create(const sr_backend_opts *opts, sr_backend **out)
 
     vk->phys = di[pick].phys;
     vk->props = di[pick].props;
+    st = pick_kernels(vk);
+    if (st != SR_OK) goto out_destroy;
     vk->queue_family = (uint32_t)di[pick].compute_family;
     char line[512];
     format_device(&di[pick], line, sizeof line);
     if (snprintf(vk->base.device_name, sizeof vk->base.device_name,
-                 "Vulkan: %s", line) >= (int)sizeof vk->base.device_name)
+                 "Vulkan: %s, %s kernels", line,
+                 vk->gpu_kernels ? "gpu" : "lavapipe") >=
+        (int)sizeof vk->base.device_name)
         vk->base.device_name[sizeof vk->base.device_name - 1] = '\0';
     if (opts->verbose)
         fprintf(stderr, "sinreq: %s%s\n", vk->base.device_name,
@@ -662,6 +688,23 @@ out_free:
 uint32_t sr_vk_max_groups_x(const sr_backend *be)
 {
     return ((const sr_vk_backend *)be)->props.limits.maxComputeWorkGroupCount[0];
+}
+
+int sr_vk_gpu_kernels(const sr_backend *be)
+{
+    return ((const sr_vk_backend *)be)->gpu_kernels;
+}
+
+uint32_t sr_vk_max_shared_bytes(const sr_backend *be)
+{
+    return ((const sr_vk_backend *)be)->props.limits.maxComputeSharedMemorySize;
+}
+
+uint32_t sr_vk_max_invocations(const sr_backend *be)
+{
+    const VkPhysicalDeviceLimits *l = &((const sr_vk_backend *)be)->props.limits;
+    uint32_t n = l->maxComputeWorkGroupInvocations;
+    return n < l->maxComputeWorkGroupSize[0] ? n : l->maxComputeWorkGroupSize[0];
 }
 
 int sr_vk_device_is_cpu(const sr_backend *be)

@@ -103,6 +103,15 @@ size_t sr_vk_max_texel_words(const sr_backend *be, int vec4);
 /* A CPU implementation (lavapipe): a few threads, so ops may prefer less
  * parallelism where it costs extra work (split-K partials). */
 int sr_vk_device_is_cpu(const sr_backend *be);
+/* Nonzero where convolutions and GEMMs use the GPU family (shared-memory
+ * tiles, tiled_conv.comp / tiled_gemm.comp) instead of the lavapipe one;
+ * see pick_kernels in vk_device.c. */
+int sr_vk_gpu_kernels(const sr_backend *be);
+/* maxComputeSharedMemorySize (bytes) */
+uint32_t sr_vk_max_shared_bytes(const sr_backend *be);
+/* Invocations a 1-D workgroup may have (maxComputeWorkGroupInvocations,
+ * maxComputeWorkGroupSize[0]) */
+uint32_t sr_vk_max_invocations(const sr_backend *be);
 
 /* Records op: the one switch from op kind to the op file that implements
  * it (vk_ops.c). SR_E_UNSUPPORTED means this device cannot run the op at

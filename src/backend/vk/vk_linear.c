@@ -1,5 +1,6 @@
 /* Vulkan linear layers, as cpu_linear.c: forward, backward-data and
- * backward-weight as GEMMs (shaders/linear_gemm.comp; bias gradients by
+ * backward-weight as GEMMs (shaders/linear_gemm.comp, or tiled_gemm.comp
+ * for the GPU kernel family; bias gradients by
  * bwd_weight_bias.comp and bwd_weight_reduce.comp, see vk_ops.c).
  *
  * Pieces where a tensor exceeds one binding: a weight larger than one
@@ -34,6 +35,53 @@ typedef struct gemm_args {
     float beta;         /* 0: C = ..., 1: C += ... (split-K pieces) */
 } gemm_args;
 
+typedef struct tiled_gemm_push {
+    uint32_t off_a, off_b, off_c, off_bias, off_x;
+    uint32_t m, n, k, lda, ldb, ldc;
+    int32_t bits;
+    float alpha, beta;
+} tiled_gemm_push;
+
+/* The GPU family's GEMM (tiled_gemm.comp), same contract as record_gemm;
+ * off: the five operands' word offsets. */
+static sr_status record_tiled_gemm(sr_backend *be, const gemm_args *g,
+                                   const int32_t off[5])
+{
+    sr_vk_tile t;
+    uint32_t vec4 = 0;
+
+    sr_vk_pick_tile(be, g->m, g->n, &t);
+    uint32_t gx = sr_vk_div_up(g->n, t.bn), gy = sr_vk_div_up(g->m, t.bm);
+    if (gx > sr_vk_max_groups_x(be) || gy > SR_VK_MAX_GROUPS_YZ)
+        return sr_error(SR_E_UNSUPPORTED,
+                        "vulkan linear: a %u x %u output needs %u x %u "
+                        "workgroups, over the device's limit", g->m, g->n,
+                        gx, gy);
+    /* vec4 loads along k where rows and the reduction are 4-aligned */
+    if (!g->trans_a && g->lda % 4 == 0 && off[0] % 4 == 0 && g->k % 4 == 0)
+        vec4 |= 1;
+    if (g->trans_b && g->ldb % 4 == 0 && off[1] % 4 == 0 && g->k % 4 == 0)
+        vec4 |= 2;
+    tiled_gemm_push pc = {
+        (uint32_t)off[0], (uint32_t)off[1], (uint32_t)off[2],
+        (uint32_t)off[3], (uint32_t)off[4],
+        g->m, g->n, g->k, g->lda, g->ldb, g->ldc,
+        g->bits, 1.0f, g->beta};
+    sr_vk_dispatch d = {
+        .shader = "tiled_gemm",
+        .spec = {t.wg, t.bm, t.bn, t.bk, t.tm, t.tn, g->trans_a != 0,
+                 g->trans_b != 0, (uint32_t)g->quant, (uint32_t)g->bias,
+                 g->mask_x.buf != NULL, vec4},
+        .nspec = 12,
+        .push = &pc, .push_bytes = sizeof(pc),
+        .bufs = {g->a.buf, g->b.buf, g->c.buf, g->bias_v.buf,
+                 g->mask_x.buf},
+        .nbufs = 5,
+        .groups = {gx, gy, 1},
+    };
+    return sr_vk_record(be, &d);
+}
+
 /* C = op(A) op(B) + beta C (+ bias) (STE mask). */
 static sr_status record_gemm(sr_backend *be, const gemm_args *g)
 {
@@ -44,6 +92,8 @@ static sr_status record_gemm(sr_backend *be, const gemm_args *g)
 
     for (int i = 0; i < 5; i++)
         SR_TRY(sr_vk_word_off(v[i], &off[i]));
+    if (sr_vk_gpu_kernels(be))
+        return record_tiled_gemm(be, g, off);
     SR_TRY(sr_vk_pick_tiling(be, g->m, g->n, &t));
     pc = (gemm_push){
         (uint32_t)off[0], (uint32_t)off[1], (uint32_t)off[2],

@@ -32,6 +32,16 @@ sr_status sr_vk_conv2d_fwd(sr_backend *be, const sr_op *op);
 sr_status sr_vk_conv2d_bwd_data(sr_backend *be, const sr_op *op);
 sr_status sr_vk_conv2d_bwd_weight(sr_backend *be, const sr_op *op);
 
+/* vk_tiled.c: the GPU family's convolutions (sr_vk_gpu_kernels);
+ * SR_E_UNSUPPORTED where they do not apply. fwd: (w, x, b, y); bwd_data:
+ * (w, dy, x, dx) with bwd_data set. */
+sr_status sr_vk_tiled_conv(sr_backend *be, const sr_conv2d_desc *cd,
+                           int bwd_data, sr_view w, sr_view src, sr_view e,
+                           sr_view out);
+sr_status sr_vk_tiled_bwd_weight(sr_backend *be, const sr_conv2d_desc *cd,
+                                 sr_view x, sr_view dy, sr_view dw,
+                                 sr_view db);
+
 /* vk_linear.c */
 sr_status sr_vk_linear_fwd(sr_backend *be, const sr_op *op);
 sr_status sr_vk_linear_bwd_data(sr_backend *be, const sr_op *op);
@@ -155,6 +165,17 @@ typedef struct sr_vk_gemm_tiling {
  * linear_gemm.comp. */
 sr_status sr_vk_pick_tiling(const sr_backend *be, uint32_t m, uint32_t n,
                             sr_vk_gemm_tiling *t);
+
+/* The GPU family's tiles (tiled_gemm.glsl): workgroup size, output tile
+ * BM x BN, reduction slab BK, register block TM x TN per invocation. */
+typedef struct sr_vk_tile {
+    uint32_t wg, bm, bn, bk, tm, tn;
+} sr_vk_tile;
+
+/* Tiles for an m x n output within the device's shared memory and
+ * workgroup limits (vk_tiled.c). */
+void sr_vk_pick_tile(const sr_backend *be, uint32_t m, uint32_t n,
+                     sr_vk_tile *t);
 
 /* v's word offset as the int32 the GEMM shaders index with. */
 sr_status sr_vk_word_off(sr_view v, int32_t *out);

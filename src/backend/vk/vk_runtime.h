@@ -135,6 +135,10 @@ typedef struct sr_vk_backend {
     size_t range_words, align_words;
     int range_lowered;           /* SINREQ_VK_MAX_RANGE took effect */
 
+    /* Convolution / GEMM kernel family (SINREQ_VK_KERNELS, else by
+     * device type): nonzero for the shared-memory tiled GPU family. */
+    int gpu_kernels;
+
     /* validation messages, reported at the next sync/read/run */
     int validation;
     char vmsg[768];
