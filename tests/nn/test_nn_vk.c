@@ -1,7 +1,8 @@
 /* The same training steps on the Vulkan and the CPU backend: equal loss
  * and parameters within float32 tolerances, immediate and replayed.
  * `--big [alexnet|resnet18|alexnet-dorefa]` runs one step of the
- * ImageNet-size nets instead (default: alexnet and resnet18).
+ * ImageNet-size nets instead (default: alexnet and resnet18);
+ * `--file NET.yaml` two DoReFa + SinReQ steps of a network file.
  * Exits 77 (skipped) when no Vulkan device is available. Set
  * SR_NN_VK_VALIDATION=1 to run under the Khronos validation layer. */
 #include "nn_util.h"
@@ -204,11 +205,27 @@ static void test_big_nets(void)
     }
 }
 
+/* A user-written network (nets/mobilenet_v1.yaml: depthwise convs) with
+ * DoReFa 4-bit weights and SinReQ, immediate then replayed, batch 2. */
+static const char *net_file;
+
+static void test_net_file(void)
+{
+    sr_quant_opts q;
+    sr_quant_opts_default(&q);
+    q.quantizer = SR_QUANT_DOREFA;
+    q.bits = 4;
+    q.reg = SR_QUANT_REG_SINREQ;
+    compare_case(net_file, 2, &q, 1e-2, 1e-3, 0);
+    compare_case(net_file, 2, &q, 1e-2, 1e-3, 1);
+}
+
 int main(int argc, char **argv)
 {
     /* --big [alexnet|resnet18|alexnet-dorefa]: the ImageNet-size nets */
     int big = argc > 1 && strcmp(argv[1], "--big") == 0;
     if (big && argc > 2) big_net = argv[2];
+    if (argc > 2 && strcmp(argv[1], "--file") == 0) net_file = argv[2];
     sr_backend_opts o = {0};
     const char *v = getenv("SR_NN_VK_VALIDATION");
     o.validation = v && atoi(v);
@@ -224,6 +241,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "vulkan device: %s\n", sr_backend_device_name(vk));
     if (big) {
         RUN(test_big_nets);
+    } else if (net_file) {
+        RUN(test_net_file);
     } else {
         RUN(test_float_nets);
         RUN(test_quantized_nets);
