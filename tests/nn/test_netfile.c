@@ -614,7 +614,10 @@ static void test_layer_rules(void)
             qp.overrides = &ov;
             qp.n_overrides = 1;
         }
-        if (pass == 2) qp.quantizer = SR_QUANT_NONE;
+        if (pass == 2) {
+            qp.quantizer = SR_QUANT_NONE;
+            qp.reg = SR_QUANT_REG_NONE;
+        }
         TRY(sr_nn_set_quant(net, &qp));
         for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
             sr_nn_layer_info li;
