@@ -205,19 +205,30 @@ static void test_big_nets(void)
     }
 }
 
-/* A user-written network (nets/mobilenet_v1.yaml: depthwise convs) with
- * DoReFa 4-bit weights and SinReQ, immediate then replayed, batch 2. */
+/* A user-written network (nets/mobilenet_v1.yaml: depthwise convs), batch
+ * 8: float32, immediate, then WRPN 4-bit weights with SinReQ, replayed;
+ * the first batch's gradients and one step.
+ * One step only: this plain 27-layer net starts with exploding gradients
+ * (~10-30 at the first conv), so the first SGD step moves the lower
+ * layers by about their own size, and from there the second step's
+ * gradients amplify 1e-6 differences to ~1% (on the CPU backend alone as
+ * well). WRPN rather than DoReFa: DoReFa's tanh differs in the last bit
+ * between the backends, which flips a few of the 3.2M weights to the
+ * neighbouring level and moves the gradients by ~30% normwise here; WRPN
+ * levels are one multiply and a rounding, the same bits on both. The
+ * BN gammas' gradients are sums that cancel to ~1e-4 of the others, so
+ * conv and BN gradients are compared normwise (1e-2). */
 static const char *net_file;
 
 static void test_net_file(void)
 {
     sr_quant_opts q;
     sr_quant_opts_default(&q);
-    q.quantizer = SR_QUANT_DOREFA;
+    q.quantizer = SR_QUANT_WRPN;
     q.bits = 4;
     q.reg = SR_QUANT_REG_SINREQ;
-    compare_case(net_file, 2, &q, 1e-2, 1e-3, 0);
-    compare_case(net_file, 2, &q, 1e-2, 1e-3, 1);
+    compare_case_steps(net_file, 8, NULL, 1e-4, 1e-4, 0, 1, 1e-2);
+    compare_case_steps(net_file, 8, &q, 1e-3, 1e-3, 1, 1, 1e-2);
 }
 
 int main(int argc, char **argv)
