@@ -42,8 +42,7 @@ typedef struct nf_layer {
     int nin;
     char in[2][NF_NAME_MAX];  /* full names; NF_NET_INPUT: the images */
     int src[2];               /* resolved: layer index, -1 = the images */
-    int out, out_classes;     /* conv/linear; out_classes: "out: classes"
-                                 (dwconv: its input's channels) */
+    int out, out_classes;     /* conv/linear; out_classes: "out: classes" */
     int kernel, stride, pad, bias;
     int size_h, size_w;       /* avgpool output */
     float p;                  /* dropout */
