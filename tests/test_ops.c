@@ -18,11 +18,12 @@
  *     and float64 may legitimately round differently).
  *   TOL_EW   1e-6  one or two float ops per element (add, dropout scale,
  *                  WRPN/actq values, STE masks, sgd over 3 steps)
- *   TOL_GEMM 3e-5  conv/dwconv/linear: reductions of up to ~6000 products
- *                  of O(1) values; float32 rounding grows like sqrt(K) u |partial
- *                  sums| ~ 1e-4 absolute for outputs of magnitude ~70, i.e.
- *                  ~1e-6 relative; 3e-5 leaves margin for blocked/FMA
- *                  summation and still flags any indexing bug (O(1) errors).
+ *   TOL_GEMM 3e-5  conv/dwconv/linear: reductions of up to ~6000
+ *                  products of O(1) values; float32 rounding grows like
+ *                  sqrt(K) u |partial sums| ~ 1e-4 absolute for outputs of
+ *                  magnitude ~70, i.e. ~1e-6 relative; 3e-5 leaves margin
+ *                  for blocked/FMA summation and still flags any indexing
+ *                  bug (O(1) errors).
  *   TOL_BN   1e-4  batch statistics over up to 4096 values with mean 2,
  *                  std 0.6 (one-pass variance in float loses ~10x)
  *   TOL_POOL 1e-6  avgpool (means of <= 169 values), maxpool bwd sums
