@@ -42,7 +42,8 @@ void main()
         int ix = ox * int(pc.stride) - int(pc.pad) + s;
         if (iy < 0 || iy >= int(pc.h) || ix < 0 || ix >= int(pc.w))
             continue;
-        float v = x[pc.x_off + plane * pc.h * pc.w + uint(iy) * pc.w + uint(ix)];
+        uint xi = pc.x_off + plane * pc.h * pc.w + uint(iy) * pc.w + uint(ix);
+        float v = x[xi];
         if (pc.bits > 0)
             v = sr_quantize01(v, pc.bits);
         acc += g * v;
