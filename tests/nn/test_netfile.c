@@ -2,7 +2,10 @@
  * the built-in networks (layers, shapes, tensors, quantization plan, and
  * bit-identical forward/backward/update on the CPU backend), the format's
  * blocks and references work, and every kind of bad file is refused with
- * the file, line and layer named.
+ * the file, line and layer named. The files beyond the built-ins
+ * (resnet56, mobilenet_v1 with depthwise convs) build with their known
+ * parameter counts and train a few quantized SinReQ steps; depthwise
+ * layers and per-layer quantization rules behave as documented.
  *
  * usage: test_netfile NETS_DIR   (the repository's nets/ folder) */
 #include "nn_util.h"
