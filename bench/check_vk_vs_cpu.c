@@ -1,7 +1,8 @@
 /* check_vk_vs_cpu: run conv2d forward, backward-data and backward-weight on
  * the Vulkan backend and on the CPU backend (the oracle) with the same
  * random inputs, on a few shapes (odd sizes, stride 2, 1x1, 5x5, bias, fused
- * activation quantization, a deep reduction), and compare.
+ * activation quantization, a deep reduction), then the same for the
+ * depthwise convolution (MobileNet-like shapes), and compare.
  *
  * Error of one output tensor: max_i |vk_i - cpu_i| / max_i |cpu_i|, i.e. the
  * largest deviation relative to the tensor's scale (an elementwise ratio is
@@ -56,6 +57,16 @@ static const check_shape SHAPES[] = {
     {"c3_31_odd",        1,   3, 31, 32,   2, 3, 3, 1, 1, 1, 0},
 };
 #define N_SHAPES (sizeof SHAPES / sizeof SHAPES[0])
+
+/* Depthwise (sr_dwconv2d_*): k == c, weights c x 1 x kh x kw. */
+static const check_shape DW_SHAPES[] = {
+    {"dw_32_3x3",        2,  32, 32, 32,  32, 3, 3, 1, 1, 0, 0},
+    {"dw_64_3x3_s2",     2,  64, 32, 32,  64, 3, 3, 2, 1, 0, 0},
+    {"dw_512_4x4_q4",    4, 512,  4,  4, 512, 3, 3, 1, 1, 0, 4},
+    {"dw_13_5x5_bias",   5,  13, 17, 15,  13, 5, 5, 2, 2, 1, 0},
+    {"dw_1024_2x2",      2,1024,  2,  2,1024, 3, 3, 1, 1, 1, 0},
+};
+#define N_DW_SHAPES (sizeof DW_SHAPES / sizeof DW_SHAPES[0])
 
 /* One side (backend) of the comparison: its buffers for one shape. */
 typedef struct side {
@@ -114,9 +125,21 @@ static sr_status side_setup(side *sd, const host_data *hd)
 }
 
 static sr_status side_run(side *sd, const sr_conv2d_desc *d, host_data *hd,
-                          int which)
+                          int which, int depthwise)
 {
     float **o = hd->out[which];
+    if (depthwise) {
+        SR_TRY(sr_dwconv2d_fwd(sd->be, d, sr_at(sd->x, 0), sr_at(sd->w, 0),
+                               d->bias ? sr_at(sd->b, 0) : SR_NONE,
+                               sr_at(sd->y, 0)));
+        SR_TRY(sr_dwconv2d_bwd_data(sd->be, d, sr_at(sd->dy, 0),
+                                    sr_at(sd->w, 0), sr_at(sd->x, 0),
+                                    sr_at(sd->dx, 0)));
+        SR_TRY(sr_dwconv2d_bwd_weight(sd->be, d, sr_at(sd->x, 0),
+                                      sr_at(sd->dy, 0), sr_at(sd->dw, 0),
+                                      d->bias ? sr_at(sd->db, 0) : SR_NONE));
+        goto read;
+    }
     SR_TRY(sr_conv2d_fwd(sd->be, d, sr_at(sd->x, 0), sr_at(sd->w, 0),
                          d->bias ? sr_at(sd->b, 0) : SR_NONE,
                          sr_at(sd->y, 0)));
@@ -125,6 +148,7 @@ static sr_status side_run(side *sd, const sr_conv2d_desc *d, host_data *hd,
     SR_TRY(sr_conv2d_bwd_weight(sd->be, d, sr_at(sd->x, 0), sr_at(sd->dy, 0),
                                 sr_at(sd->dw, 0),
                                 d->bias ? sr_at(sd->db, 0) : SR_NONE));
+read:
     SR_TRY(sr_backend_sync(sd->be));
     SR_TRY(sr_buf_read(sd->be, sd->y, 0, hd->ny, o[0]));
     SR_TRY(sr_buf_read(sd->be, sd->dx, 0, hd->nx, o[1]));
@@ -230,8 +254,9 @@ bad_value:
     printf("%-16s %-10s %12s  %s\n", "shape", "output", "rel_err",
            "verdict");
 
-    for (s = 0; s < N_SHAPES && rc == 0; s++) {
-        const check_shape *cs = &SHAPES[s];
+    for (s = 0; s < N_SHAPES + N_DW_SHAPES && rc == 0; s++) {
+        int dw = s >= N_SHAPES;
+        const check_shape *cs = dw ? &DW_SHAPES[s - N_SHAPES] : &SHAPES[s];
         static const char *const names[4] = {"y", "dx", "dw", "db"};
         sr_conv2d_desc d;
         host_data hd;
@@ -244,7 +269,7 @@ bad_value:
         d.bias = cs->bias; d.act_bits = cs->act_bits;
         memset(&hd, 0, sizeof hd);
         hd.nx = (size_t)d.n * d.c * d.h * d.w;
-        hd.nw = (size_t)d.k * d.c * d.kh * d.kw;
+        hd.nw = (size_t)(dw ? 1 : d.k) * d.c * d.kh * d.kw;
         hd.ny = (size_t)d.n * d.k * sr_conv2d_out_h(&d) * sr_conv2d_out_w(&d);
         hd.nb = (size_t)d.k;
         nmax = hd.nx > hd.nw ? hd.nx : hd.nw;
@@ -274,14 +299,14 @@ bad_value:
         fill_random(hd.dy, hd.ny, &seed, -1.0f, 1.0f);
 
         if (side_setup(&cpu, &hd) != SR_OK ||
-            side_run(&cpu, &d, &hd, 1) != SR_OK) {
+            side_run(&cpu, &d, &hd, 1, dw) != SR_OK) {
             fprintf(stderr, "check_vk_vs_cpu: %s on cpu: %s\n", cs->name,
                     sr_last_error());
             rc = 2;
             goto free_bufs;
         }
         if (side_setup(&vk, &hd) != SR_OK ||
-            side_run(&vk, &d, &hd, 0) != SR_OK) {
+            side_run(&vk, &d, &hd, 0, dw) != SR_OK) {
             fprintf(stderr, "check_vk_vs_cpu: %s on vulkan: %s\n", cs->name,
                     sr_last_error());
             rc = 2;

@@ -18,11 +18,12 @@
  *     and float64 may legitimately round differently).
  *   TOL_EW   1e-6  one or two float ops per element (add, dropout scale,
  *                  WRPN/actq values, STE masks, sgd over 3 steps)
- *   TOL_GEMM 3e-5  conv/linear: reductions of up to ~6000 products of O(1)
- *                  values; float32 rounding grows like sqrt(K) u |partial
- *                  sums| ~ 1e-4 absolute for outputs of magnitude ~70, i.e.
- *                  ~1e-6 relative; 3e-5 leaves margin for blocked/FMA
- *                  summation and still flags any indexing bug (O(1) errors).
+ *   TOL_GEMM 3e-5  conv/dwconv/linear: reductions of up to ~6000
+ *                  products of O(1) values; float32 rounding grows like
+ *                  sqrt(K) u |partial sums| ~ 1e-4 absolute for outputs of
+ *                  magnitude ~70, i.e. ~1e-6 relative; 3e-5 leaves margin
+ *                  for blocked/FMA summation and still flags any indexing
+ *                  bug (O(1) errors).
  *   TOL_BN   1e-4  batch statistics over up to 4096 values with mean 2,
  *                  std 0.6 (one-pass variance in float loses ~10x)
  *   TOL_POOL 1e-6  avgpool (means of <= 169 values), maxpool bwd sums
@@ -584,6 +585,177 @@ static void test_conv_threads(void)
                   memcmp(r1 + ny + nx, r3 + ny + nx, nw * 4) != 0);
         }
         free(hx); free(hw); free(hb); free(hdy); free(r1); free(r3);
+    }
+out_free:
+    if (one && one != g_be) sr_backend_free(one);
+    if (three && three != g_be) sr_backend_free(three);
+}
+
+/* ------------------------------------------------------------------ */
+/* Depthwise convolution                                               */
+
+static void test_dwconv_case(sr_conv2d_desc d)
+{
+    char name[128], what[192];
+    snprintf(name, sizeof name, "dwconv n%d c%d %dx%d %dx%d s%d p%d b%d a%d",
+             d.n, d.c, d.h, d.w, d.kh, d.kw, d.stride, d.pad, d.bias,
+             d.act_bits);
+    int oh = ref_conv_out_h(&d), ow = ref_conv_out_w(&d);
+    size_t nx = (size_t)d.n * d.c * d.h * d.w, nw = (size_t)d.c * d.kh * d.kw;
+    size_t ny = (size_t)d.n * d.c * oh * ow;
+    slab s;
+    slab_init(&s);
+    int x = slab_in(&s, nx), w = slab_in(&s, nw), b = slab_in(&s, d.c),
+        dy = slab_in(&s, ny), y = slab_out(&s, ny), dx = slab_out(&s, nx),
+        dw = slab_out(&s, nw), db = slab_out(&s, d.c);
+    if (!slab_alloc(&s)) return;
+    if (d.act_bits) {
+        fill_f(F(&s, x), nx, -0.3, 1.3);
+        nudge_q(F(&s, x), nx, d.act_bits);
+    } else {
+        fill_f(F(&s, x), nx, -1, 1);
+    }
+    fill_f(F(&s, w), nw, -1, 1);
+    fill_f(F(&s, b), d.c, -1, 1);
+    fill_f(F(&s, dy), ny, -1, 1);
+    double *rx = dv(F(&s, x), nx), *rw = dv(F(&s, w), nw), *rb = dv(F(&s, b), d.c);
+    double *rdy = dv(F(&s, dy), ny);
+    slab_upload(&s);
+    OK(sr_dwconv2d_fwd(g_be, &d, V(&s, x), V(&s, w), V(&s, b), V(&s, y)));
+    OK(sr_dwconv2d_bwd_data(g_be, &d, V(&s, dy), V(&s, w), V(&s, x), V(&s, dx)));
+    OK(sr_dwconv2d_bwd_weight(g_be, &d, V(&s, x), V(&s, dy), V(&s, dw),
+                              V(&s, db)));
+    if (!d.bias) s.out[db] = 0;
+    if (slab_download(&s, name)) {
+        double *ry = dz(ny), *rdx = dz(nx), *rdw = dz(nw), *rdb = dz(d.c);
+        ref_dwconv2d_fwd(&d, rx, rw, rb, ry);
+        ref_dwconv2d_bwd_data(&d, rdy, rw, rx, rdx);
+        ref_dwconv2d_bwd_weight(&d, rx, rdy, rdw, rdb);
+        snprintf(what, sizeof what, "%s fwd", name);
+        cmp(what, F(&s, y), ry, ny, TOL_GEMM, 1);
+        snprintf(what, sizeof what, "%s bwd_data", name);
+        cmp(what, F(&s, dx), rdx, nx, TOL_GEMM, 1);
+        snprintf(what, sizeof what, "%s bwd_weight dw", name);
+        cmp(what, F(&s, dw), rdw, nw, TOL_GEMM, 1);
+        if (d.bias) {
+            snprintf(what, sizeof what, "%s bwd_weight db", name);
+            cmp(what, F(&s, db), rdb, d.c, TOL_GEMM, 1);
+        }
+    }
+    slab_free(&s);
+    scratch_free();
+}
+
+/* The three ops' outputs (y, dx, dw, db laid end to end) on backend be. */
+static void dwconv_run(sr_backend *be, const sr_conv2d_desc *d,
+                       const float *hx, const float *hw, const float *hb,
+                       const float *hdy, float *out, size_t nx, size_t nw,
+                       size_t ny)
+{
+    sr_buf *bx = NULL, *bw = NULL, *bb = NULL, *bdy = NULL, *by = NULL,
+           *bdx = NULL, *bdw = NULL, *bdb = NULL;
+    size_t nc = (size_t)d->c;
+    if (!OK(sr_buf_alloc(be, SR_POOL_ACTIVATIONS, nx, &bx)) ||
+        !OK(sr_buf_alloc(be, SR_POOL_WEIGHTS, nw, &bw)) ||
+        !OK(sr_buf_alloc(be, SR_POOL_WEIGHTS, nc, &bb)) ||
+        !OK(sr_buf_alloc(be, SR_POOL_ACTIVATIONS, ny, &bdy)) ||
+        !OK(sr_buf_alloc(be, SR_POOL_ACTIVATIONS, ny, &by)) ||
+        !OK(sr_buf_alloc(be, SR_POOL_ACTIVATIONS, nx, &bdx)) ||
+        !OK(sr_buf_alloc(be, SR_POOL_WEIGHTS, nw, &bdw)) ||
+        !OK(sr_buf_alloc(be, SR_POOL_WEIGHTS, nc, &bdb)))
+        goto out_free;
+    OK(sr_buf_write(be, bx, 0, nx, hx));
+    OK(sr_buf_write(be, bw, 0, nw, hw));
+    OK(sr_buf_write(be, bb, 0, nc, hb));
+    OK(sr_buf_write(be, bdy, 0, ny, hdy));
+    OK(sr_dwconv2d_fwd(be, d, sr_at(bx, 0), sr_at(bw, 0), sr_at(bb, 0),
+                       sr_at(by, 0)));
+    OK(sr_dwconv2d_bwd_data(be, d, sr_at(bdy, 0), sr_at(bw, 0), sr_at(bx, 0),
+                            sr_at(bdx, 0)));
+    OK(sr_dwconv2d_bwd_weight(be, d, sr_at(bx, 0), sr_at(bdy, 0),
+                              sr_at(bdw, 0), sr_at(bdb, 0)));
+    OK(sr_buf_read(be, by, 0, ny, out));
+    OK(sr_buf_read(be, bdx, 0, nx, out + ny));
+    OK(sr_buf_read(be, bdw, 0, nw, out + ny + nx));
+    OK(sr_buf_read(be, bdb, 0, nc, out + ny + nx + nw));
+out_free:
+    sr_buf_free(be, bx); sr_buf_free(be, bw); sr_buf_free(be, bb);
+    sr_buf_free(be, bdy); sr_buf_free(be, by); sr_buf_free(be, bdx);
+    sr_buf_free(be, bdw); sr_buf_free(be, bdb);
+}
+
+/* Against the reference on odd shapes (1-13 channels, batch 1 and 5,
+ * strides 1-2, kernels 1, 3, 5, fused activation bits); then the same bits
+ * on every run, and (CPU) with 1 and 3 threads. */
+static void test_dwconv(void)
+{
+    static const sr_conv2d_desc cases[] = {
+        /* n  c  h   w  k=c kh kw st pad bias act */
+        {1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0},      /* everything 1 */
+        {1, 3, 7, 7, 3, 3, 3, 1, 1, 1, 0},
+        {5, 13, 9, 11, 13, 3, 3, 2, 1, 0, 0},
+        {5, 7, 8, 8, 7, 1, 1, 2, 0, 1, 0},
+        {1, 5, 13, 12, 5, 5, 5, 1, 2, 1, 0},
+        {5, 2, 11, 9, 2, 5, 5, 2, 2, 0, 0},
+        {1, 11, 5, 5, 11, 5, 5, 1, 0, 1, 0},    /* kernel = image */
+        {5, 4, 6, 7, 4, 3, 5, 1, 1, 1, 0},      /* non-square kernel */
+        {5, 6, 10, 10, 6, 3, 3, 1, 1, 0, 4},    /* fused 4-bit activations */
+        {1, 9, 7, 9, 9, 3, 3, 2, 1, 1, 2},
+        {5, 1, 12, 12, 1, 5, 5, 2, 1, 1, 1},
+        {2, 12, 16, 16, 12, 3, 3, 1, 1, 0, 3},
+        {3, 8, 4, 4, 8, 3, 3, 4, 2, 1, 0},      /* stride 4 */
+        {2, 16, 32, 32, 16, 3, 3, 1, 1, 0, 0},  /* MobileNet's first stage */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        test_dwconv_case(cases[i]);
+
+    sr_backend *one = NULL, *three = NULL;
+    sr_backend_opts o1 = {0}, o3 = {0};
+    o1.threads = 1;
+    o3.threads = 3;
+    if (strcmp(sr_backend_name(g_be), "cpu")) {
+        one = three = g_be;
+    } else if (!OK(sr_backend_create("cpu", &o1, &one)) ||
+               !OK(sr_backend_create("cpu", &o3, &three))) {
+        goto out_free;
+    }
+    static const sr_conv2d_desc tcases[] = {
+        {5, 13, 17, 15, 13, 3, 3, 1, 1, 1, 0},
+        {5, 32, 16, 16, 32, 3, 3, 2, 1, 0, 4},
+        {3, 7, 9, 9, 7, 5, 5, 2, 2, 1, 0},
+    };
+    for (size_t i = 0; i < sizeof tcases / sizeof tcases[0]; i++) {
+        sr_conv2d_desc d = tcases[i];
+        size_t oh = (size_t)sr_conv2d_out_h(&d), ow = (size_t)sr_conv2d_out_w(&d);
+        size_t nx = (size_t)d.n * d.c * d.h * d.w;
+        size_t nw = (size_t)d.c * d.kh * d.kw, ny = (size_t)d.n * d.c * oh * ow;
+        size_t tot = ny + nx + nw + (size_t)d.c;
+        float *hx = malloc(nx * 4), *hw = malloc(nw * 4),
+              *hb = malloc((size_t)d.c * 4), *hdy = malloc(ny * 4),
+              *r1 = calloc(tot, 4), *r3 = calloc(tot, 4), *r3b = calloc(tot, 4);
+        if (hx && hw && hb && hdy && r1 && r3 && r3b) {
+            fill_f(hx, nx, -0.3, 1.3);
+            fill_f(hw, nw, -1, 1);
+            fill_f(hb, (size_t)d.c, -1, 1);
+            fill_f(hdy, ny, -1, 1);
+            dwconv_run(one, &d, hx, hw, hb, hdy, r1, nx, nw, ny);
+            dwconv_run(three, &d, hx, hw, hb, hdy, r3, nx, nw, ny);
+            dwconv_run(three, &d, hx, hw, hb, hdy, r3b, nx, nw, ny);
+            if (!d.bias) {
+                memset(r1 + ny + nx + nw, 0, (size_t)d.c * 4);
+                memset(r3 + ny + nx + nw, 0, (size_t)d.c * 4);
+                memset(r3b + ny + nx + nw, 0, (size_t)d.c * 4);
+            }
+            CHECK(memcmp(r3, r3b, tot * 4) == 0,
+                  "dwconv n%d c%d %dx%d: two runs differ", d.n, d.c, d.h, d.w);
+            CHECK(memcmp(r1, r3, tot * 4) == 0,
+                  "dwconv n%d c%d %dx%d %dx%d s%d: 1 and 3 threads differ "
+                  "(y %d, dx %d, dw %d)", d.n, d.c, d.h, d.w, d.kh, d.kw,
+                  d.stride, memcmp(r1, r3, ny * 4) != 0,
+                  memcmp(r1 + ny, r3 + ny, nx * 4) != 0,
+                  memcmp(r1 + ny + nx, r3 + ny + nx, nw * 4) != 0);
+        }
+        free(hx); free(hw); free(hb); free(hdy); free(r1); free(r3); free(r3b);
     }
 out_free:
     if (one && one != g_be) sr_backend_free(one);
@@ -1853,6 +2025,13 @@ static void test_windows(void)
     };
     for (size_t i = 0; i < sizeof conv / sizeof conv[0]; i++)
         test_conv_case(conv[i]);
+    /* depthwise: its operands fitted to windows the same way */
+    static const sr_conv2d_desc dwc[] = {
+        {2, 7, 30, 30, 7, 3, 3, 1, 1, 1, 0},
+        {2, 9, 25, 27, 9, 5, 5, 2, 2, 0, 3},
+    };
+    for (size_t i = 0; i < sizeof dwc / sizeof dwc[0]; i++)
+        test_dwconv_case(dwc[i]);
     test_windows_conv_error();
     test_windows_capture();
 
@@ -1899,6 +2078,15 @@ static void test_bad_input(void)
     EXPECT(SR_E_ARG, sr_conv2d_fwd(g_be, &c0, X, W, NUL, Y));      /* bias missing */
     EXPECT(SR_E_ARG, sr_conv2d_fwd(g_be, NULL, X, W, Z, Y));
     EXPECT(SR_E_ARG, sr_conv2d_bwd_weight(g_be, &c0, X, Y, NUL, Z));
+    /* depthwise: k must equal c; the weight is c x kh x kw (18 words) */
+    c = c0; c.k = 3;       EXPECT(SR_E_SHAPE, sr_dwconv2d_fwd(g_be, &c, X, W, Z, Y));
+    c = c0; c.stride = 0;  EXPECT(SR_E_SHAPE, sr_dwconv2d_bwd_data(g_be, &c, Y, W, X, Z));
+    c = c0; c.act_bits = 17;
+    EXPECT(SR_E_BITS, sr_dwconv2d_bwd_weight(g_be, &c, X, Y, W, Z));
+    EXPECT(SR_E_SHAPE, sr_dwconv2d_fwd(g_be, &c0, X, S, Z, Y));    /* w too small */
+    EXPECT(SR_E_ARG, sr_dwconv2d_fwd(g_be, &c0, X, W, NUL, Y));    /* bias missing */
+    EXPECT(SR_E_ARG, sr_dwconv2d_bwd_weight(g_be, &c0, X, Y, NUL, Z));
+    EXPECT(SR_E_ARG, sr_dwconv2d_fwd(g_be, NULL, X, W, Z, Y));
     c = c0; c.act_bits = 4;
     EXPECT(SR_E_ARG, sr_conv2d_bwd_data(g_be, &c, Y, W, NUL, Z));  /* x needed */
 
@@ -2108,6 +2296,7 @@ int main(int argc, char **argv)
     } groups[] = {
         {"utility", test_utility}, {"conv2d", test_conv},
         {"conv2d threads", test_conv_threads},
+        {"dwconv2d", test_dwconv},
         {"linear", test_linear},   {"batchnorm", test_bn},
         {"relu", test_relu},       {"dropout", test_dropout},
         {"pooling", test_pool},    {"softmax_xent+top1", test_xent},

@@ -120,6 +120,7 @@ typedef struct {
     sr_conv2d_desc d;
     double *x, *w, *b, *g, *y;
     int soft; /* 1: input clamp(x,0,1) instead of quantized (STE surrogate) */
+    int depthwise; /* ref_dwconv2d_* (weights [c][1][kh][kw]) */
 } conv_ctx;
 
 static size_t conv_nx(const sr_conv2d_desc *d) { return (size_t)d->n * d->c * d->h * d->w; }
@@ -139,8 +140,13 @@ static double conv_loss(void *p)
             xc[i] = c->x[i] < 0 ? 0 : (c->x[i] > 1 ? 1 : c->x[i]);
         sr_conv2d_desc d0 = c->d;
         d0.act_bits = 0;
-        ref_conv2d_fwd(&d0, xc, c->w, c->b, c->y);
+        if (c->depthwise)
+            ref_dwconv2d_fwd(&d0, xc, c->w, c->b, c->y);
+        else
+            ref_conv2d_fwd(&d0, xc, c->w, c->b, c->y);
         free(xc);
+    } else if (c->depthwise) {
+        ref_dwconv2d_fwd(&c->d, c->x, c->w, c->b, c->y);
     } else {
         ref_conv2d_fwd(&c->d, c->x, c->w, c->b, c->y);
     }
@@ -154,7 +160,7 @@ static void test_conv_case(sr_conv2d_desc d)
              d.n, d.c, d.h, d.w, d.k, d.kh, d.kw, d.stride, d.pad, d.bias,
              d.act_bits);
     conv_ctx c = {d, dalloc(conv_nx(&d)), dalloc(conv_nw(&d)), dalloc(d.k),
-                  dalloc(conv_ny(&d)), dalloc(conv_ny(&d)), 0};
+                  dalloc(conv_ny(&d)), dalloc(conv_ny(&d)), 0, 0};
     if (d.act_bits) {
         /* away from the clamp kinks and from rounding boundaries doesn't
          * matter for the surrogate; keep away from 0 and 1 */
@@ -202,6 +208,80 @@ static void test_conv_is_linear(void)
     CHECK(ref_conv_out_h(&d) == 1 && ref_conv_out_w(&d) == 1 && e < 1e-12,
           "full-image conv != linear (max diff %.3g)", e);
     free(x), free(w), free(b), free(y1), free(y2);
+}
+
+/* Depthwise: finite differences of its forward, as conv. */
+static void test_dwconv_case(sr_conv2d_desc d)
+{
+    char name[160], what[200];
+    snprintf(name, sizeof name, "dwconv n%d c%d %dx%d %dx%d s%d p%d b%d a%d",
+             d.n, d.c, d.h, d.w, d.kh, d.kw, d.stride, d.pad, d.bias,
+             d.act_bits);
+    size_t nw = (size_t)d.c * d.kh * d.kw;
+    conv_ctx c = {d, dalloc(conv_nx(&d)), dalloc(nw), dalloc(d.k),
+                  dalloc(conv_ny(&d)), dalloc(conv_ny(&d)), 0, 1};
+    if (d.act_bits) {
+        double kinks[] = {0.0, 1.0};
+        fill_away(c.x, conv_nx(&d), -0.5, 1.5, kinks, 2);
+    } else {
+        fill_uniform(c.x, conv_nx(&d), -1, 1);
+    }
+    fill_uniform(c.w, nw, -1, 1);
+    fill_uniform(c.b, d.k, -1, 1);
+    fill_uniform(c.g, conv_ny(&d), -1, 1);
+    double *dx = dalloc(conv_nx(&d)), *dw = dalloc(nw), *db = dalloc(d.k);
+    ref_dwconv2d_bwd_data(&d, c.g, c.w, c.x, dx);
+    ref_dwconv2d_bwd_weight(&d, c.x, c.g, dw, db);
+    snprintf(what, sizeof what, "%s dw", name);
+    fd_check(what, conv_loss, &c, c.w, nw, dw);
+    if (d.bias) {
+        snprintf(what, sizeof what, "%s db", name);
+        fd_check(what, conv_loss, &c, c.b, d.k, db);
+    }
+    c.soft = d.act_bits != 0;
+    snprintf(what, sizeof what, "%s dx%s", name, c.soft ? " (STE)" : "");
+    fd_check(what, conv_loss, &c, c.x, conv_nx(&d), dx);
+    free(dx), free(dw), free(db);
+    free(c.x), free(c.w), free(c.b), free(c.g), free(c.y);
+}
+
+/* A depthwise convolution is the full convolution whose weight is zero
+ * off the channel diagonal (w[k][c] = 0 for k != c): forward and both
+ * gradients agree (the weight gradient on the diagonal). */
+static void test_dwconv_is_diagonal_conv(void)
+{
+    sr_conv2d_desc d = {2, 3, 7, 6, 3, 3, 3, 2, 1, 1, 2};
+    size_t nx = conv_nx(&d), ny = conv_ny(&d), taps = 9;
+    size_t nwd = 3 * taps, nwf = conv_nw(&d);
+    double *x = dalloc(nx), *wd = dalloc(nwd), *wf = dalloc(nwf),
+           *b = dalloc(3), *dy = dalloc(ny);
+    double *y1 = dalloc(ny), *y2 = dalloc(ny), *dx1 = dalloc(nx),
+           *dx2 = dalloc(nx), *dw1 = dalloc(nwd), *dw2 = dalloc(nwf),
+           *db1 = dalloc(3), *db2 = dalloc(3);
+    fill_uniform(x, nx, -0.3, 1.3);
+    fill_uniform(wd, nwd, -1, 1);
+    fill_uniform(b, 3, -1, 1);
+    fill_uniform(dy, ny, -1, 1);
+    memset(wf, 0, nwf * sizeof *wf);
+    for (size_t c = 0; c < 3; c++)
+        memcpy(wf + (c * 3 + c) * taps, wd + c * taps, taps * sizeof *wf);
+    ref_dwconv2d_fwd(&d, x, wd, b, y1);
+    ref_conv2d_fwd(&d, x, wf, b, y2);
+    ref_dwconv2d_bwd_data(&d, dy, wd, x, dx1);
+    ref_conv2d_bwd_data(&d, dy, wf, x, dx2);
+    ref_dwconv2d_bwd_weight(&d, x, dy, dw1, db1);
+    ref_conv2d_bwd_weight(&d, x, dy, dw2, db2);
+    double e = 0;
+    for (size_t i = 0; i < ny; i++) e = fmax(e, fabs(y1[i] - y2[i]));
+    for (size_t i = 0; i < nx; i++) e = fmax(e, fabs(dx1[i] - dx2[i]));
+    for (size_t c = 0; c < 3; c++) {
+        e = fmax(e, fabs(db1[c] - db2[c]));
+        for (size_t t = 0; t < taps; t++)
+            e = fmax(e, fabs(dw1[c * taps + t] - dw2[(c * 3 + c) * taps + t]));
+    }
+    CHECK(e < 1e-12, "depthwise != block-diagonal conv (max diff %.3g)", e);
+    free(x), free(wd), free(wf), free(b), free(dy), free(y1), free(y2);
+    free(dx1), free(dx2), free(dw1), free(dw2), free(db1), free(db2);
 }
 
 /* Hand-computed 1-channel case with padding and stride. */
@@ -988,6 +1068,21 @@ int main(void)
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
             test_conv_case(cases[i]);
+    }
+    group_end();
+
+    group_begin("dwconv2d");
+    test_dwconv_is_diagonal_conv();
+    {
+        sr_conv2d_desc cases[] = {
+            /* n c h w k=c kh kw stride pad bias act_bits */
+            {2, 3, 7, 6, 3, 3, 3, 1, 1, 1, 0},
+            {1, 5, 9, 8, 5, 5, 5, 2, 2, 0, 0},
+            {2, 1, 5, 5, 1, 1, 1, 2, 0, 1, 0},
+            {1, 4, 6, 7, 4, 3, 3, 2, 1, 1, 3},
+        };
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            test_dwconv_case(cases[i]);
     }
     group_end();
 

@@ -173,6 +173,20 @@ sr_status sr_conv2d_bwd_data(sr_backend *be, const sr_conv2d_desc *d,
 sr_status sr_conv2d_bwd_weight(sr_backend *be, const sr_conv2d_desc *d,
                                sr_view x, sr_view dy, sr_view dw, sr_view db);
 
+/* Depthwise convolution: each channel convolved with its own kh x kw
+ * kernel (a grouped convolution with groups = c). Same descriptor as conv
+ * with k == c; weights are [c][1][kh][kw] (PyTorch's layout for
+ * groups = c); act_bits, bias and the operand order as conv.
+ * y[n,c,oh,ow] = b[c] + sum_{r,s} w[c,r,s] x[n,c,oh*st-pad+r,ow*st-pad+s] */
+sr_status sr_dwconv2d_fwd(sr_backend *be, const sr_conv2d_desc *d, sr_view x,
+                          sr_view w, sr_view b, sr_view y);
+sr_status sr_dwconv2d_bwd_data(sr_backend *be, const sr_conv2d_desc *d,
+                               sr_view dy, sr_view w, sr_view x, sr_view dx);
+/* dw[c,r,s] = sum_{n,oh,ow} dy x (overwrites); db[c] = sum dy[:,c] */
+sr_status sr_dwconv2d_bwd_weight(sr_backend *be, const sr_conv2d_desc *d,
+                                 sr_view x, sr_view dy, sr_view dw,
+                                 sr_view db);
+
 /* Linear: y[n][out] = x[n][in] . w[out][in] + b[out]; act_bits as conv. */
 typedef struct sr_linear_desc {
     int n, in, out;

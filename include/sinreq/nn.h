@@ -89,6 +89,11 @@ int sr_nn_input(const sr_nn *net);  /* tensor id of the images */
  * PyTorch module paths; parameters are named "<layer>.weight" etc. */
 int sr_nn_conv2d(sr_nn *net, const char *name, int in, int out_c, int kernel,
                  int stride, int pad, int bias);
+/* Depthwise convolution (PyTorch's Conv2d with groups = in_channels =
+ * out_channels): a conv2d layer whose weight is [c][1][kernel][kernel],
+ * quantized and regularized like any conv2d. */
+int sr_nn_dwconv2d(sr_nn *net, const char *name, int in, int kernel,
+                   int stride, int pad, int bias);
 int sr_nn_linear(sr_nn *net, const char *name, int in, int in_features,
                  int out_features, int bias);
 int sr_nn_batchnorm(sr_nn *net, const char *name, int in);
@@ -172,6 +177,13 @@ void sr_nn_print(const sr_nn *net, FILE *f);
 /* Resolve the plan (sr_quant_resolve) over this net's conv/linear layers.
  * Without this call every layer is float32. */
 sr_status sr_nn_set_quant(sr_nn *net, const sr_quant_opts *q);
+/* A conv/linear layer's own rule (a network file's quantize:, bits:,
+ * act_bits: on the layer; fields as sr_quant_override: -1 / 0 keep), set
+ * before sr_nn_set_quant. sr_nn_set_quant applies the rules after the
+ * default plan and before the caller's overrides, so a run's per-layer
+ * settings still win; with no quantizer they are ignored. */
+sr_status sr_nn_set_layer_rule(sr_nn *net, const char *layer, int quantize,
+                               int bits, int act_bits);
 int sr_nn_quant_count(const sr_nn *net);       /* quantized layers */
 size_t sr_nn_quant_numel(const sr_nn *net);    /* their weights, total */
 /* After alloc, e.g. WaveQ's ceil(beta) at a phase change. Invalidates any

@@ -216,6 +216,9 @@ static const char *const op_names[SR_OP_COUNT] = {
     [SR_OP_CONV2D_FWD] = "conv2d_fwd",
     [SR_OP_CONV2D_BWD_DATA] = "conv2d_bwd_data",
     [SR_OP_CONV2D_BWD_WEIGHT] = "conv2d_bwd_weight",
+    [SR_OP_DWCONV2D_FWD] = "dwconv2d_fwd",
+    [SR_OP_DWCONV2D_BWD_DATA] = "dwconv2d_bwd_data",
+    [SR_OP_DWCONV2D_BWD_WEIGHT] = "dwconv2d_bwd_weight",
     [SR_OP_LINEAR_FWD] = "linear_fwd",
     [SR_OP_LINEAR_BWD_DATA] = "linear_bwd_data",
     [SR_OP_LINEAR_BWD_WEIGHT] = "linear_bwd_weight",
@@ -492,6 +495,65 @@ sr_status sr_conv2d_bwd_weight(sr_backend *be, const sr_conv2d_desc *d,
     if (d->bias) SR_TRY(need(op, "db", db, (size_t)d->k));
     sr_view v[] = {x, dy, dw, d->bias ? db : SR_NONE};
     sr_op o = make_conv(SR_OP_CONV2D_BWD_WEIGHT, d, v);
+    return submit(be, &o);
+}
+
+/* Depthwise: conv's checks with k == c, weights [c][1][kh][kw]. */
+static sr_status check_dwconv(const char *op, const sr_conv2d_desc *d,
+                              size_t *nx, size_t *nw, size_t *ny)
+{
+    SR_CHECK(d, SR_E_ARG, "%s: descriptor is NULL", op);
+    SR_CHECK(d->k == d->c, SR_E_SHAPE, "%s: output channels k = %d must "
+             "equal the input channels c = %d (one kernel per channel)", op,
+             d->k, d->c);
+    SR_TRY(check_conv(op, d, nx, nw, ny));
+    *nw = (size_t)d->c * (size_t)d->kh * (size_t)d->kw;
+    return SR_OK;
+}
+
+sr_status sr_dwconv2d_fwd(sr_backend *be, const sr_conv2d_desc *d, sr_view x,
+                          sr_view w, sr_view b, sr_view y)
+{
+    const char *op = "dwconv2d_fwd";
+    size_t nx = 0, nw = 0, ny = 0;
+    SR_TRY(check_dwconv(op, d, &nx, &nw, &ny));
+    SR_TRY(need(op, "x", x, nx));
+    SR_TRY(need(op, "w", w, nw));
+    if (d->bias) SR_TRY(need(op, "b", b, (size_t)d->k));
+    SR_TRY(need(op, "y", y, ny));
+    sr_view v[] = {x, w, d->bias ? b : SR_NONE, y};
+    sr_op o = make_conv(SR_OP_DWCONV2D_FWD, d, v);
+    return submit(be, &o);
+}
+
+sr_status sr_dwconv2d_bwd_data(sr_backend *be, const sr_conv2d_desc *d,
+                               sr_view dy, sr_view w, sr_view x, sr_view dx)
+{
+    const char *op = "dwconv2d_bwd_data";
+    size_t nx = 0, nw = 0, ny = 0;
+    SR_TRY(check_dwconv(op, d, &nx, &nw, &ny));
+    SR_TRY(need(op, "dy", dy, ny));
+    SR_TRY(need(op, "w", w, nw));
+    if (d->act_bits) SR_TRY(need(op, "x", x, nx));
+    SR_TRY(need(op, "dx", dx, nx));
+    sr_view v[] = {dy, w, d->act_bits ? x : SR_NONE, dx};
+    sr_op o = make_conv(SR_OP_DWCONV2D_BWD_DATA, d, v);
+    return submit(be, &o);
+}
+
+sr_status sr_dwconv2d_bwd_weight(sr_backend *be, const sr_conv2d_desc *d,
+                                 sr_view x, sr_view dy, sr_view dw,
+                                 sr_view db)
+{
+    const char *op = "dwconv2d_bwd_weight";
+    size_t nx = 0, nw = 0, ny = 0;
+    SR_TRY(check_dwconv(op, d, &nx, &nw, &ny));
+    SR_TRY(need(op, "x", x, nx));
+    SR_TRY(need(op, "dy", dy, ny));
+    SR_TRY(need(op, "dw", dw, nw));
+    if (d->bias) SR_TRY(need(op, "db", db, (size_t)d->k));
+    sr_view v[] = {x, dy, dw, d->bias ? db : SR_NONE};
+    sr_op o = make_conv(SR_OP_DWCONV2D_BWD_WEIGHT, d, v);
     return submit(be, &o);
 }
 

@@ -19,6 +19,9 @@ typedef enum sr_op_kind {
     SR_OP_CONV2D_FWD,        /* conv;                v: x, w, b, y */
     SR_OP_CONV2D_BWD_DATA,   /* conv;                v: dy, w, x, dx */
     SR_OP_CONV2D_BWD_WEIGHT, /* conv;                v: x, dy, dw, db */
+    SR_OP_DWCONV2D_FWD,      /* conv (k == c);       v: x, w, b, y */
+    SR_OP_DWCONV2D_BWD_DATA, /* conv (k == c);       v: dy, w, x, dx */
+    SR_OP_DWCONV2D_BWD_WEIGHT, /* conv (k == c);     v: x, dy, dw, db */
     SR_OP_LINEAR_FWD,        /* linear;              v: x, w, b, y */
     SR_OP_LINEAR_BWD_DATA,   /* linear;              v: dy, w, x, dx */
     SR_OP_LINEAR_BWD_WEIGHT, /* linear;              v: x, dy, dw, db */

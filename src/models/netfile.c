@@ -18,17 +18,22 @@
 #define NF_NET_INPUT "in"    /* the reserved name of a block's input */
 
 typedef enum nf_op {
-    NF_CONV, NF_LINEAR, NF_BATCHNORM, NF_RELU, NF_DROPOUT, NF_MAXPOOL,
-    NF_AVGPOOL, NF_ADD, NF_FLATTEN, NF_NOPS
+    NF_CONV, NF_DWCONV, NF_LINEAR, NF_BATCHNORM, NF_RELU, NF_DROPOUT,
+    NF_MAXPOOL, NF_AVGPOOL, NF_ADD, NF_FLATTEN, NF_NOPS
 } nf_op;
 
 static const char *const op_names[NF_NOPS] = {
-    "conv", "linear", "batchnorm", "relu", "dropout", "maxpool", "avgpool",
-    "add", "flatten"};
+    "conv", "dwconv", "linear", "batchnorm", "relu", "dropout", "maxpool",
+    "avgpool", "add", "flatten"};
+
+/* A conv/linear layer's own quantization (sr_nn_set_layer_rule). */
+#define NF_QUANT_KEYS "quantize bits act_bits"
 
 /* The keys each op takes besides name, op and input(s). */
 static const char *const op_keys[NF_NOPS] = {
-    "out kernel stride pad bias", "out bias", "", "", "p",
+    "out kernel stride pad bias " NF_QUANT_KEYS,
+    "kernel stride pad bias " NF_QUANT_KEYS, "out bias " NF_QUANT_KEYS, "",
+    "", "p",
     "kernel stride pad", "size", "", ""};
 
 typedef struct nf_layer {
@@ -42,6 +47,7 @@ typedef struct nf_layer {
     int kernel, stride, pad, bias;
     int size_h, size_w;       /* avgpool output */
     float p;                  /* dropout */
+    int has_rule, q_quantize, q_bits, q_act_bits; /* -1 / 0 / -1: keep */
     int used, state, tensor;  /* checks and building */
 } nf_layer;
 
@@ -294,6 +300,25 @@ static sr_status new_layer(nf_file *f, yaml_node_t *at, nf_layer **out)
     return SR_OK;
 }
 
+/* quantize: true|false, bits: N, act_bits: N on a conv/linear layer. */
+static sr_status parse_rule(nf_file *f, yaml_node_t *m, nf_layer *l)
+{
+    int quantize = -1;
+    l->q_quantize = -1;
+    l->q_bits = 0;
+    l->q_act_bits = -1;
+    SR_TRY(opt_bool(f, m, "quantize", l->name, &quantize));
+    SR_TRY(opt_int(f, m, "bits", l->name, 1, 16, &l->q_bits));
+    SR_TRY(opt_int(f, m, "act_bits", l->name, 0, 16, &l->q_act_bits));
+    l->q_quantize = quantize;
+    l->has_rule = quantize >= 0 || l->q_bits > 0 || l->q_act_bits >= 0;
+    if (quantize == 0 && (l->q_bits > 0 || l->q_act_bits > 0))
+        return nf_err(f, SR_E_CONFIG, l->line, l->name, "quantize: false "
+                      "keeps the layer in float32, so bits / act_bits "
+                      "cannot apply");
+    return SR_OK;
+}
+
 static sr_status parse_layer(nf_file *f, yaml_node_t *m, const nf_scope *sc,
                              const char *prev, char *last)
 {
@@ -312,18 +337,18 @@ static sr_status parse_layer(nf_file *f, yaml_node_t *m, const nf_scope *sc,
     opname = scalar(ov);
     if (!ov)
         return nf_err(f, SR_E_CONFIG, l->line, ln, "no op (one of conv, "
-                      "linear, batchnorm, relu, dropout, maxpool, avgpool, "
-                      "add, flatten)");
+                      "dwconv, linear, batchnorm, relu, dropout, maxpool, "
+                      "avgpool, add, flatten)");
     int op = NF_NOPS;
     for (int i = 0; opname && i < NF_NOPS; i++)
         if (strcmp(opname, op_names[i]) == 0) op = i;
     if (op == NF_NOPS)
         return nf_err(f, SR_E_CONFIG, line_of(ov), ln, "unknown op '%s' "
-                      "(valid: conv, linear, batchnorm, relu, dropout, "
-                      "maxpool, avgpool, add, flatten)",
+                      "(valid: conv, dwconv, linear, batchnorm, relu, "
+                      "dropout, maxpool, avgpool, add, flatten)",
                       opname ? opname : "a list or mapping");
     l->op = (nf_op)op;
-    char allowed[128];
+    char allowed[192];
     snprintf(allowed, sizeof allowed, "name op %s %s",
              op == NF_ADD ? "inputs" : "input", op_keys[op]);
     SR_TRY(check_keys(f, m, allowed, ln, opname));
@@ -363,6 +388,17 @@ static sr_status parse_layer(nf_file *f, yaml_node_t *m, const nf_scope *sc,
         l->bias = 1;
         SR_TRY(req_int(f, m, "out", ln, "conv", 1, 1 << 16, &l->out));
         SR_TRY(req_int(f, m, "kernel", ln, "conv", 1, 11, &l->kernel));
+        SR_TRY(opt_int(f, m, "stride", ln, 1, 4, &l->stride));
+        SR_TRY(opt_int(f, m, "pad", ln, 0, 10, &l->pad));
+        SR_TRY(opt_bool(f, m, "bias", ln, &l->bias));
+        if (l->pad >= l->kernel)
+            return nf_err(f, SR_E_CONFIG, l->line, ln, "pad %d must be "
+                          "smaller than the kernel %d", l->pad, l->kernel);
+        break;
+    case NF_DWCONV:
+        l->stride = 1;
+        l->bias = 1;
+        SR_TRY(req_int(f, m, "kernel", ln, "dwconv", 1, 11, &l->kernel));
         SR_TRY(opt_int(f, m, "stride", ln, 1, 4, &l->stride));
         SR_TRY(opt_int(f, m, "pad", ln, 0, 10, &l->pad));
         SR_TRY(opt_bool(f, m, "bias", ln, &l->bias));
@@ -422,6 +458,8 @@ static sr_status parse_layer(nf_file *f, yaml_node_t *m, const nf_scope *sc,
     default:
         break;
     }
+    if (l->op == NF_CONV || l->op == NF_DWCONV || l->op == NF_LINEAR)
+        SR_TRY(parse_rule(f, m, l));
     snprintf(last, NF_NAME_MAX, "%s", l->name);
     return SR_OK;
 }
@@ -810,6 +848,9 @@ static int build_layer(nf_file *f, sr_nn *net, nf_layer *l, int width,
     case NF_CONV:
         return sr_nn_conv2d(net, l->name, in0, out, l->kernel, l->stride,
                             l->pad, l->bias);
+    case NF_DWCONV:
+        return sr_nn_dwconv2d(net, l->name, in0, l->kernel, l->stride, l->pad,
+                              l->bias);
     case NF_LINEAR: {
         sr_nn_layer_info li = {0};
         int feat = f->c * f->h * f->w;
@@ -878,6 +919,14 @@ sr_status sr_netfile_build(const sr_model_opts *o, sr_nn **out)
         }
         nf_layer *l = &f.l[i];  /* exists: the inputs have no cycle */
         l->tensor = build_layer(&f, net, l, width, classes);
+        if (l->tensor >= 0 && l->has_rule &&
+            sr_nn_set_layer_rule(net, l->name, l->q_quantize, l->q_bits,
+                                 l->q_act_bits) != SR_OK) {
+            char msg[1024];
+            snprintf(msg, sizeof msg, "%s", inner_msg());
+            st = nf_err(&f, SR_E_CONFIG, l->line, l->name, "%s", msg);
+            goto done;
+        }
         if (l->tensor < 0) {
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", inner_msg());

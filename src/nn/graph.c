@@ -228,13 +228,14 @@ static const nn_tensor *tensor_of(const sr_nn *net, int id)
     return &net->tensors[id];
 }
 
-int sr_nn_conv2d(sr_nn *net, const char *name, int in, int out_c, int kernel,
-                 int stride, int pad, int bias)
+/* A convolution; depthwise: one kernel per channel (out_c == input c). */
+static int add_conv(sr_nn *net, const char *name, int in, int out_c,
+                    int kernel, int stride, int pad, int bias, int depthwise)
 {
     nn_layer *l = new_layer(net, SR_NN_CONV2D, name, 1, &in);
     if (!l) return -1;
     const nn_tensor *x = tensor_of(net, in);
-    const char *what = "conv2d";
+    const char *what = depthwise ? "dwconv2d" : "conv2d";
     if (out_c <= 0 || kernel < 1 || kernel > 11 || stride < 1 || stride > 4 ||
         pad < 0 || pad >= kernel)
         return shape_error(net, name, what, "unsupported configuration: %d "
@@ -250,13 +251,28 @@ int sr_nn_conv2d(sr_nn *net, const char *name, int in, int out_c, int kernel,
     l->stride = stride;
     l->pad = pad;
     l->bias = !!bias;
-    int wd[4] = {out_c, x->c, kernel, kernel};
+    l->depthwise = depthwise;
+    int wd[4] = {out_c, depthwise ? 1 : x->c, kernel, kernel};
     if (add_tinfo(net, l, "weight", SR_NN_WEIGHT, 4, wd) < 0) return -1;
     if (bias && add_tinfo(net, l, "bias", SR_NN_BIAS, 1, &out_c) < 0)
         return -1;
     int oh = (x->h + 2 * pad - kernel) / stride + 1;
     int ow = (x->w + 2 * pad - kernel) / stride + 1;
     return commit(net, l, out_c, oh, ow);
+}
+
+int sr_nn_conv2d(sr_nn *net, const char *name, int in, int out_c, int kernel,
+                 int stride, int pad, int bias)
+{
+    return add_conv(net, name, in, out_c, kernel, stride, pad, bias, 0);
+}
+
+int sr_nn_dwconv2d(sr_nn *net, const char *name, int in, int kernel,
+                   int stride, int pad, int bias)
+{
+    if (net->status != SR_OK) return -1;
+    int c = in >= 0 && in < net->ntensors ? tensor_of(net, in)->c : 0;
+    return add_conv(net, name, in, c, kernel, stride, pad, bias, 1);
 }
 
 int sr_nn_linear(sr_nn *net, const char *name, int in, int in_features,
@@ -510,7 +526,8 @@ void sr_nn_print(const sr_nn *net, FILE *f)
             snprintf(q + strlen(q), sizeof q - strlen(q), "%d",
                      l->q.act_bits);
         fprintf(f, "  %-24s %-10s %-16s %12zu  %s\n", l->name,
-                sr_nn_kind_name(l->kind), shape, np, q);
+                l->depthwise ? "dwconv2d" : sr_nn_kind_name(l->kind), shape,
+                np, q);
     }
     fprintf(f, "  total parameters: %zu\n", sr_nn_param_count(net));
 }
@@ -548,7 +565,35 @@ sr_status sr_nn_set_quant(sr_nn *net, const sr_quant_opts *qo)
         tg[k].is_last = l->kind == SR_NN_LINEAR && l->out == net->logits;
         map[k++] = i;
     }
-    st = sr_quant_resolve(qo, net->ends_fp, tg, n, ql);
+    /* The network's own per-layer rules first, then the caller's
+     * overrides (later ones win); without a quantizer there is nothing for
+     * the rules to refine. */
+    int nrules = 0;
+    for (int i = 0; qo->quantizer != SR_QUANT_NONE && i < net->nlayers; i++)
+        nrules += net->layers[i].has_rule;
+    if (nrules) {
+        size_t nov = (size_t)nrules + (size_t)qo->n_overrides;
+        sr_quant_override *ov = calloc(nov, sizeof *ov);
+        if (!ov) {
+            st = sr_error(SR_E_NOMEM, "out of memory for the quantization "
+                          "plan");
+            goto out_free;
+        }
+        int r = 0;
+        for (int i = 0; i < net->nlayers; i++) {
+            if (!net->layers[i].has_rule) continue;
+            ov[r] = net->layers[i].rule;
+            ov[r++].layer = net->layers[i].name; /* layers may have moved */
+        }
+        for (int i = 0; i < qo->n_overrides; i++) ov[r++] = qo->overrides[i];
+        sr_quant_opts merged = *qo;
+        merged.overrides = ov;
+        merged.n_overrides = r;
+        st = sr_quant_resolve(&merged, net->ends_fp, tg, n, ql);
+        free(ov);
+    } else {
+        st = sr_quant_resolve(qo, net->ends_fp, tg, n, ql);
+    }
     if (st != SR_OK) goto out_free;
 
     free(net->q);
@@ -586,6 +631,30 @@ out_free:
     free(ql);
     free(map);
     return st;
+}
+
+sr_status sr_nn_set_layer_rule(sr_nn *net, const char *layer, int quantize,
+                               int bits, int act_bits)
+{
+    SR_CHECK(!net->quant_set && !net->be, SR_E_ARG, "%s: layer rules must "
+             "be set before the quantization plan", net->name);
+    int i = layer ? sr_nn_find_layer(net, layer) : -1;
+    SR_CHECK(i >= 0, SR_E_ARG, "%s: no layer named '%s'", net->name,
+             layer ? layer : "(null)");
+    nn_layer *l = &net->layers[i];
+    SR_CHECK(l->kind == SR_NN_CONV2D || l->kind == SR_NN_LINEAR, SR_E_ARG,
+             "%s: layer %s is a %s; only conv and linear layers are "
+             "quantized", net->name, l->name, sr_nn_kind_name(l->kind));
+    SR_CHECK(quantize >= -1 && quantize <= 1 && act_bits >= -1 &&
+             act_bits <= SR_MAX_BITS && bits >= 0 && bits <= SR_MAX_BITS,
+             SR_E_BITS, "%s: layer %s: quantize %d (-1..1), bits %d (0: "
+             "keep, else 1..%d), act_bits %d (-1: keep, 0..%d)", net->name,
+             l->name, quantize, bits, SR_MAX_BITS, act_bits, SR_MAX_BITS);
+    l->has_rule = 1;
+    l->rule.quantize = quantize;
+    l->rule.bits = bits;
+    l->rule.act_bits = act_bits;
+    return SR_OK;
 }
 
 int sr_nn_quant_count(const sr_nn *net) { return net->nq; }

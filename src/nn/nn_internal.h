@@ -28,6 +28,7 @@ typedef struct nn_layer {
     int in[2], nin, out;
     /* conv / linear */
     int out_c, kernel, stride, pad, bias, in_features;
+    int depthwise;     /* conv: one kernel per channel (weights c,1,k,k) */
     /* dropout */
     float p;
     /* avgpool */
@@ -37,6 +38,8 @@ typedef struct nn_layer {
     int param[NN_MAX_PARAMS], nparam;
     int state[2];
     sr_quant_layer q;
+    sr_quant_override rule; /* the network's own rule (layer unset) */
+    int has_rule;
     int qidx;          /* -1: not quantized */
     size_t bn_save;    /* BN: offset of save_mean (then save_invstd) */
     sr_buf *idx;       /* maxpool indices */

@@ -126,6 +126,7 @@ static sr_status forward_layer(sr_nn *net, const nn_layer *l, int train)
     case SR_NN_CONV2D: {
         sr_conv2d_desc d = conv_desc(net, l);
         SR_TRY(layer_weight(net, l, train, &w));
+        if (l->depthwise) return sr_dwconv2d_fwd(be, &d, x, w, b, y);
         return sr_conv2d_fwd(be, &d, x, w, b, y);
     }
     case SR_NN_LINEAR: {
@@ -229,7 +230,9 @@ static sr_status weight_grad(sr_nn *net, const nn_layer *l, sr_view x,
     sr_view target = l->qidx >= 0 ? sr_at(net->dwq, 0) : dw;
     if (l->kind == SR_NN_CONV2D) {
         sr_conv2d_desc d = conv_desc(net, l);
-        SR_TRY(sr_conv2d_bwd_weight(be, &d, x, dy, target, db));
+        SR_TRY(l->depthwise
+                   ? sr_dwconv2d_bwd_weight(be, &d, x, dy, target, db)
+                   : sr_conv2d_bwd_weight(be, &d, x, dy, target, db));
     } else {
         sr_linear_desc d = linear_desc(net, l);
         SR_TRY(sr_linear_bwd_weight(be, &d, x, dy, target, db));
@@ -269,7 +272,8 @@ static sr_status backward_layer(sr_nn *net, const nn_layer *l)
                                          net->q[l->qidx].wq_off)
                                  : nn_param_view(net, l->param[0]);
         dx = grad_dst(net, in, &acc);
-        SR_TRY(sr_conv2d_bwd_data(be, &d, dy, w, x, dx));
+        SR_TRY(l->depthwise ? sr_dwconv2d_bwd_data(be, &d, dy, w, x, dx)
+                            : sr_conv2d_bwd_data(be, &d, dy, w, x, dx));
         return grad_done(net, in, acc);
     }
     case SR_NN_LINEAR: {

@@ -2,7 +2,10 @@
  * the built-in networks (layers, shapes, tensors, quantization plan, and
  * bit-identical forward/backward/update on the CPU backend), the format's
  * blocks and references work, and every kind of bad file is refused with
- * the file, line and layer named.
+ * the file, line and layer named. The files beyond the built-ins
+ * (resnet56, mobilenet_v1 with depthwise convs) build with their known
+ * parameter counts and train a few quantized SinReQ steps; depthwise
+ * layers and per-layer quantization rules behave as documented.
  *
  * usage: test_netfile NETS_DIR   (the repository's nets/ folder) */
 #include "nn_util.h"
@@ -355,6 +358,23 @@ static void test_errors(void)
     expect_bad("key", HEAD "  - {name: c1, op: conv, out: 4, kernel: 3, "
                "strides: 2}\n" TAIL, SR_E_CONFIG,
                ":4: layer c1: unknown key 'strides' for conv", NULL);
+    expect_bad("dw_out", HEAD "  - {name: c1, op: conv, out: 4, kernel: 3}\n"
+               "  - {name: d1, op: dwconv, out: 8, kernel: 3}\n" TAIL,
+               SR_E_CONFIG, ":5: layer d1: unknown key 'out' for dwconv",
+               NULL);
+    expect_bad("dw_kernel", HEAD "  - {name: d1, op: dwconv, pad: 1}\n" TAIL,
+               SR_E_CONFIG, ":4: layer d1: dwconv needs 'kernel'", NULL);
+    expect_bad("dw_size", HEAD "  - {name: d1, op: dwconv, kernel: 11}\n"
+               TAIL, SR_E_SHAPE, ":4: layer d1:", "smaller than");
+    expect_bad("rule_bits", HEAD "  - {name: c1, op: conv, out: 4, kernel: "
+               "3, bits: 17}\n" TAIL, SR_E_CONFIG,
+               ":4: layer c1: bits must be an integer in 1..16", NULL);
+    expect_bad("rule_fp", HEAD "  - {name: c1, op: conv, out: 4, kernel: 3, "
+               "quantize: false, bits: 4}\n" TAIL, SR_E_CONFIG,
+               ":4: layer c1: quantize: false", NULL);
+    expect_bad("rule_relu", HEAD "  - {name: c1, op: conv, out: 4, kernel: 3}\n"
+               "  - {name: r, op: relu, bits: 4}\n" TAIL, SR_E_CONFIG,
+               ":5: layer r: unknown key 'bits' for relu", NULL);
     expect_bad("noname", HEAD "  - {op: relu}\n" TAIL, SR_E_CONFIG,
                ":4: a layer without a name", NULL);
     expect_bad("noop", HEAD "  - {name: c1, out: 4, kernel: 3}\n" TAIL,
@@ -449,6 +469,189 @@ static void test_mutations(void)
     CHECK(refused > 150 && built > 0, "%d refused, %d built", refused, built);
 }
 
+/* ---- networks beyond the paper: ResNet-56, MobileNet v1 ---- */
+
+/* nets/NAME.yaml builds with the known parameter count; with DoReFa 4-bit
+ * weights and SinReQ every conv (the depthwise ones included) and linear
+ * but the two ends is quantized; a few training steps on one fixed batch
+ * lower the loss, and every layer's SinReQ value is a mean of sin^2. */
+static void user_net(const char *name, size_t params, int quantized,
+                     const char *dw_tensor, int dw_c)
+{
+    char path[1024];
+    net_path(path, sizeof path, name);
+    sr_nn *net = NULL;
+    TRY(build(path, 4, 1, 0, 0, 0, 0, &net));
+    if (!net) return;
+    CHECK(sr_nn_param_count(net) == params, "%s: %zu parameters, want %zu",
+          name, sr_nn_param_count(net), params);
+    if (dw_tensor) {
+        int t = sr_nn_find_tensor(net, dw_tensor);
+        const sr_nn_tensor_info *ti = t >= 0 ? sr_nn_tensor(net, t) : NULL;
+        CHECK(ti && ti->ndim == 4 && ti->dims[0] == dw_c &&
+              ti->dims[1] == 1 && ti->dims[2] == 3 && ti->dims[3] == 3,
+              "%s: %s is not a depthwise weight (%d, 1, 3, 3)", name,
+              dw_tensor, dw_c);
+    }
+    sr_quant_opts q;
+    sr_quant_opts_default(&q);
+    q.quantizer = SR_QUANT_DOREFA;
+    q.bits = 4;
+    q.reg = SR_QUANT_REG_SINREQ;
+    TRY(sr_nn_set_quant(net, &q));
+    CHECK(sr_nn_quant_count(net) == quantized, "%s: %d quantized layers, "
+          "want %d", name, sr_nn_quant_count(net), quantized);
+    sr_nn_opts o;
+    sr_nn_opts_default(&o);
+    o.seed = 7;
+    TRY(sr_nn_alloc(net, be, &o));
+    TRY(nu_batch(net, 3, 32, 32, 11));
+    float first = 0, loss = 0;
+    int nq = sr_nn_quant_count(net);
+    float *reg = calloc((size_t)nq + 1, sizeof *reg);
+    float *qerr = calloc((size_t)nq + 1, sizeof *qerr);
+    for (uint32_t step = 0; step < 5; step++) {
+        TRY(nu_scalars(net, 0.02f, step, 1.0f));
+        TRY(sr_nn_train_step(net));
+        TRY(sr_nn_read_stats(net, &loss, NULL));
+        CHECK(isfinite(loss), "%s step %u: loss %g", name, step, loss);
+        if (step == 0) first = loss;
+    }
+    CHECK(loss < first, "%s: loss %g after 5 steps on one batch, %g at the "
+          "first", name, (double)loss, (double)first);
+    TRY(sr_nn_read_quant_metrics(net, reg, qerr));
+    for (int i = 0; reg && i < nq; i++)
+        CHECK(reg[i] > 0 && reg[i] <= 1, "%s: quantized layer %d: SinReQ "
+              "value %g outside (0, 1]", name, i, (double)reg[i]);
+    fprintf(stderr, "  %s: %zu parameters, %d quantized layers, loss %.4f "
+            "-> %.4f\n", name, sr_nn_param_count(net), nq, (double)first,
+            (double)loss);
+    free(reg);
+    free(qerr);
+    sr_nn_free(net);
+}
+
+/* 3 stages x 9 basic blocks; two projection shortcuts (1x1 conv + BN):
+ * 853,018 + 2 x (1x1 conv + BN) = 855,770. 57 convs + fc, the ends
+ * full precision. */
+static void test_resnet56(void)
+{
+    user_net("resnet56", 855770, 56, NULL, 0);
+}
+
+/* 3,217,226 as the usual PyTorch CIFAR MobileNet; 27 convs (13 of them
+ * depthwise) + fc, the ends full precision. */
+static void test_mobilenet_v1(void)
+{
+    user_net("mobilenet_v1", 3217226, 26, "layers.5.conv1.weight", 256);
+}
+
+/* A depthwise layer in a network file: it takes its input's channels,
+ * has a (c, 1, k, k) weight, and stride / pad / bias as conv. */
+static void test_dwconv_layer(void)
+{
+    write_file("nf_dw.yaml",
+               "input: [3, 12, 12]\n"
+               "classes: 3\n"
+               "layers:\n"
+               "  - {name: c1, op: conv, out: 6, kernel: 3, pad: 1}\n"
+               "  - {name: dw, op: dwconv, kernel: 5, stride: 2, pad: 2}\n"
+               "  - {name: dw2, op: dwconv, kernel: 3, bias: false}\n"
+               "  - {name: flat, op: flatten}\n"
+               "  - {name: fc, op: linear, out: classes}\n");
+    sr_nn *net = NULL;
+    TRY(build("nf_dw.yaml", 2, 1, 0, 0, 0, 0, &net));
+    if (!net) return;
+    sr_nn_layer_info li;
+    TRY(sr_nn_layer(net, sr_nn_find_layer(net, "dw"), &li));
+    CHECK(li.kind == SR_NN_CONV2D && li.out_c == 6 && li.out_h == 6 &&
+          li.out_w == 6 && li.weight_numel == 6 * 25, "dw: %dx%dx%d, %zu "
+          "weights", li.out_c, li.out_h, li.out_w, li.weight_numel);
+    TRY(sr_nn_layer(net, sr_nn_find_layer(net, "dw2"), &li));
+    CHECK(li.out_c == 6 && li.out_h == 4, "dw2: %dx%dx%d", li.out_c,
+          li.out_h, li.out_w);
+    CHECK(sr_nn_find_tensor(net, "dw.bias") >= 0 &&
+          sr_nn_find_tensor(net, "dw2.bias") < 0, "dwconv bias");
+    /* c1 162 + 6, dw 150 + 6, dw2 54, fc 96 * 3 + 3 */
+    CHECK(sr_nn_param_count(net) == 168 + 156 + 54 + 291, "%zu parameters",
+          sr_nn_param_count(net));
+    sr_nn_free(net);
+}
+
+/* quantize:, bits:, act_bits: on a layer refine the run's plan; the run's
+ * own per-layer overrides still win; without a quantizer nothing is
+ * quantized. */
+static void test_layer_rules(void)
+{
+    write_file("nf_rules.yaml",
+               "input: [3, 8, 8]\n"
+               "classes: 4\n"
+               "ends_full_precision: true\n"
+               "layers:\n"
+               "  - {name: c1, op: conv, out: 4, kernel: 3, quantize: true, "
+               "bits: 6}\n"
+               "  - {name: c2, op: conv, out: 4, kernel: 3, bits: 8}\n"
+               "  - {name: d3, op: dwconv, kernel: 3, act_bits: 2}\n"
+               "  - {name: c4, op: conv, out: 4, kernel: 1, quantize: false}\n"
+               "  - {name: flat, op: flatten}\n"
+               "  - {name: fc, op: linear, out: classes, quantize: true, "
+               "act_bits: 3}\n");
+    sr_quant_opts q;
+    sr_quant_opts_default(&q);
+    q.quantizer = SR_QUANT_WRPN;
+    q.bits = 4;
+    q.reg = SR_QUANT_REG_SINREQ;
+    static const struct {
+        const char *layer;
+        int quantized, bits, act_bits;
+    } want[] = {{"c1", 1, 6, 0}, {"c2", 1, 8, 0}, {"d3", 1, 4, 2},
+                {"c4", 0, 0, 0}, {"fc", 1, 4, 3}};
+    for (int pass = 0; pass < 3; pass++) {
+        sr_nn *net = NULL;
+        TRY(build("nf_rules.yaml", 2, 1, 0, 0, 0, 0, &net));
+        if (!net) return;
+        /* pass 1: the run's override for c2 wins; pass 2: no quantizer */
+        sr_quant_override ov = {"c2", -1, 5, -1};
+        sr_quant_opts qp = q;
+        if (pass == 1) {
+            qp.overrides = &ov;
+            qp.n_overrides = 1;
+        }
+        if (pass == 2) {
+            qp.quantizer = SR_QUANT_NONE;
+            qp.reg = SR_QUANT_REG_NONE;
+        }
+        TRY(sr_nn_set_quant(net, &qp));
+        for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+            sr_nn_layer_info li;
+            TRY(sr_nn_layer(net, sr_nn_find_layer(net, want[i].layer), &li));
+            int wq = pass == 2 ? 0 : want[i].quantized;
+            int wb = pass == 2 ? 0 : pass == 1 && i == 1 ? 5 : want[i].bits;
+            int wa = pass == 2 ? 0 : want[i].act_bits;
+            CHECK(li.quant.quantized == wq && li.quant.bits == wb &&
+                  li.quant.act_bits == wa, "pass %d: %s quantized %d bits %d "
+                  "act %d, want %d %d %d", pass, want[i].layer,
+                  li.quant.quantized, li.quant.bits, li.quant.act_bits, wq,
+                  wb, wa);
+        }
+        sr_nn_free(net);
+    }
+    /* a rule the quantizer cannot take: 1-bit WRPN, named by layer */
+    write_file("nf_rules1.yaml",
+               "input: [3, 8, 8]\nclasses: 4\nlayers:\n"
+               "  - {name: c1, op: conv, out: 4, kernel: 3, bits: 1}\n"
+               "  - {name: flat, op: flatten}\n"
+               "  - {name: fc, op: linear, out: classes}\n");
+    sr_nn *net = NULL;
+    TRY(build("nf_rules1.yaml", 2, 1, 0, 0, 0, 0, &net));
+    if (net) {
+        sr_status st = sr_nn_set_quant(net, &q);
+        CHECK(st == SR_E_BITS && strstr(sr_last_error(), "c1"), "1-bit WRPN "
+              "rule: %s (%s)", sr_status_name(st), sr_last_error());
+        sr_nn_free(net);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -469,6 +672,10 @@ int main(int argc, char **argv)
     RUN(test_step_resnet20);
     RUN(test_step_vgg11);
     RUN(test_step_resnet18);
+    RUN(test_dwconv_layer);
+    RUN(test_layer_rules);
+    RUN(test_mobilenet_v1);
+    RUN(test_resnet56);
     sr_backend_free(be);
     return nt_finish();
 }

@@ -145,6 +145,88 @@ void ref_conv2d_bwd_weight(const sr_conv2d_desc *d, const double *x,
                 }
 }
 
+/* Depthwise: channel c's output sees only channel c, through its own
+ * kernel w[c][0][r][s] (k == c). Written as the scatter of conv above. */
+#define WD(c, r, s) (((size_t)(c) * KH + (r)) * KW + (s))
+
+void ref_dwconv2d_fwd(const sr_conv2d_desc *d, const double *x,
+                      const double *w, const double *b, double *y)
+{
+    const int N = d->n, C = d->c, H = d->h, W = d->w, K = d->c;
+    const int KH = d->kh, KW = d->kw;
+    const int OH = ref_conv_out_h(d), OW = ref_conv_out_w(d);
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++) {
+                    double acc = d->bias ? b[c] : 0.0;
+                    for (int r = 0; r < KH; r++)
+                        for (int s = 0; s < KW; s++) {
+                            int ih = oh * d->stride - d->pad + r;
+                            int iw = ow * d->stride - d->pad + s;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                                continue;
+                            acc += w[WD(c, r, s)] *
+                                   conv_in(d->act_bits, x[X4(n, c, ih, iw)]);
+                        }
+                    y[Y4(n, c, oh, ow)] = acc;
+                }
+}
+
+void ref_dwconv2d_bwd_data(const sr_conv2d_desc *d, const double *dy,
+                           const double *w, const double *x, double *dx)
+{
+    const int N = d->n, C = d->c, H = d->h, W = d->w, K = d->c;
+    const int KH = d->kh, KW = d->kw;
+    const int OH = ref_conv_out_h(d), OW = ref_conv_out_w(d);
+    memset(dx, 0, (size_t)N * C * H * W * sizeof *dx);
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++)
+                    for (int r = 0; r < KH; r++)
+                        for (int s = 0; s < KW; s++) {
+                            int ih = oh * d->stride - d->pad + r;
+                            int iw = ow * d->stride - d->pad + s;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                                continue;
+                            dx[X4(n, c, ih, iw)] +=
+                                w[WD(c, r, s)] * dy[Y4(n, c, oh, ow)];
+                        }
+    if (d->act_bits) {
+        size_t nx = (size_t)N * C * H * W;
+        for (size_t i = 0; i < nx; i++)
+            if (!(x[i] >= 0.0 && x[i] <= 1.0)) dx[i] = 0.0;
+    }
+}
+
+void ref_dwconv2d_bwd_weight(const sr_conv2d_desc *d, const double *x,
+                             const double *dy, double *dw, double *db)
+{
+    const int N = d->n, C = d->c, H = d->h, W = d->w, K = d->c;
+    const int KH = d->kh, KW = d->kw;
+    const int OH = ref_conv_out_h(d), OW = ref_conv_out_w(d);
+    memset(dw, 0, (size_t)C * KH * KW * sizeof *dw);
+    if (d->bias) memset(db, 0, (size_t)C * sizeof *db);
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++)
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++) {
+                    double g = dy[Y4(n, c, oh, ow)];
+                    if (d->bias) db[c] += g;
+                    for (int r = 0; r < KH; r++)
+                        for (int s = 0; s < KW; s++) {
+                            int ih = oh * d->stride - d->pad + r;
+                            int iw = ow * d->stride - d->pad + s;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                                continue;
+                            dw[WD(c, r, s)] +=
+                                g * conv_in(d->act_bits, x[X4(n, c, ih, iw)]);
+                        }
+                }
+}
+
+#undef WD
 #undef X4
 #undef W4
 #undef Y4

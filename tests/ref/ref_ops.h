@@ -36,6 +36,15 @@ void ref_conv2d_bwd_data(const sr_conv2d_desc *d, const double *dy,
 void ref_conv2d_bwd_weight(const sr_conv2d_desc *d, const double *x,
                            const double *dy, double *dw, double *db);
 
+/* Depthwise convolution: k == c, weights [c][1][kh][kw]; otherwise as
+ * conv. */
+void ref_dwconv2d_fwd(const sr_conv2d_desc *d, const double *x,
+                      const double *w, const double *b, double *y);
+void ref_dwconv2d_bwd_data(const sr_conv2d_desc *d, const double *dy,
+                           const double *w, const double *x, double *dx);
+void ref_dwconv2d_bwd_weight(const sr_conv2d_desc *d, const double *x,
+                             const double *dy, double *dw, double *db);
+
 void ref_linear_fwd(const sr_linear_desc *d, const double *x, const double *w,
                     const double *b, double *y);
 void ref_linear_bwd_data(const sr_linear_desc *d, const double *dy,

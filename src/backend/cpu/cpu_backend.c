@@ -156,6 +156,9 @@ static void prof_key(const sr_op *op, char *dst, size_t cap)
     case SR_OP_CONV2D_FWD:
     case SR_OP_CONV2D_BWD_DATA:
     case SR_OP_CONV2D_BWD_WEIGHT:
+    case SR_OP_DWCONV2D_FWD:
+    case SR_OP_DWCONV2D_BWD_DATA:
+    case SR_OP_DWCONV2D_BWD_WEIGHT:
         snprintf(dst, cap, "%s c%d %dx%d k%d %dx%d/%d%s", sr_op_name(op->kind),
                  d->c, d->h, d->w, d->k, d->kh, d->kw, d->stride,
                  d->act_bits ? " q" : "");
@@ -222,6 +225,10 @@ static sr_status cpu_dispatch(sr_cpu_backend *cb, const sr_op *op)
     case SR_OP_CONV2D_FWD: return sr_cpu_conv2d_fwd(cb, op);
     case SR_OP_CONV2D_BWD_DATA: return sr_cpu_conv2d_bwd_data(cb, op);
     case SR_OP_CONV2D_BWD_WEIGHT: return sr_cpu_conv2d_bwd_weight(cb, op);
+    case SR_OP_DWCONV2D_FWD: return sr_cpu_dwconv2d_fwd(cb, op);
+    case SR_OP_DWCONV2D_BWD_DATA: return sr_cpu_dwconv2d_bwd_data(cb, op);
+    case SR_OP_DWCONV2D_BWD_WEIGHT:
+        return sr_cpu_dwconv2d_bwd_weight(cb, op);
     case SR_OP_LINEAR_FWD: return sr_cpu_linear_fwd(cb, op);
     case SR_OP_LINEAR_BWD_DATA: return sr_cpu_linear_bwd_data(cb, op);
     case SR_OP_LINEAR_BWD_WEIGHT: return sr_cpu_linear_bwd_weight(cb, op);

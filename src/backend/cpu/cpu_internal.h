@@ -119,6 +119,11 @@ sr_status sr_cpu_dconv_bwd_weight(sr_cpu_backend *cb,
 sr_status sr_cpu_conv2d_bwd_data(sr_cpu_backend *cb, const sr_op *op);
 sr_status sr_cpu_conv2d_bwd_weight(sr_cpu_backend *cb, const sr_op *op);
 
+/* Depthwise convolution (cpu_dwconv.c). */
+sr_status sr_cpu_dwconv2d_fwd(sr_cpu_backend *cb, const sr_op *op);
+sr_status sr_cpu_dwconv2d_bwd_data(sr_cpu_backend *cb, const sr_op *op);
+sr_status sr_cpu_dwconv2d_bwd_weight(sr_cpu_backend *cb, const sr_op *op);
+
 sr_status sr_cpu_linear_fwd(sr_cpu_backend *cb, const sr_op *op);
 sr_status sr_cpu_linear_bwd_data(sr_cpu_backend *cb, const sr_op *op);
 sr_status sr_cpu_linear_bwd_weight(sr_cpu_backend *cb, const sr_op *op);

@@ -392,7 +392,10 @@ sr_status sr_vk_exec(sr_backend *be, const sr_op *op)
      * windows of operands in buffers too big to bind whole. */
     sr_op fitted;
     if (op->kind == SR_OP_CONV2D_FWD || op->kind == SR_OP_CONV2D_BWD_DATA ||
-        op->kind == SR_OP_CONV2D_BWD_WEIGHT) {
+        op->kind == SR_OP_CONV2D_BWD_WEIGHT ||
+        op->kind == SR_OP_DWCONV2D_FWD ||
+        op->kind == SR_OP_DWCONV2D_BWD_DATA ||
+        op->kind == SR_OP_DWCONV2D_BWD_WEIGHT) {
         SR_TRY(sr_vk_fit_conv(be, op, &fitted));
         op = &fitted;
     }

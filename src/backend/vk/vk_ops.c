@@ -261,6 +261,10 @@ sr_status sr_vk_run_op(sr_backend *be, const sr_op *op)
     case SR_OP_CONV2D_FWD: return sr_vk_conv2d_fwd(be, op);
     case SR_OP_CONV2D_BWD_DATA: return sr_vk_conv2d_bwd_data(be, op);
     case SR_OP_CONV2D_BWD_WEIGHT: return sr_vk_conv2d_bwd_weight(be, op);
+    case SR_OP_DWCONV2D_FWD: return sr_vk_dwconv2d_fwd(be, op);
+    case SR_OP_DWCONV2D_BWD_DATA: return sr_vk_dwconv2d_bwd_data(be, op);
+    case SR_OP_DWCONV2D_BWD_WEIGHT:
+        return sr_vk_dwconv2d_bwd_weight(be, op);
     case SR_OP_LINEAR_FWD: return sr_vk_linear_fwd(be, op);
     case SR_OP_LINEAR_BWD_DATA: return sr_vk_linear_bwd_data(be, op);
     case SR_OP_LINEAR_BWD_WEIGHT: return sr_vk_linear_bwd_weight(be, op);

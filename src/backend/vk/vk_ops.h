@@ -4,7 +4,7 @@
  *
  * One op file per CPU op file, holding the same op kinds under the same
  * names (sr_vk_<op> for sr_cpu_<op>): vk_conv.c, vk_linear.c, vk_norm.c,
- * vk_pool.c, vk_quant.c, vk_loss.c, vk_elementwise.c. Each entry point
+ * vk_pool.c, vk_quant.c, vk_loss.c, vk_elementwise.c, vk_dwconv.c. Each entry point
  * takes the op record as validated by backend.c (operand order per kind
  * in backend_impl.h). */
 #ifndef SR_VK_OPS_H
@@ -41,6 +41,10 @@ sr_status sr_vk_tiled_conv(sr_backend *be, const sr_conv2d_desc *cd,
 sr_status sr_vk_tiled_bwd_weight(sr_backend *be, const sr_conv2d_desc *cd,
                                  sr_view x, sr_view dy, sr_view dw,
                                  sr_view db);
+/* vk_dwconv.c */
+sr_status sr_vk_dwconv2d_fwd(sr_backend *be, const sr_op *op);
+sr_status sr_vk_dwconv2d_bwd_data(sr_backend *be, const sr_op *op);
+sr_status sr_vk_dwconv2d_bwd_weight(sr_backend *be, const sr_op *op);
 
 /* vk_linear.c */
 sr_status sr_vk_linear_fwd(sr_backend *be, const sr_op *op);

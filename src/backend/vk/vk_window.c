@@ -221,15 +221,20 @@ sr_status sr_vk_fit(sr_backend *be, sr_view v, size_t words, const char *op,
 sr_status sr_vk_fit_conv(sr_backend *be, const sr_op *op, sr_op *out)
 {
     const sr_conv2d_desc *d = &op->p.conv;
+    /* depthwise: one kernel per channel, weights [c][1][kh][kw] */
+    int depthwise = op->kind == SR_OP_DWCONV2D_FWD ||
+                    op->kind == SR_OP_DWCONV2D_BWD_DATA ||
+                    op->kind == SR_OP_DWCONV2D_BWD_WEIGHT;
+    int wc = depthwise ? 1 : d->c;
     size_t nx = (size_t)d->n * d->c * d->h * d->w;
-    size_t nw = (size_t)d->k * d->c * d->kh * d->kw;
+    size_t nw = (size_t)d->k * wc * d->kh * d->kw;
     size_t ny = (size_t)d->n * d->k * sr_conv2d_out_h(d) * sr_conv2d_out_w(d);
     size_t nb = (size_t)d->k;
     static const char *const SX = "n x c x h x w", *const SY =
         "n x k x out_h x out_w", *const SW = "k x c x kh x kw", *const SB = "k";
     const int dx[4] = {d->n, d->c, d->h, d->w};
     const int dyv[4] = {d->n, d->k, sr_conv2d_out_h(d), sr_conv2d_out_w(d)};
-    const int dw[4] = {d->k, d->c, d->kh, d->kw};
+    const int dw[4] = {d->k, wc, d->kh, d->kw};
     const int db[4] = {d->k, 0, 0, 0};
     const char *names[4], *shape[4];
     const int *dims[4];
@@ -237,14 +242,17 @@ sr_status sr_vk_fit_conv(sr_backend *be, const sr_op *op, sr_op *out)
     *out = *op;
     switch (op->kind) {
     case SR_OP_CONV2D_FWD:        /* x, w, b, y */
+    case SR_OP_DWCONV2D_FWD:
         names[0] = "x"; names[1] = "w"; names[2] = "b"; names[3] = "y";
         shape[0] = SX; shape[1] = SW; shape[2] = SB; shape[3] = SY;
         break;
     case SR_OP_CONV2D_BWD_DATA:   /* dy, w, x, dx */
+    case SR_OP_DWCONV2D_BWD_DATA:
         names[0] = "dy"; names[1] = "w"; names[2] = "x"; names[3] = "dx";
         shape[0] = SY; shape[1] = SW; shape[2] = SX; shape[3] = SX;
         break;
     case SR_OP_CONV2D_BWD_WEIGHT: /* x, dy, dw, db */
+    case SR_OP_DWCONV2D_BWD_WEIGHT:
         names[0] = "x"; names[1] = "dy"; names[2] = "dw"; names[3] = "db";
         shape[0] = SX; shape[1] = SY; shape[2] = SW; shape[3] = SB;
         break;
