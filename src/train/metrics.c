@@ -46,6 +46,18 @@ sr_status sr_train_metrics_line(struct trainer *tr,
     sr_json_num(f, m->lr);
     fputs(", \"lambda\": ", f);
     sr_json_num(f, m->lam);
+    if (tr->c->waveq) {
+        /* the coefficients of the epoch's last step (lambda is lambda_w) */
+        long t = m->steps > 0 ? m->steps - 1 : 0;
+        float cw, cb;
+        sr_quant_waveq_coefs(&tr->s.waveq, t, tr->T, &cw, &cb);
+        fputs(", \"waveq_lambda_w\": ", f);
+        sr_json_num(f, cw);
+        fputs(", \"waveq_lambda_beta\": ", f);
+        sr_json_num(f, cb);
+        fputs(", \"waveq_beta_lr\": ", f);
+        sr_json_num(f, sr_quant_waveq_beta_lr(&tr->s.waveq, t, tr->T));
+    }
     fputs(", \"train_loss\": ", f);
     sr_json_num(f, m->train_loss);
     fputs(", \"train_acc\": ", f);
@@ -70,6 +82,11 @@ sr_status sr_train_metrics_line(struct trainer *tr,
         sr_json_num(f, tr->et.step_s / n);
         fputs(", \"cpu_s\": ", f);
         sr_json_num(f, tr->et.cpu_s / n);
+        if (tr->c->clip_grad_norm > 0) {
+            fputs(", \"grad_norm\": ", f);   /* before clipping */
+            sr_json_num(f, tr->et.grad_norm / n);
+            fprintf(f, ", \"clipped_steps\": %ld", tr->et.clipped);
+        }
         if (tr->nranks > 1) {
             fputs(", \"allreduce_wait_s\": ", f);
             sr_json_num(f, tr->et.wait_s / n);

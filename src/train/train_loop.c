@@ -119,6 +119,8 @@ static void step_scalars(struct trainer *tr, sr_nn_scalars *sc)
         sr_quant_waveq_coefs(&tr->s.waveq, tr->t, tr->T, &sc->waveq_w,
                              &sc->waveq_beta);
         sc->beta_lr = sr_quant_waveq_beta_lr(&tr->s.waveq, tr->t, tr->T);
+        /* the logged lambda is the active regularizer's: WaveQ's lambda_w */
+        p->lam = sc->waveq_w;
     }
     /* dropout masks are keyed by the step: another key per rank */
     if (tr->nranks > 1)

@@ -133,6 +133,9 @@ static sr_status build_net(struct trainer *tr)
     no.seed = (uint32_t)c->seed;
     no.momentum = (float)c->momentum;
     no.weight_decay = (float)c->weight_decay;
+    no.nesterov = c->nesterov;
+    no.label_smoothing = (float)c->label_smoothing;
+    no.grad_scale = c->clip_grad_norm > 0;
     SR_TRY(sr_nn_alloc(tr->net, tr->be, &no));
 
     tr->nq = sr_nn_quant_count(tr->net);

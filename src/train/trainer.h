@@ -96,6 +96,8 @@ struct trainer {
         long steps;
         double step_s, wait_s, copy_s, progress_s, early;
         double cpu_s;   /* the loop's CPU time, summed over ranks */
+        double grad_norm;   /* --clip-grad-norm: sum of the steps' norms */
+        long clipped;       /* and the steps it scaled down */
     } et;
     int stop;               /* a stop signal, agreed by every rank */
     int stop_sig;           /* its number; -1: seen by another rank */
