@@ -706,6 +706,23 @@ sr_status sr_train_config_check(const sr_train_config *c)
                         "(--quantizer dorefa or wrpn)",
                         sr_train_where(c, c->waveq ? "waveq" : "sinreq_lambda"),
                         c->waveq ? "WaveQ" : "SinReQ");
+    if (c->waveq) {
+        /* WaveQ sets every quantized layer's bits itself (ceil beta): a
+         * bit setting would be ignored. Refused when it differs from the
+         * default, which a saved config.yaml carries. */
+        SR_CHECK(c->bits == 4, SR_E_CONFIG, "%s: --bits %d has no effect "
+                 "under WaveQ, which learns each layer's bitwidth (start it "
+                 "with --waveq-beta-init; drop --bits)",
+                 sr_train_where(c, "bits"), c->bits);
+        SR_CHECK(!c->layer_bits[0], SR_E_CONFIG, "%s: --layer-bits has no "
+                 "effect under WaveQ, which learns each layer's bitwidth "
+                 "(choose the quantized layers with --quantize-layers / "
+                 "--fp-layers)", sr_train_where(c, "layer_bits"));
+        SR_CHECK(c->sinreq_lambda == 0, SR_E_CONFIG, "%s: --sinreq-lambda "
+                 "has no effect under WaveQ, whose term is weighted by "
+                 "--waveq-scale and --waveq-c (drop --sinreq-lambda, or "
+                 "drop --waveq for SinReQ)", sr_train_where(c, "sinreq_lambda"));
+    }
     SR_CHECK(strcmp(c->backend, "cpu") == 0 || strcmp(c->backend, "vulkan") == 0,
              SR_E_CONFIG, "%s: unknown backend '%s' (use cpu or vulkan)",
              sr_train_where(c, "backend"), c->backend);

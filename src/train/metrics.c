@@ -72,6 +72,12 @@ sr_status sr_train_metrics_line(struct trainer *tr,
         fputs(", \"val_acc\": ", f);
         sr_json_num(f, m->val_acc);
     }
+    if (tr->c->clip_grad_norm > 0 && tr->p.step > 0) {
+        /* the epoch's mean norm before clipping; checkpoints keep the sums */
+        fputs(", \"grad_norm\": ", f);
+        sr_json_num(f, tr->p.gnorm_sum / (double)tr->p.step);
+        fprintf(f, ", \"clipped_steps\": %ld", tr->p.clipped);
+    }
     fputs(", \"images_per_s\": ", f);
     sr_json_num(f, m->ips);
     /* per step, means over this epoch's steps (this process's, when
@@ -82,11 +88,6 @@ sr_status sr_train_metrics_line(struct trainer *tr,
         sr_json_num(f, tr->et.step_s / n);
         fputs(", \"cpu_s\": ", f);
         sr_json_num(f, tr->et.cpu_s / n);
-        if (tr->c->clip_grad_norm > 0) {
-            fputs(", \"grad_norm\": ", f);   /* before clipping */
-            sr_json_num(f, tr->et.grad_norm / n);
-            fprintf(f, ", \"clipped_steps\": %ld", tr->et.clipped);
-        }
         if (tr->nranks > 1) {
             fputs(", \"allreduce_wait_s\": ", f);
             sr_json_num(f, tr->et.wait_s / n);

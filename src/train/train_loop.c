@@ -80,6 +80,7 @@ static void start_position(struct trainer *tr)
         p->step = 0;
         p->sum = 0;
         p->right = p->seen = 0;
+        p->gnorm_sum = 0, p->clipped = 0;
     }
     p->complete = 0;
 }
@@ -306,6 +307,7 @@ static sr_status end_epoch(struct trainer *tr, const struct epoch_clock *clk,
     p->step = 0;
     p->sum = 0;
     p->right = p->seen = 0;
+    p->gnorm_sum = 0, p->clipped = 0;
     return SR_OK;
 }
 

@@ -330,14 +330,30 @@ static void announce(struct trainer *tr)
                      "the run continues from the same epoch at the nearest "
                      "step and is not bit-identical to either", tr->ck_nranks,
                      tr->nranks, c->batch, tr->nranks);
-    sr_train_say(tr, "sinreq train: %s (%zu parameters) on %s [%s], %s "
-                 "%d-bit, regularizer %s, %d epochs x %ld steps of %d",
-                 c->net, sr_nn_param_count(tr->net),
-                 sr_backend_device_name(tr->be), sr_backend_name(tr->be),
-                 sr_quant_quantizer_name(tr->s.quantizer),
-                 tr->s.quantizer == SR_QUANT_NONE ? 32 : c->bits,
-                 sr_quant_reg_name(tr->s.reg), c->epochs, tr->steps_per_epoch,
-                 c->batch);
+    {
+        /* WaveQ learns the bitwidths: --bits plays no part */
+        char bits[64];
+        if (c->waveq)
+            snprintf(bits, sizeof bits, "bits learned (ceil beta, from beta "
+                     "%g)", c->waveq_beta_init);
+        else
+            snprintf(bits, sizeof bits, "%d-bit",
+                     tr->s.quantizer == SR_QUANT_NONE ? 32 : c->bits);
+        sr_train_say(tr, "sinreq train: %s (%zu parameters) on %s [%s], %s "
+                     "%s, regularizer %s, %d epochs x %ld steps of %d",
+                     c->net, sr_nn_param_count(tr->net),
+                     sr_backend_device_name(tr->be), sr_backend_name(tr->be),
+                     sr_quant_quantizer_name(tr->s.quantizer), bits,
+                     sr_quant_reg_name(tr->s.reg), c->epochs,
+                     tr->steps_per_epoch, c->batch);
+    }
+    if (c->nesterov || c->warmup_epochs > 0 || c->label_smoothing > 0 ||
+        c->clip_grad_norm > 0)
+        sr_train_say(tr, "SGD%s momentum %g; warm-up %g epoch(s); label "
+                     "smoothing %g; gradient norm clipped to %g%s",
+                     c->nesterov ? " (Nesterov)" : "", c->momentum,
+                     c->warmup_epochs, c->label_smoothing, c->clip_grad_norm,
+                     c->clip_grad_norm > 0 ? "" : " (off)");
     if (tr->nranks > 1) {
         sr_train_say(tr, "data parallel: %d ranks (MPI), batch %d per rank = "
                      "global batch %d; rank 0 writes the run directory",

@@ -43,8 +43,8 @@ static sr_status clip_grads(struct trainer *tr)
     norm = sqrt(sumsq);
     if (norm + 1e-6 > tr->c->clip_grad_norm)   /* NaN: left to the guards */
         scale = tr->c->clip_grad_norm / (norm + 1e-6);
-    tr->et.grad_norm += norm;
-    tr->et.clipped += scale < 1.0;
+    tr->p.gnorm_sum += norm;
+    tr->p.clipped += scale < 1.0;
     return sr_nn_set_grad_scale(tr->net, (float)scale);
 }
 

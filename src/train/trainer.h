@@ -36,6 +36,8 @@ struct progress {
     double lr, lam;
     double first_loss;  /* the run's first step's loss (divergence guard);
                            0: not yet */
+    double gnorm_sum;   /* --clip-grad-norm: this epoch's gradient norms */
+    long clipped;       /* and the steps it scaled down */
 };
 
 /* A backward segment: backward down to `layer`, after which gradient
@@ -96,8 +98,6 @@ struct trainer {
         long steps;
         double step_s, wait_s, copy_s, progress_s, early;
         double cpu_s;   /* the loop's CPU time, summed over ranks */
-        double grad_norm;   /* --clip-grad-norm: sum of the steps' norms */
-        long clipped;       /* and the steps it scaled down */
     } et;
     int stop;               /* a stop signal, agreed by every rank */
     int stop_sig;           /* its number; -1: seen by another rank */
