@@ -26,7 +26,20 @@ static sr_status open_loaders(struct trainer *tr)
     has_val = sr_ds_find_split(ds, "val") >= 0;
     k = sr_ds_num_classes(ds);
     int has_train = sr_ds_find_split(ds, "train") >= 0;
+    struct sr_ds_split_info si = {0};
+    if (has_train)
+        sr_ds_split_info(ds, sr_ds_find_split(ds, "train"), &si);
     sr_ds_close(ds);
+    /* the ImageNet-style nets evaluate on a 224x224 centre crop: name the
+     * network, not the loader's crop, when the images are smaller */
+    SR_CHECK(tr->aug != SR_AUG_IMAGENET || !has_train ||
+             (si.height >= 224 && si.width >= 224), SR_E_FORMAT,
+             "%s: %s needs images of at least 224x224 (it is trained on "
+             "random crops and evaluated on the centre 224x224 crop), but "
+             "%s has %ux%u images; use a network for %ux%u input "
+             "(cifar10net, resnet20, vgg11, svhnnet) or an ImageNet-size "
+             "dataset", sr_train_where(c, "net"), c->net, c->data, si.height,
+             si.width, si.height, si.width);
     SR_CHECK(has_train, SR_E_FORMAT, "%s has no /train split", c->data);
     SR_CHECK(has_test, SR_E_FORMAT, "%s has no /test split to evaluate on",
              c->data);
@@ -100,7 +113,11 @@ static sr_status build_net(struct trainer *tr)
                              "take", c->data, ch, h, w, c->net);
     sr_quant_opts_default(&qo);
     qo.quantizer = tr->s.quantizer;
-    qo.bits = c->bits;
+    /* WaveQ: every quantized layer starts at ceil(beta_init), the bits it
+     * takes after any epoch until beta moves */
+    qo.bits = c->waveq ? sr_quant_waveq_bits((float)c->waveq_beta_init,
+                                             tr->s.quantizer)
+                       : c->bits;
     qo.act_bits = c->act_bits;
     qo.reg = tr->s.reg;
     qo.norm = tr->s.norm;
