@@ -65,12 +65,16 @@ b1=$(beta wq-full) b2=$(beta wq-part)
     wq-full/result.json || fail "WaveQ betas never left their initial 8: the case tests nothing"
 
 # 4b. Nesterov, warm-up, label smoothing, clipping: no state beyond the
-#     momentum buffers, so a resume within the warm-up is exact as well
-O="$R --nesterov --warmup-epochs 1.5 --label-smoothing 0.1 --clip-grad-norm 0.5"
-$O --out op-full || fail "options reference rc $?"
-$O --out op-part --checkpoint-interval 3 --max-steps 5 || fail "options max-steps rc $?"
-$O --out op-part --checkpoint-interval 3 --resume auto || fail "options resume rc $?"
-same op-full op-part "options max-steps 5 (in the warm-up) + resume"
+#     momentum buffers and the clipping's epoch sums, so a resume within
+#     the warm-up is exact as well. The state is the host's, alike for both
+#     backends: CPU only, keeping the Vulkan run within its time limit.
+if [ "$BACKEND" = cpu ]; then
+    O="$R --nesterov --warmup-epochs 1.5 --label-smoothing 0.1 --clip-grad-norm 0.5"
+    $O --out op-full || fail "options reference rc $?"
+    $O --out op-part --checkpoint-interval 3 --max-steps 5 || fail "options max-steps rc $?"
+    $O --out op-part --checkpoint-interval 3 --resume auto || fail "options resume rc $?"
+    same op-full op-part "options max-steps 5 (in the warm-up) + resume"
+fi
 
 # 5. rules
 expect_rc 1 "another configuration" $R --out maxs --resume auto --bits 2
