@@ -21,7 +21,8 @@ $T --data=data.h5 --out=w --epochs=1 --quantizer dorefa --waveq --val false \
    || fail "waveq run rc $?"
 "$PY" -c "
 import json; r=[json.loads(l) for l in open('w/metrics.jsonl')]
-assert all('beta' in l and l['bits'] == 8 for l in r[0]['layers']), r[0]
+import math
+assert all(l['bits'] == math.ceil(l['beta']) for l in r[0]['layers']), r[0]
 for k in ('waveq_lambda_w', 'waveq_lambda_beta', 'waveq_beta_lr'):
     assert k in r[0], (k, r[0])
 assert r[0]['lambda'] == r[0]['waveq_lambda_w'], r[0]
