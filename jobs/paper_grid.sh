@@ -31,7 +31,8 @@
 # run with result.json is done, a run whose recorded job is still queued or
 # running is reused (as a dependency too).
 #
-# Per-network recipes (docs/usage.md "The paper's grid on Slurm" gives the
+# Per-network recipes (docs/usage.md, "The paper's grid: jobs/paper_grid.sh (Slurm)
+# and jobs/cifar10net_grid.sh (one node)" gives the
 # reasons): the table below; these environment variables override a column
 # for every network: FP_EPOCHS, FP_LR, FT_EPOCHS, FT_LR, BATCH, LAMBDA.
 # Also: REG_ARGS (extra flags for the SinReQ runs, e.g. "--lambda-schedule

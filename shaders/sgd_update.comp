@@ -1,6 +1,7 @@
 // SGD with momentum and weight decay, PyTorch's form:
-// v = momentum v + (g + wd w); w -= lr v. lr comes from a scalar slot so a
-// recorded program follows the schedule without re-recording.
+// d = s g + wd w; v = momentum v + d; w -= lr v (nesterov: w -= lr (d +
+// momentum v)). lr and the gradient scale s (clipping; slot 0: none) come
+// from scalar slots so a recorded program follows them without re-recording.
 #version 450
 // Before the includes: sr_global_index() reads gl_WorkGroupSize.
 layout(local_size_x = 256) in;
@@ -19,6 +20,8 @@ layout(push_constant) uniform Push {
     float momentum;
     float weight_decay;
     uint lr_slot;
+    uint nesterov;
+    uint grad_scale_slot;
 } pc;
 
 void main()
@@ -28,7 +31,11 @@ void main()
         return;
     float lr = sr_scalar_f(int(pc.lr_slot));
     float wi = w[pc.w_off + i];
-    float vi = pc.momentum * v[pc.v_off + i] + (g[pc.g_off + i] + pc.weight_decay * wi);
+    float gi = g[pc.g_off + i];
+    if (pc.grad_scale_slot != 0u)
+        gi *= sr_scalar_f(int(pc.grad_scale_slot));
+    float di = gi + pc.weight_decay * wi;
+    float vi = pc.momentum * v[pc.v_off + i] + di;
     v[pc.v_off + i] = vi;
-    w[pc.w_off + i] = wi - lr * vi;
+    w[pc.w_off + i] = wi - lr * (pc.nesterov != 0u ? di + pc.momentum * vi : vi);
 }

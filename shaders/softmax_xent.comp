@@ -1,5 +1,6 @@
 // Softmax cross-entropy, one workgroup per row (rows folded over x and y):
-// dlogits = (softmax - onehot) / n and the row's loss
+// dlogits = (softmax - onehot) / n and the row's loss (label smoothing eps:
+// see the second branch)
 // log(sum exp(l - max)) - (l[label] - max) to row_loss[row]; the batch mean
 // is taken by reduce_final so the sum has a fixed tree order.
 // An out-of-range label yields a NaN loss (so the trainer's finite check
@@ -21,6 +22,7 @@ layout(push_constant) uniform Push {
     uint n, classes;
     uint logits_off, labels_off, dlogits_off, row_off;
     float inv_n;
+    float smoothing;   // eps: target (1 - eps) onehot + eps / classes
 } pc;
 
 void main()
@@ -44,13 +46,29 @@ void main()
     uint label = labels[pc.labels_off + row];
     float inv_s = 1.0 / s;
     uint dbase = pc.dlogits_off + row * pc.classes;
+    float nan = uintBitsToFloat(0x7fc00000u);
+    if (pc.smoothing == 0.0) {
+        for (uint j = t; j < pc.classes; j += SR_RED_LOCAL) {
+            float pj = exp(logits[base + j] - m) * inv_s;
+            dlogits[dbase + j] = (pj - (j == label ? 1.0 : 0.0)) * pc.inv_n;
+        }
+        if (t == 0u)
+            row_loss[pc.row_off + row] = label < pc.classes
+                ? log(s) - (logits[base + label] - m) : nan;
+        return;
+    }
+    // a uniform branch (push constant): the workgroup sum below is safe
+    float eps = pc.smoothing, off = eps / float(pc.classes);
+    float shifted = 0.0;
+    for (uint j = t; j < pc.classes; j += SR_RED_LOCAL)
+        shifted += logits[base + j] - m;
+    shifted = sr_wg_sum(shifted);
     for (uint j = t; j < pc.classes; j += SR_RED_LOCAL) {
         float pj = exp(logits[base + j] - m) * inv_s;
-        dlogits[dbase + j] = (pj - (j == label ? 1.0 : 0.0)) * pc.inv_n;
+        dlogits[dbase + j] = (pj - (j == label ? 1.0 - eps + off : off)) * pc.inv_n;
     }
-    if (t == 0u) {
-        float nan = uintBitsToFloat(0x7fc00000u);
+    if (t == 0u)
         row_loss[pc.row_off + row] = label < pc.classes
-            ? log(s) - (logits[base + label] - m) : nan;
-    }
+            ? log(s) - (1.0 - eps) * (logits[base + label] - m) - off * shifted
+            : nan;
 }

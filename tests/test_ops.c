@@ -1175,11 +1175,12 @@ static void test_pool(void)
 /* ------------------------------------------------------------------ */
 /* Softmax cross-entropy, top-1                                        */
 
-static void test_xent_case(int n, int classes, double lo, double hi)
+static void test_xent_case_eps(int n, int classes, double lo, double hi,
+                               float eps)
 {
     char name[128], what[192];
-    snprintf(name, sizeof name, "softmax_xent n%d classes%d logits[%g,%g]", n,
-             classes, lo, hi);
+    snprintf(name, sizeof name, "softmax_xent n%d classes%d logits[%g,%g] "
+             "smoothing %g", n, classes, lo, hi, (double)eps);
     size_t nl = (size_t)n * classes;
     slab s;
     slab_init(&s);
@@ -1194,11 +1195,17 @@ static void test_xent_case(int n, int classes, double lo, double hi)
     uint32_t *rlab = scratch((size_t)n * 4);
     memcpy(rlab, U(&s, lab), (size_t)n * 4);
     slab_upload(&s);
-    OK(sr_softmax_xent(g_be, n, classes, V(&s, z), V(&s, lab), V(&s, loss), V(&s, dz_)));
+    if (eps == 0.0f)
+        OK(sr_softmax_xent(g_be, n, classes, V(&s, z), V(&s, lab), V(&s, loss), V(&s, dz_)));
+    else
+        OK(sr_softmax_xent_smooth(g_be, n, classes, eps, V(&s, z), V(&s, lab),
+                                  V(&s, loss), V(&s, dz_)));
     OK(sr_top1_count(g_be, n, classes, V(&s, z), V(&s, lab), V(&s, cor)));
     if (slab_download(&s, name)) {
         double *rdz = dz(nl);
-        double rl = ref_softmax_xent(n, classes, rz, rlab, rdz);
+        double rl = eps == 0.0f
+            ? ref_softmax_xent(n, classes, rz, rlab, rdz)
+            : ref_softmax_xent_smooth(n, classes, eps, rz, rlab, rdz);
         uint32_t rc = ref_top1_count(n, classes, rz, rlab);
         snprintf(what, sizeof what, "%s loss", name);
         cmp(what, F(&s, loss), &rl, 1, TOL_XENT, 1);
@@ -1209,6 +1216,11 @@ static void test_xent_case(int n, int classes, double lo, double hi)
     }
     slab_free(&s);
     scratch_free();
+}
+
+static void test_xent_case(int n, int classes, double lo, double hi)
+{
+    test_xent_case_eps(n, classes, lo, hi, 0.0f);
 }
 
 static void test_top1_ties(void)
@@ -1238,18 +1250,26 @@ static void test_xent(void)
     test_xent_case(3, 1000, -3, 3);
     test_xent_case(7, 13, 50, 80); /* large logits: must not overflow */
     test_xent_case(256, 10, -10, 10);
+    /* label smoothing: several rows per workgroup strip, many classes */
+    test_xent_case_eps(5, 10, -3, 3, 0.1f);
+    test_xent_case_eps(3, 1000, -3, 3, 0.2f);
+    test_xent_case_eps(7, 13, 50, 80, 0.05f);
     test_top1_ties();
 }
 
 /* ------------------------------------------------------------------ */
 /* SGD                                                                 */
 
-static void test_sgd_case(size_t n, float mom, float wd)
+/* nesterov; gscale 0: no grad_scale_slot, else a scale per step from slot
+ * 10 (gradient clipping) */
+static void test_sgd_case_ex(size_t n, float mom, float wd, int nesterov,
+                             float gscale)
 {
-    char name[96];
-    snprintf(name, sizeof name, "sgd n=%zu mom=%g wd=%g (3 steps)", n,
-             (double)mom, (double)wd);
-    sr_sgd_desc d = {n, mom, wd, 9};
+    char name[128];
+    snprintf(name, sizeof name, "sgd n=%zu mom=%g wd=%g nesterov=%d "
+             "gscale=%g (3 steps)", n, (double)mom, (double)wd, nesterov,
+             (double)gscale);
+    sr_sgd_desc d = {n, mom, wd, 9, nesterov, gscale != 0.0f ? 10 : 0};
     slab s;
     slab_init(&s);
     int g = slab_in(&s, n), w = slab_out(&s, n), v = slab_out(&s, n);
@@ -1260,10 +1280,17 @@ static void test_sgd_case(size_t n, float mom, float wd)
     double *rw = dv(F(&s, w), n), *rg = dv(F(&s, g), n), *rv = dv(F(&s, v), n);
     slab_upload(&s);
     const float lrs[3] = {0.1f, 0.05f, 0.2f};
+    const float gs[3] = {gscale, 1.0f, gscale * 0.5f};
     for (int t = 0; t < 3; t++) {
         OK(sr_backend_set_scalar_f(g_be, 9, lrs[t]));
+        /* a scale left in slot 10 must not act when the op names no slot */
+        OK(sr_backend_set_scalar_f(g_be, 10, gscale != 0.0f ? gs[t] : 0.25f));
         OK(sr_sgd(g_be, &d, V(&s, w), V(&s, g), V(&s, v)));
-        ref_sgd(&d, lrs[t], rw, rg, rv);
+        if (gscale != 0.0f || nesterov)
+            ref_sgd_scaled(&d, lrs[t], gscale != 0.0f ? gs[t] : 1.0, rw, rg,
+                           rv);
+        else
+            ref_sgd(&d, lrs[t], rw, rg, rv);
     }
     if (slab_download(&s, name)) {
         char what[160];
@@ -1276,11 +1303,19 @@ static void test_sgd_case(size_t n, float mom, float wd)
     scratch_free();
 }
 
+static void test_sgd_case(size_t n, float mom, float wd)
+{
+    test_sgd_case_ex(n, mom, wd, 0, 0.0f);
+}
+
 static void test_sgd(void)
 {
     test_sgd_case(1000, 0.9f, 1e-4f);
     test_sgd_case(7, 0.0f, 0.0f);
     test_sgd_case(65539, 0.9f, 5e-4f);
+    test_sgd_case_ex(1000, 0.9f, 1e-4f, 1, 0.0f);     /* Nesterov */
+    test_sgd_case_ex(1000, 0.9f, 5e-4f, 0, 0.3f);     /* clipped gradient */
+    test_sgd_case_ex(65539, 0.9f, 5e-4f, 1, 0.7f);    /* both */
 }
 
 /* ------------------------------------------------------------------ */
@@ -1736,8 +1771,8 @@ static void test_capture(void)
     memset(&c, 0, sizeof c);
     c.lin = (sr_linear_desc){N, IN, OUT, 1, 0};
     c.drop = (sr_dropout_desc){(size_t)N * OUT, 0.25f, 99, 1, 21};
-    c.sgd_w = (sr_sgd_desc){(size_t)OUT * IN, 0.9f, 1e-4f, 20};
-    c.sgd_b = (sr_sgd_desc){(size_t)OUT, 0.9f, 0.0f, 20};
+    c.sgd_w = (sr_sgd_desc){(size_t)OUT * IN, 0.9f, 1e-4f, 20, 0, 0};
+    c.sgd_b = (sr_sgd_desc){(size_t)OUT, 0.9f, 0.0f, 20, 0, 0};
     size_t sizes[CAP_N] = {(size_t)N * IN, (size_t)OUT * IN, OUT, (size_t)N,
                            (size_t)N * OUT, (size_t)N * OUT, 1, (size_t)N * OUT,
                            (size_t)N * OUT, (size_t)OUT * IN, OUT,
@@ -1845,7 +1880,7 @@ static void test_windows_capture(void)
     const sr_linear_desc lin = {3, 301, 71, 1, 0}; /* w: 21371 words */
     const size_t nw = (size_t)lin.out * lin.in, nx = (size_t)lin.n * lin.in,
                  ny = (size_t)lin.n * lin.out;
-    const sr_sgd_desc sgd = {nw, 0.9f, 1e-4f, 22};
+    const sr_sgd_desc sgd = {nw, 0.9f, 1e-4f, 22, 0, 0};
     enum { RX, RW, RB, RDY, RY, RDX, RDW, RDB, RWQ, RV, NR };
     const size_t sizes[NR] = {nx, nw, (size_t)lin.out, ny, ny, nx, nw,
                               (size_t)lin.out, nw, nw};
@@ -2129,13 +2164,18 @@ static void test_bad_input(void)
     EXPECT(SR_E_SHAPE, sr_softmax_xent(g_be, 4, 1, X, W, Y, Z));
     EXPECT(SR_E_SHAPE, sr_softmax_xent(g_be, 0, 10, X, W, Y, Z));
     EXPECT(SR_E_ARG, sr_softmax_xent(g_be, 4, 10, X, NUL, Y, Z));
+    EXPECT(SR_E_ARG, sr_softmax_xent_smooth(g_be, 4, 10, 1.0f, X, W, Y, Z));
+    EXPECT(SR_E_ARG, sr_softmax_xent_smooth(g_be, 4, 10, -0.1f, X, W, Y, Z));
     EXPECT(SR_E_SHAPE, sr_top1_count(g_be, 5, 10, X, S, Y));       /* labels */
 
     /* sgd */
-    sr_sgd_desc g0 = {64, 0.9f, 1e-4f, 0}, g;
+    sr_sgd_desc g0 = {64, 0.9f, 1e-4f, 0, 0, 0}, g;
     g = g0; g.momentum = 1.0f;      EXPECT(SR_E_ARG, sr_sgd(g_be, &g, W, X, Y));
     g = g0; g.weight_decay = -1.0f; EXPECT(SR_E_ARG, sr_sgd(g_be, &g, W, X, Y));
     g = g0; g.lr_slot = -1;         EXPECT(SR_E_ARG, sr_sgd(g_be, &g, W, X, Y));
+    g = g0; g.nesterov = 2;         EXPECT(SR_E_ARG, sr_sgd(g_be, &g, W, X, Y));
+    g = g0; g.grad_scale_slot = SR_SCALAR_SLOTS;
+    EXPECT(SR_E_ARG, sr_sgd(g_be, &g, W, X, Y));
     EXPECT(SR_E_SHAPE, sr_sgd(g_be, &g0, W, S, Y));
     EXPECT(SR_E_ARG, sr_sgd(g_be, NULL, W, X, Y));
 

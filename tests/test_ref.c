@@ -693,6 +693,44 @@ static void test_xent(void)
     free(z0), free(dz), free(c.z), free(c.labels);
 }
 
+static double xent_smooth_loss(void *p)
+{
+    xent_ctx *c = p;
+    return ref_softmax_xent_smooth(c->n, c->classes, 0.1, c->z, c->labels,
+                                   NULL);
+}
+
+/* Label smoothing: eps 0 is plain cross-entropy; for eps the loss is
+ * (1 - eps) xent + eps mean_j (lse - z_j) (by hand on one row); the
+ * gradient by finite differences. */
+static void test_xent_smooth(void)
+{
+    int n = 4, classes = 7;
+    size_t nl = (size_t)n * classes;
+    xent_ctx c = {n, classes, dalloc(nl), calloc(n, sizeof(uint32_t))};
+    fill_uniform(c.z, nl, -3, 3);
+    for (int i = 0; i < n; i++) c.labels[i] = (uint32_t)rnd_int(0, classes - 1);
+    double *dz = dalloc(nl), *dz0 = dalloc(nl);
+    double a = ref_softmax_xent(n, classes, c.z, c.labels, dz0);
+    double b = ref_softmax_xent_smooth(n, classes, 0.0, c.z, c.labels, dz);
+    CHECK(fabs(a - b) < 1e-12, "smoothing 0: %g != xent %g", b, a);
+    ref_softmax_xent_smooth(n, classes, 0.1, c.z, c.labels, dz);
+    fd_check("softmax_xent smoothing 0.1 dlogits", xent_smooth_loss, &c, c.z,
+             nl, dz);
+    /* one row z = (0, ln 3), label 1, eps 0.2: lse = ln 4,
+     * loss = 0.9 (ln 4 - ln 3) + 0.1 ln 4 */
+    double z1[2] = {0.0, log(3.0)};
+    uint32_t l1 = 1;
+    double g1[2];
+    double l = ref_softmax_xent_smooth(1, 2, 0.2, z1, &l1, g1);
+    double want = 0.9 * (log(4.0) - log(3.0)) + 0.1 * log(4.0);
+    CHECK(fabs(l - want) < 1e-12 && fabs(g1[0] - (0.25 - 0.1)) < 1e-12 &&
+              fabs(g1[1] - (0.75 - 0.9)) < 1e-12,
+          "smoothed xent of (0, ln 3): %.12g (want %.12g), grad %g %g", l,
+          want, g1[0], g1[1]);
+    free(dz), free(dz0), free(c.z), free(c.labels);
+}
+
 static void test_top1(void)
 {
     /* rows: clear max at label; max elsewhere; tie between 1 and 3 with
@@ -706,13 +744,20 @@ static void test_top1(void)
 static void test_sgd(void)
 {
     /* v = 0.9*0.2 + (0.5 + 0.1*1) = 0.78; w = 1 - 0.1*0.78 = 0.922 */
-    sr_sgd_desc d = {1, 0.9f, 0.1f, 0};
+    sr_sgd_desc d = {1, 0.9f, 0.1f, 0, 0, 0};
     double w = 1, g = 0.5, v = 0.2;
     d.momentum = 0.9f;
     ref_sgd(&d, 0.1, &w, &g, &v);
     CHECK(fabs(v - (0.9f * 0.2 + 0.5 + 0.1f * 1.0)) < 1e-15 &&
               fabs(w - (1 - 0.1 * v)) < 1e-15 && fabs(w - 0.922) < 1e-7,
           "sgd: v %.9g w %.9g, want 0.78, 0.922", v, w);
+    /* Nesterov with the gradient halved: d = 0.5*0.5 + 0.1 = 0.35,
+     * v = 0.9*0.2 + 0.35 = 0.53, w = 1 - 0.1 (0.35 + 0.9*0.53) = 0.9173 */
+    d = (sr_sgd_desc){1, 0.9f, 0.1f, 0, 1, 0};
+    w = 1, g = 0.5, v = 0.2;
+    ref_sgd_scaled(&d, 0.1, 0.5, &w, &g, &v);
+    CHECK(fabs(v - 0.53) < 1e-7 && fabs(w - 0.9173) < 1e-7,
+          "nesterov sgd: v %.9g w %.9g, want 0.53, 0.9173", v, w);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1133,6 +1178,7 @@ int main(void)
 
     group_begin("xent+top1+sgd");
     test_xent();
+    test_xent_smooth();
     test_top1();
     test_sgd();
     test_mean_abs_diff();

@@ -279,16 +279,28 @@ sr_status sr_avgpool_bwd(sr_backend *be, const sr_avgpool_desc *d,
  * equals the label. */
 sr_status sr_softmax_xent(sr_backend *be, int n, int classes, sr_view logits,
                           sr_view labels, sr_view loss, sr_view dlogits);
+/* The same with label smoothing eps in [0, 1) (PyTorch's label_smoothing):
+ * the target is t = (1 - eps) onehot + eps / classes, so a row's loss is
+ * lse - (1 - eps) l[label] - eps mean_j l[j] and dlogits = (softmax - t) / n.
+ * eps = 0 is sr_softmax_xent bit for bit. */
+sr_status sr_softmax_xent_smooth(sr_backend *be, int n, int classes,
+                                 float smoothing, sr_view logits,
+                                 sr_view labels, sr_view loss,
+                                 sr_view dlogits);
 sr_status sr_top1_count(sr_backend *be, int n, int classes, sr_view logits,
                         sr_view labels, sr_view correct);
 
 /* SGD with momentum and weight decay, PyTorch's form:
- * v = momentum v + (g + weight_decay w); w -= lr v. lr from lr_slot. */
+ * d = s g + weight_decay w; v = momentum v + d; w -= lr v, or with nesterov
+ * w -= lr (d + momentum v). lr from lr_slot; s (gradient clipping) from
+ * grad_scale_slot, or 1 when that is 0 (slot 0 is never a scale). */
 typedef struct sr_sgd_desc {
     size_t n;
     float momentum;
     float weight_decay;
     int lr_slot;
+    int nesterov;
+    int grad_scale_slot;
 } sr_sgd_desc;
 sr_status sr_sgd(sr_backend *be, const sr_sgd_desc *d, sr_view w, sr_view g,
                  sr_view v);

@@ -59,6 +59,7 @@ enum {
     SR_NN_SLOT_WAVEQ_W = 3,   /* float: WaveQ lambda_w(t) */
     SR_NN_SLOT_WAVEQ_BETA = 4,/* float: WaveQ lambda_beta(t) */
     SR_NN_SLOT_BETA_LR = 5,   /* float: WaveQ beta learning rate */
+    SR_NN_SLOT_GRAD_SCALE = 6,/* float: gradient scale (clip_grad_norm) */
     SR_NN_SLOTS_USED = 8
 };
 
@@ -200,6 +201,11 @@ typedef struct sr_nn_opts {
     float bn_eps;           /* 1e-5 */
     float bn_momentum;      /* 0.1 */
     size_t max_slab_words;  /* 0: 32 Mi words (128 MiB) */
+    int nesterov;           /* 0: PyTorch's SGD(nesterov=True) when 1 */
+    float label_smoothing;  /* 0: training loss's eps (eval loss: plain) */
+    int grad_scale;         /* 0: when 1, SGD scales the parameters'
+                               gradients by SR_NN_SLOT_GRAD_SCALE
+                               (sr_nn_set_grad_scale; clipping) */
 } sr_nn_opts;
 void sr_nn_opts_default(sr_nn_opts *o);
 
@@ -243,6 +249,12 @@ sr_status sr_nn_forward(sr_nn *net, int train);
 sr_status sr_nn_loss(sr_nn *net, int n_valid);  /* xent + top-1, first rows */
 sr_status sr_nn_backward(sr_nn *net);           /* needs sr_nn_loss first */
 sr_status sr_nn_update(sr_nn *net);
+/* Gradient clipping by global norm (opts.grad_scale): the sum of squares
+ * of every parameter gradient (betas excluded), read to the host and summed
+ * in slab order in double (the same on every backend and thread count), and
+ * the scale the next sr_nn_update applies. */
+sr_status sr_nn_grad_sumsq(sr_nn *net, double *sumsq);
+sr_status sr_nn_set_grad_scale(sr_nn *net, float scale);
 
 /* Backward in segments, for a caller that uses gradients while backward
  * goes on (gradient averaging overlapped with backward, src/train):

@@ -40,6 +40,11 @@ typedef struct sr_train_config {
     int epochs, batch;
     double lr, lr_gamma, momentum, weight_decay;
     char *lr_schedule, *lr_milestones;
+    int lr_step_epochs;     /* lr_schedule step: epochs between decays */
+    int nesterov;
+    /* warm-up epochs (fractions allowed; 0: none), training loss's label
+     * smoothing eps, gradient clipping's global L2 norm (0: off) */
+    double warmup_epochs, label_smoothing, clip_grad_norm;
     /* execution and output */
     char *backend, *device, *out, *init, *hist_epochs;
     int threads, val, force, quiet, capture, hist_bins;

@@ -870,8 +870,18 @@ static sr_status check_xent(const char *op, int n, int classes)
 sr_status sr_softmax_xent(sr_backend *be, int n, int classes, sr_view logits,
                           sr_view labels, sr_view loss, sr_view dlogits)
 {
+    return sr_softmax_xent_smooth(be, n, classes, 0.0f, logits, labels, loss,
+                                  dlogits);
+}
+
+sr_status sr_softmax_xent_smooth(sr_backend *be, int n, int classes,
+                                 float smoothing, sr_view logits,
+                                 sr_view labels, sr_view loss, sr_view dlogits)
+{
     const char *op = "softmax_xent";
     SR_TRY(check_xent(op, n, classes));
+    SR_CHECK(smoothing >= 0.0f && smoothing < 1.0f, SR_E_ARG,
+             "%s: label smoothing %g outside [0, 1)", op, (double)smoothing);
     size_t nl = (size_t)n * (size_t)classes;
     SR_TRY(need(op, "logits", logits, nl));
     SR_TRY(need(op, "labels", labels, (size_t)n));
@@ -881,6 +891,7 @@ sr_status sr_softmax_xent(sr_backend *be, int n, int classes, sr_view logits,
     sr_op o = make(SR_OP_SOFTMAX_XENT, 4, v);
     o.p.xent.n = n;
     o.p.xent.classes = classes;
+    o.p.xent.smoothing = smoothing;
     return submit(be, &o);
 }
 
@@ -910,6 +921,10 @@ sr_status sr_sgd(sr_backend *be, const sr_sgd_desc *d, sr_view w, sr_view g,
     SR_CHECK(d->weight_decay >= 0.0f, SR_E_ARG,
              "%s: weight decay %g is negative", op, (double)d->weight_decay);
     SR_TRY(need_slot(op, "lr_slot", d->lr_slot));
+    SR_CHECK(d->nesterov == 0 || d->nesterov == 1, SR_E_ARG,
+             "%s: nesterov %d is not 0 or 1", op, d->nesterov);
+    if (d->grad_scale_slot)
+        SR_TRY(need_slot(op, "grad_scale_slot", d->grad_scale_slot));
     SR_TRY(need(op, "w", w, d->n));
     SR_TRY(need(op, "g", g, d->n));
     SR_TRY(need(op, "v", v, d->n));

@@ -65,7 +65,7 @@ typedef struct sr_op {
         sr_dropout_desc dropout;
         sr_pool_desc pool;
         sr_avgpool_desc avgpool;
-        struct { int n, classes; } xent;
+        struct { int n, classes; float smoothing; } xent;
         sr_sgd_desc sgd;
         sr_sinreq_desc sinreq;
         sr_waveq_desc waveq;

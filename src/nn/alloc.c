@@ -520,6 +520,10 @@ sr_status sr_nn_alloc(sr_nn *net, sr_backend *be, const sr_nn_opts *o)
              (double)net->opts.momentum);
     SR_CHECK(net->opts.weight_decay >= 0.0f, SR_E_ARG,
              "weight decay %g is negative", (double)net->opts.weight_decay);
+    SR_CHECK(net->opts.label_smoothing >= 0.0f &&
+             net->opts.label_smoothing < 1.0f, SR_E_ARG,
+             "label smoothing %g outside [0, 1)",
+             (double)net->opts.label_smoothing);
     SR_CHECK(net->opts.bn_eps > 0.0f, SR_E_ARG, "BN eps must be > 0");
     SR_CHECK(net->opts.bn_momentum >= 0.0f && net->opts.bn_momentum <= 1.0f,
              SR_E_ARG, "BN momentum outside [0, 1]");

@@ -91,6 +91,7 @@ struct sr_nn {
     /* device side (alloc.c) */
     sr_backend *be;
     sr_nn_opts opts;
+    int train_forward;         /* the last forward was in train mode */
     int nslabs;
     sr_buf **param, **grad, **mom;
     size_t *slab_words;

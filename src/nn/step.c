@@ -3,6 +3,7 @@
  * reads or writes, so any of these can be captured into a program. */
 #include "nn_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------ */
@@ -175,6 +176,7 @@ sr_status sr_nn_forward(sr_nn *net, int train)
     SR_TRY(need_alloc(net));
     for (int i = 0; i < net->nlayers; i++)
         SR_TRY(forward_layer(net, &net->layers[i], train));
+    net->train_forward = train;
     return SR_OK;
 }
 
@@ -189,8 +191,11 @@ sr_status sr_nn_loss(sr_nn *net, int n_valid)
              "%s: the network has no parameters to train", net->name);
     sr_view logits = act(net, net->logits);
     sr_view labels = sr_at(net->labels, 0);
-    SR_TRY(sr_softmax_xent(net->be, n_valid, net->classes, logits, labels,
-                           metric(net, 0), dact(net, net->logits)));
+    /* label smoothing shapes training; evaluation reports plain xent */
+    float eps = net->train_forward ? net->opts.label_smoothing : 0.0f;
+    SR_TRY(sr_softmax_xent_smooth(net->be, n_valid, net->classes, eps, logits,
+                                  labels, metric(net, 0),
+                                  dact(net, net->logits)));
     return sr_top1_count(net->be, n_valid, net->classes, logits, labels,
                          metric(net, 1));
 }
@@ -420,7 +425,10 @@ sr_status sr_nn_update(sr_nn *net)
 {
     SR_TRY(need_alloc(net));
     sr_sgd_desc d = {.momentum = net->opts.momentum,
-                     .lr_slot = SR_NN_SLOT_LR};
+                     .lr_slot = SR_NN_SLOT_LR,
+                     .nesterov = net->opts.nesterov ? 1 : 0,
+                     .grad_scale_slot = net->opts.grad_scale
+                                        ? SR_NN_SLOT_GRAD_SCALE : 0};
     for (int s = 0; s < net->nslabs; s++) {
         if (net->opts.decay_bn_bias || net->opts.weight_decay == 0.0f) {
             d.n = net->slab_words[s];
@@ -475,6 +483,34 @@ sr_status sr_nn_update(sr_nn *net)
     return SR_OK;
 }
 
+sr_status sr_nn_grad_sumsq(sr_nn *net, double *sumsq)
+{
+    SR_TRY(need_alloc(net));
+    size_t most = 0;
+    for (int s = 0; s < net->nslabs; s++)
+        if (net->slab_words[s] > most) most = net->slab_words[s];
+    float *g = malloc((most ? most : 1) * sizeof *g);
+    SR_CHECK(g, SR_E_NOMEM, "%s: out of memory", net->name);
+    double sum = 0.0;
+    sr_status st = SR_OK;
+    for (int s = 0; st == SR_OK && s < net->nslabs; s++) {
+        st = sr_buf_read(net->be, net->grad[s], 0, net->slab_words[s], g);
+        for (size_t i = 0; st == SR_OK && i < net->slab_words[s]; i++)
+            sum += (double)g[i] * (double)g[i];
+    }
+    free(g);
+    *sumsq = sum;
+    return st;
+}
+
+sr_status sr_nn_set_grad_scale(sr_nn *net, float scale)
+{
+    SR_TRY(need_alloc(net));
+    SR_CHECK(net->opts.grad_scale, SR_E_ARG, "%s: gradient scaling was not "
+             "asked for (sr_nn_opts.grad_scale)", net->name);
+    return sr_backend_set_scalar_f(net->be, SR_NN_SLOT_GRAD_SCALE, scale);
+}
+
 sr_status sr_nn_train_step(sr_nn *net)
 {
     SR_TRY(sr_nn_forward(net, 1));
@@ -500,6 +536,9 @@ sr_status sr_nn_set_scalars(sr_nn *net, const sr_nn_scalars *s)
     int waveq = net->qopts.reg == SR_QUANT_REG_WAVEQ;
     SR_TRY(sr_backend_set_scalar_f(be, SR_NN_SLOT_LR, s->lr));
     SR_TRY(sr_backend_set_scalar_u(be, SR_NN_SLOT_STEP, s->step));
+    /* no clipping unless the trainer sets a scale after backward */
+    if (net->opts.grad_scale)
+        SR_TRY(sr_backend_set_scalar_f(be, SR_NN_SLOT_GRAD_SCALE, 1.0f));
     /* without the regularizer the op still runs for R_l, at lambda 0 */
     SR_TRY(sr_backend_set_scalar_f(be, SR_NN_SLOT_LAMBDA,
                                    sinreq ? s->lambda : 0.0f));

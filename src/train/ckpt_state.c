@@ -29,6 +29,8 @@ struct ckpt_record {
     double best_test_acc;
     int64_t best_epoch;
     double final_test_acc, final_test_loss, final_val_acc, first_loss;
+    double grad_norm_sum;
+    int64_t clipped_steps;
 };
 
 /* A field's check on a resume: SR_E_FORMAT naming the file and the
@@ -254,6 +256,9 @@ static const struct ckpt_field ckpt_fields[] = {
       check_finals),
     /* the divergence guard's reference */
     F("metrics", "first_loss", CK_F64, first_loss, CK_OPTIONAL, NULL),
+    /* --clip-grad-norm's epoch sums (0 in older files: they had none) */
+    F("metrics", "grad_norm_sum", CK_F64, grad_norm_sum, CK_OPTIONAL, NULL),
+    F("metrics", "clipped_steps", CK_I64, clipped_steps, CK_OPTIONAL, NULL),
     F("schedule", "lambda", CK_F64, lambda, CK_REQUIRED, NULL),
     F("schedule", "lr", CK_F64, lr, CK_REQUIRED, check_schedule),
     /* the step is /progress's; these only describe the generator */
@@ -300,6 +305,8 @@ static void record_of_run(const struct trainer *tr, struct ckpt_record *r)
     r->final_test_loss = p->fin_loss;
     r->final_val_acc = p->val_acc;
     r->first_loss = p->first_loss;
+    r->grad_norm_sum = p->gnorm_sum;
+    r->clipped_steps = p->clipped;
 }
 
 /* The defaults of optional fields: a record_of_run's values for files
@@ -332,6 +339,8 @@ static void record_to_run(const struct ckpt_record *r, struct trainer *tr)
     p->fin_loss = r->final_test_loss;
     p->val_acc = r->final_val_acc;
     p->first_loss = r->first_loss;
+    p->gnorm_sum = r->grad_norm_sum;
+    p->clipped = (long)r->clipped_steps;
 }
 
 static sr_status record_write(sr_ckpt_writer *w, const struct ckpt_record *r)

@@ -64,10 +64,15 @@ static const struct key keys[] = {
     {"epochs", K_INT, F(epochs), "1", "epochs"},
     {"batch", K_INT, F(batch), "256", "batch size"},
     {"lr", K_DBL, F(lr), "0.1", "initial learning rate"},
-    {"lr_schedule", K_STR, F(lr_schedule), "multistep", "multistep, cosine, constant"},
+    {"lr_schedule", K_STR, F(lr_schedule), "multistep", "multistep, step, cosine, constant"},
     {"lr_milestones", K_STR, F(lr_milestones), "60,75", "multistep epochs E,..."},
-    {"lr_gamma", K_DBL, F(lr_gamma), "0.2", "multistep factor"},
+    {"lr_step_epochs", K_INT, F(lr_step_epochs), "30", "step: epochs between decays"},
+    {"lr_gamma", K_DBL, F(lr_gamma), "0.2", "multistep/step factor"},
+    {"warmup_epochs", K_DBL, F(warmup_epochs), "0", "linear learning-rate warm-up over this many epochs (fractions allowed)"},
     {"momentum", K_DBL, F(momentum), "0.9", "SGD momentum"},
+    {"nesterov", K_BOOL, F(nesterov), "false", "Nesterov momentum"},
+    {"label_smoothing", K_DBL, F(label_smoothing), "0", "training loss label smoothing eps in [0, 1)"},
+    {"clip_grad_norm", K_DBL, F(clip_grad_norm), "0", "clip the gradients' global L2 norm to this (0: off)"},
     {"weight_decay", K_DBL, F(weight_decay), "0.0001", "weight decay"},
     {"backend", K_STR, F(backend), "cpu", "cpu or vulkan"},
     {"device", K_STR, F(device), "", "Vulkan device index or name substring"},
@@ -648,6 +653,22 @@ sr_status sr_train_config_check(const sr_train_config *c)
              sr_train_where(c, "weight_decay"));
     SR_CHECK(c->lr_gamma > 0, SR_E_CONFIG, "%s: lr_gamma must be > 0",
              sr_train_where(c, "lr_gamma"));
+    SR_CHECK(c->lr_step_epochs >= 1, SR_E_CONFIG,
+             "%s: lr_step_epochs must be >= 1, not %d",
+             sr_train_where(c, "lr_step_epochs"), c->lr_step_epochs);
+    SR_CHECK(isfinite(c->warmup_epochs) && c->warmup_epochs >= 0 &&
+             c->warmup_epochs <= c->epochs, SR_E_CONFIG,
+             "%s: warmup_epochs must be in [0, epochs = %d], not %g",
+             sr_train_where(c, "warmup_epochs"), c->epochs, c->warmup_epochs);
+    SR_CHECK(c->label_smoothing >= 0 && c->label_smoothing < 1, SR_E_CONFIG,
+             "%s: label_smoothing must be in [0, 1), not %g",
+             sr_train_where(c, "label_smoothing"), c->label_smoothing);
+    SR_CHECK(isfinite(c->clip_grad_norm) && c->clip_grad_norm >= 0,
+             SR_E_CONFIG, "%s: clip_grad_norm must be 0 (off) or > 0, not %g",
+             sr_train_where(c, "clip_grad_norm"), c->clip_grad_norm);
+    SR_CHECK(!c->nesterov || c->momentum > 0, SR_E_CONFIG,
+             "%s: Nesterov momentum needs momentum > 0",
+             sr_train_where(c, "nesterov"));
     SR_CHECK(c->sinreq_lambda >= 0, SR_E_CONFIG, "%s: sinreq_lambda must be >= 0",
              sr_train_where(c, "sinreq_lambda"));
     SR_CHECK(c->hist_bins >= 2 && c->hist_bins <= 100000, SR_E_CONFIG,
@@ -685,6 +706,23 @@ sr_status sr_train_config_check(const sr_train_config *c)
                         "(--quantizer dorefa or wrpn)",
                         sr_train_where(c, c->waveq ? "waveq" : "sinreq_lambda"),
                         c->waveq ? "WaveQ" : "SinReQ");
+    if (c->waveq) {
+        /* WaveQ sets every quantized layer's bits itself (ceil beta): a
+         * bit setting would be ignored. Refused when it differs from the
+         * default, which a saved config.yaml carries. */
+        SR_CHECK(c->bits == 4, SR_E_CONFIG, "%s: --bits %d has no effect "
+                 "under WaveQ, which learns each layer's bitwidth (start it "
+                 "with --waveq-beta-init; drop --bits)",
+                 sr_train_where(c, "bits"), c->bits);
+        SR_CHECK(!c->layer_bits[0], SR_E_CONFIG, "%s: --layer-bits has no "
+                 "effect under WaveQ, which learns each layer's bitwidth "
+                 "(choose the quantized layers with --quantize-layers / "
+                 "--fp-layers)", sr_train_where(c, "layer_bits"));
+        SR_CHECK(c->sinreq_lambda == 0, SR_E_CONFIG, "%s: --sinreq-lambda "
+                 "has no effect under WaveQ, whose term is weighted by "
+                 "--waveq-scale and --waveq-c (drop --sinreq-lambda, or "
+                 "drop --waveq for SinReQ)", sr_train_where(c, "sinreq_lambda"));
+    }
     SR_CHECK(strcmp(c->backend, "cpu") == 0 || strcmp(c->backend, "vulkan") == 0,
              SR_E_CONFIG, "%s: unknown backend '%s' (use cpu or vulkan)",
              sr_train_where(c, "backend"), c->backend);

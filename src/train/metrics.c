@@ -46,6 +46,18 @@ sr_status sr_train_metrics_line(struct trainer *tr,
     sr_json_num(f, m->lr);
     fputs(", \"lambda\": ", f);
     sr_json_num(f, m->lam);
+    if (tr->c->waveq) {
+        /* the coefficients of the epoch's last step (lambda is lambda_w) */
+        long t = m->steps > 0 ? m->steps - 1 : 0;
+        float cw, cb;
+        sr_quant_waveq_coefs(&tr->s.waveq, t, tr->T, &cw, &cb);
+        fputs(", \"waveq_lambda_w\": ", f);
+        sr_json_num(f, cw);
+        fputs(", \"waveq_lambda_beta\": ", f);
+        sr_json_num(f, cb);
+        fputs(", \"waveq_beta_lr\": ", f);
+        sr_json_num(f, sr_quant_waveq_beta_lr(&tr->s.waveq, t, tr->T));
+    }
     fputs(", \"train_loss\": ", f);
     sr_json_num(f, m->train_loss);
     fputs(", \"train_acc\": ", f);
@@ -59,6 +71,12 @@ sr_status sr_train_metrics_line(struct trainer *tr,
         sr_json_num(f, m->val_loss);
         fputs(", \"val_acc\": ", f);
         sr_json_num(f, m->val_acc);
+    }
+    if (tr->c->clip_grad_norm > 0 && tr->p.step > 0) {
+        /* the epoch's mean norm before clipping; checkpoints keep the sums */
+        fputs(", \"grad_norm\": ", f);
+        sr_json_num(f, tr->p.gnorm_sum / (double)tr->p.step);
+        fprintf(f, ", \"clipped_steps\": %ld", tr->p.clipped);
     }
     fputs(", \"images_per_s\": ", f);
     sr_json_num(f, m->ips);

@@ -185,9 +185,11 @@ sr_status sr_train_sched_parse(const sr_train_config *c, sr_train_sched *s)
         s->lr_kind = SR_LR_COSINE;
     else if (strcasecmp(c->lr_schedule, "constant") == 0)
         s->lr_kind = SR_LR_CONSTANT;
+    else if (strcasecmp(c->lr_schedule, "step") == 0)
+        s->lr_kind = SR_LR_STEP;
     else
         return sr_error(SR_E_CONFIG, "%s: unknown lr_schedule '%s' (use "
-                        "multistep, cosine or constant)",
+                        "multistep, step, cosine or constant)",
                         sr_train_where(c, "lr_schedule"), c->lr_schedule);
     const char *p = c->lr_milestones;
     while (*p) {
@@ -220,8 +222,19 @@ double sr_train_lr(const sr_train_config *c, const sr_train_sched *s, long t,
         for (int i = 0; i < s->n_milestones; i++)
             if (epoch >= s->milestones[i])
                 lr *= c->lr_gamma;
+    } else if (s->lr_kind == SR_LR_STEP) {
+        /* PyTorch's StepLR(step_size = lr_step_epochs), stepped per epoch */
+        long epoch = steps_per_epoch > 0 ? t / steps_per_epoch : 0;
+        lr *= pow(c->lr_gamma, (double)(epoch / c->lr_step_epochs));
     } else if (s->lr_kind == SR_LR_COSINE && T > 0) {
         lr *= 0.5 * (1.0 + cos(M_PI * (double)t / (double)T));
+    }
+    if (c->warmup_epochs > 0) {
+        long w = lround(c->warmup_epochs * (double)steps_per_epoch);
+        if (w < 1)
+            w = 1;
+        if (t < w)
+            lr *= (double)(t + 1) / (double)w;
     }
     return lr;
 }

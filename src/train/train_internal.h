@@ -21,7 +21,7 @@ typedef struct sr_train_plan {
 sr_status sr_train_plan_parse(const sr_train_config *c, sr_train_plan *p);
 void sr_train_plan_free(sr_train_plan *p);
 
-enum { SR_LR_MULTISTEP = 0, SR_LR_COSINE, SR_LR_CONSTANT };
+enum { SR_LR_MULTISTEP = 0, SR_LR_COSINE, SR_LR_CONSTANT, SR_LR_STEP };
 
 /* Every enumerated setting, parsed. */
 typedef struct sr_train_sched {
@@ -38,7 +38,9 @@ typedef struct sr_train_sched {
 } sr_train_sched;
 sr_status sr_train_sched_parse(const sr_train_config *c, sr_train_sched *s);
 
-/* Learning rate at step t (epoch = t / steps_per_epoch) out of T. */
+/* Learning rate at step t (epoch = t / steps_per_epoch) out of T: the
+ * schedule's, times min(1, (t + 1) / W) during a warm-up of W =
+ * round(warmup_epochs x steps_per_epoch) steps (at least 1). */
 double sr_train_lr(const sr_train_config *c, const sr_train_sched *s, long t,
                    long steps_per_epoch, long T);
 

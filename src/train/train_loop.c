@@ -80,6 +80,7 @@ static void start_position(struct trainer *tr)
         p->step = 0;
         p->sum = 0;
         p->right = p->seen = 0;
+        p->gnorm_sum = 0, p->clipped = 0;
     }
     p->complete = 0;
 }
@@ -119,6 +120,8 @@ static void step_scalars(struct trainer *tr, sr_nn_scalars *sc)
         sr_quant_waveq_coefs(&tr->s.waveq, tr->t, tr->T, &sc->waveq_w,
                              &sc->waveq_beta);
         sc->beta_lr = sr_quant_waveq_beta_lr(&tr->s.waveq, tr->t, tr->T);
+        /* the logged lambda is the active regularizer's: WaveQ's lambda_w */
+        p->lam = sc->waveq_w;
     }
     /* dropout masks are keyed by the step: another key per rank */
     if (tr->nranks > 1)
@@ -304,6 +307,7 @@ static sr_status end_epoch(struct trainer *tr, const struct epoch_clock *clk,
     p->step = 0;
     p->sum = 0;
     p->right = p->seen = 0;
+    p->gnorm_sum = 0, p->clipped = 0;
     return SR_OK;
 }
 

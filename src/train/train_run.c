@@ -26,7 +26,20 @@ static sr_status open_loaders(struct trainer *tr)
     has_val = sr_ds_find_split(ds, "val") >= 0;
     k = sr_ds_num_classes(ds);
     int has_train = sr_ds_find_split(ds, "train") >= 0;
+    struct sr_ds_split_info si = {0};
+    if (has_train)
+        sr_ds_split_info(ds, sr_ds_find_split(ds, "train"), &si);
     sr_ds_close(ds);
+    /* the ImageNet-style nets evaluate on a 224x224 centre crop: name the
+     * network, not the loader's crop, when the images are smaller */
+    SR_CHECK(tr->aug != SR_AUG_IMAGENET || !has_train ||
+             (si.height >= 224 && si.width >= 224), SR_E_FORMAT,
+             "%s: %s needs images of at least 224x224 (it is trained on "
+             "random crops and evaluated on the centre 224x224 crop), but "
+             "%s has %ux%u images; use a network for %ux%u input "
+             "(cifar10net, resnet20, vgg11, svhnnet) or an ImageNet-size "
+             "dataset", sr_train_where(c, "net"), c->net, c->data, si.height,
+             si.width, si.height, si.width);
     SR_CHECK(has_train, SR_E_FORMAT, "%s has no /train split", c->data);
     SR_CHECK(has_test, SR_E_FORMAT, "%s has no /test split to evaluate on",
              c->data);
@@ -100,7 +113,11 @@ static sr_status build_net(struct trainer *tr)
                              "take", c->data, ch, h, w, c->net);
     sr_quant_opts_default(&qo);
     qo.quantizer = tr->s.quantizer;
-    qo.bits = c->bits;
+    /* WaveQ: every quantized layer starts at ceil(beta_init), the bits it
+     * takes after any epoch until beta moves */
+    qo.bits = c->waveq ? sr_quant_waveq_bits((float)c->waveq_beta_init,
+                                             tr->s.quantizer)
+                       : c->bits;
     qo.act_bits = c->act_bits;
     qo.reg = tr->s.reg;
     qo.norm = tr->s.norm;
@@ -134,6 +151,9 @@ static sr_status build_net(struct trainer *tr)
     no.seed = (uint32_t)c->seed;
     no.momentum = (float)c->momentum;
     no.weight_decay = (float)c->weight_decay;
+    no.nesterov = c->nesterov;
+    no.label_smoothing = (float)c->label_smoothing;
+    no.grad_scale = c->clip_grad_norm > 0;
     SR_TRY(sr_nn_alloc(tr->net, tr->be, &no));
 
     tr->nq = sr_nn_quant_count(tr->net);
@@ -328,14 +348,30 @@ static void announce(struct trainer *tr)
                      "the run continues from the same epoch at the nearest "
                      "step and is not bit-identical to either", tr->ck_nranks,
                      tr->nranks, c->batch, tr->nranks);
-    sr_train_say(tr, "sinreq train: %s (%zu parameters) on %s [%s], %s "
-                 "%d-bit, regularizer %s, %d epochs x %ld steps of %d",
-                 c->net, sr_nn_param_count(tr->net),
-                 sr_backend_device_name(tr->be), sr_backend_name(tr->be),
-                 sr_quant_quantizer_name(tr->s.quantizer),
-                 tr->s.quantizer == SR_QUANT_NONE ? 32 : c->bits,
-                 sr_quant_reg_name(tr->s.reg), c->epochs, tr->steps_per_epoch,
-                 c->batch);
+    {
+        /* WaveQ learns the bitwidths: --bits plays no part */
+        char bits[64];
+        if (c->waveq)
+            snprintf(bits, sizeof bits, "bits learned (ceil beta, from beta "
+                     "%g)", c->waveq_beta_init);
+        else
+            snprintf(bits, sizeof bits, "%d-bit",
+                     tr->s.quantizer == SR_QUANT_NONE ? 32 : c->bits);
+        sr_train_say(tr, "sinreq train: %s (%zu parameters) on %s [%s], %s "
+                     "%s, regularizer %s, %d epochs x %ld steps of %d",
+                     c->net, sr_nn_param_count(tr->net),
+                     sr_backend_device_name(tr->be), sr_backend_name(tr->be),
+                     sr_quant_quantizer_name(tr->s.quantizer), bits,
+                     sr_quant_reg_name(tr->s.reg), c->epochs,
+                     tr->steps_per_epoch, c->batch);
+    }
+    if (c->nesterov || c->warmup_epochs > 0 || c->label_smoothing > 0 ||
+        c->clip_grad_norm > 0)
+        sr_train_say(tr, "SGD%s momentum %g; warm-up %g epoch(s); label "
+                     "smoothing %g; gradient norm clipped to %g%s",
+                     c->nesterov ? " (Nesterov)" : "", c->momentum,
+                     c->warmup_epochs, c->label_smoothing, c->clip_grad_norm,
+                     c->clip_grad_norm > 0 ? "" : " (off)");
     if (tr->nranks > 1) {
         sr_train_say(tr, "data parallel: %d ranks (MPI), batch %d per rank = "
                      "global batch %d; rank 0 writes the run directory",

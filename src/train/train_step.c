@@ -1,6 +1,7 @@
 /* One training step: the captured program(s), and with several ranks the
  * gradient averaging overlapped with backward, BN and WaveQ state kept
  * equal on every rank. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,32 @@ static sr_status seg_ops(struct trainer *tr, int k)
         SR_TRY(sr_nn_backward_begin(tr->net));
     }
     return sr_nn_backward_until(tr->net, tr->seg[k].layer);
+}
+
+/* One rank with clipping: forward, loss, backward (the update apart). */
+static sr_status step_to_grads(sr_nn *net)
+{
+    SR_TRY(sr_nn_forward(net, 1));
+    SR_TRY(sr_nn_loss(net, sr_nn_batch(net)));
+    return sr_nn_backward(net);
+}
+
+/* --clip-grad-norm X: the global L2 norm of the parameters' gradients
+ * (averaged over the ranks already: every rank computes the same), and the
+ * update's scale min(1, X / (norm + 1e-6)), PyTorch's clip_grad_norm_. */
+static sr_status clip_grads(struct trainer *tr)
+{
+    double sumsq, norm, scale = 1.0;
+
+    if (tr->c->clip_grad_norm <= 0)
+        return SR_OK;
+    SR_TRY(sr_nn_grad_sumsq(tr->net, &sumsq));
+    norm = sqrt(sumsq);
+    if (norm + 1e-6 > tr->c->clip_grad_norm)   /* NaN: left to the guards */
+        scale = tr->c->clip_grad_norm / (norm + 1e-6);
+    tr->p.gnorm_sum += norm;
+    tr->p.clipped += scale < 1.0;
+    return sr_nn_set_grad_scale(tr->net, (float)scale);
 }
 
 void sr_train_free_progs(struct trainer *tr)
@@ -45,10 +72,20 @@ sr_status sr_train_capture(struct trainer *tr)
     sr_train_free_progs(tr);
     if (!tr->c->capture)
         return SR_OK;
-    if (tr->nranks == 1) {
+    if (tr->nranks == 1 && tr->c->clip_grad_norm <= 0) {
         SR_TRY(sr_backend_begin_capture(tr->be));
         st = sr_nn_train_step(tr->net);
         st2 = sr_backend_end_capture(tr->be, &tr->prog);
+    } else if (tr->nranks == 1) {
+        /* clipping reads the gradients between backward and the update */
+        SR_TRY(sr_backend_begin_capture(tr->be));
+        st = step_to_grads(tr->net);
+        st2 = sr_backend_end_capture(tr->be, &tr->prog);
+        if (st == SR_OK && st2 == SR_OK) {
+            SR_TRY(sr_backend_begin_capture(tr->be));
+            st = sr_nn_update(tr->net);
+            st2 = sr_backend_end_capture(tr->be, &tr->prog_upd);
+        }
     } else {
         tr->seg_prog = calloc((size_t)tr->nseg, sizeof *tr->seg_prog);
         SR_CHECK(tr->seg_prog, SR_E_NOMEM, "out of memory");
@@ -339,6 +376,7 @@ static sr_status dist_step(struct trainer *tr, int nv, double v[4])
     tr->et.copy_s += gt.copy_s;
     tr->et.progress_s += gt.progress_s;
     tr->et.early += gt.early;
+    SR_TRY(clip_grads(tr));
     if (tr->prog_upd)
         SR_TRY(sr_program_run(tr->be, tr->prog_upd));
     else
@@ -368,10 +406,21 @@ sr_status sr_train_step(struct trainer *tr, int nv, double v[4])
 
     if (tr->nranks > 1)
         return dist_step(tr, nv, v);
-    if (tr->prog)
+    if (tr->c->clip_grad_norm > 0) {
+        if (tr->prog)
+            SR_TRY(sr_program_run(tr->be, tr->prog));
+        else
+            SR_TRY(step_to_grads(tr->net));
+        SR_TRY(clip_grads(tr));
+        if (tr->prog_upd)
+            SR_TRY(sr_program_run(tr->be, tr->prog_upd));
+        else
+            SR_TRY(sr_nn_update(tr->net));
+    } else if (tr->prog) {
         SR_TRY(sr_program_run(tr->be, tr->prog));
-    else
+    } else {
         SR_TRY(sr_nn_train_step(tr->net));
+    }
     SR_TRY(sr_nn_read_stats(tr->net, &loss, &ok));
     /* the same sums as several ranks report; loss x rows is exact in a
      * double, so v[0] / v[2] gives the float loss back */

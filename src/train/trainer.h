@@ -36,6 +36,8 @@ struct progress {
     double lr, lam;
     double first_loss;  /* the run's first step's loss (divergence guard);
                            0: not yet */
+    double gnorm_sum;   /* --clip-grad-norm: this epoch's gradient norms */
+    long clipped;       /* and the steps it scaled down */
 };
 
 /* A backward segment: backward down to `layer`, after which gradient

@@ -2,7 +2,8 @@
 # SIGKILL at a step of its own, by SIGTERM / SIGUSR1 (exit 3), or by
 # --max-steps, resumed with --resume auto, ends bit-identical to the run
 # that was never stopped (model.h5 tensors, metrics.jsonl without timings,
-# steps.tsv). Also: --keep-last, config mismatch, reused run directory.
+# steps.tsv); WaveQ and the training options too. Also: --keep-last, config
+# mismatch, reused run directory.
 . "$(dirname "$0")/lib.sh"
 if [ "$BACKEND" = vulkan ]; then
     $SINREQ devices --backend vulkan > /dev/null 2>&1 || { echo "no Vulkan device"; exit 77; }
@@ -62,6 +63,18 @@ b1=$(beta wq-full) b2=$(beta wq-part)
     || fail "WaveQ betas differ: '$b1' vs '$b2'"
 "$PY" -c 'import json,sys; b=json.load(open(sys.argv[1]))["waveq_beta"]; sys.exit(any(v != 8.0 for v in b.values()) == 0)' \
     wq-full/result.json || fail "WaveQ betas never left their initial 8: the case tests nothing"
+
+# 4b. Nesterov, warm-up, label smoothing, clipping: no state beyond the
+#     momentum buffers and the clipping's epoch sums, so a resume within
+#     the warm-up is exact as well. The state is the host's, alike for both
+#     backends: CPU only, keeping the Vulkan run within its time limit.
+if [ "$BACKEND" = cpu ]; then
+    O="$R --nesterov --warmup-epochs 1.5 --label-smoothing 0.1 --clip-grad-norm 0.5"
+    $O --out op-full || fail "options reference rc $?"
+    $O --out op-part --checkpoint-interval 3 --max-steps 5 || fail "options max-steps rc $?"
+    $O --out op-part --checkpoint-interval 3 --resume auto || fail "options resume rc $?"
+    same op-full op-part "options max-steps 5 (in the warm-up) + resume"
+fi
 
 # 5. rules
 expect_rc 1 "another configuration" $R --out maxs --resume auto --bits 2

@@ -6,7 +6,8 @@
 # parameters agree within a tolerance (tol.py): the loss and gradient sums
 # are split differently (two 32-row sums averaged vs one 64-row sum) so
 # float32 rounding differs by ~1e-7 relative per step, and 20 steps of SGD
-# with momentum carry it along.
+# with momentum carry it along. The same with Nesterov, warm-up, label
+# smoothing and gradient clipping.
 . "$(dirname "$0")/lib.sh"
 "$MKDS" data.h5 --train 640 --test 100 || exit 2
 A="--net cifar10net --lr 0.05 --quiet --hist-epochs= --data data.h5 --epochs 2 --threads 1 --backend $BACKEND"
@@ -19,4 +20,19 @@ grep -q "data parallel: 2 ranks" two/train.log && ok "train.log names 2 ranks" |
 # only rank 0 writes: one train.log line per epoch, no second writer
 [ "$(grep -c '^epoch' two/train.log)" = 2 ] && ok "one writer" || fail "train.log: $(cat two/train.log)"
 "$PY" "$DT/tol.py" one two > tol.txt 2>&1 && ok "$(cat tol.txt)" || fail "$(cat tol.txt)"
+# The training options too: clipping takes the norm of the averaged
+# gradient (the 64-row gradient), so both scale alike
+O="--nesterov --warmup-epochs 0.5 --label-smoothing 0.1 --clip-grad-norm 0.5"
+$SINREQ train $A $O --batch 64 --out one-o || { fail "options, 1 rank rc $?"; finish; }
+SINREQ_DIST_VERIFY=1 mpi 2 $SINREQ train $A $O --batch 32 --out two-o > two-o.txt 2>&1 \
+    || { fail "options, 2 ranks rc $?: $(tail -5 two-o.txt)"; finish; }
+"$PY" "$DT/tol.py" one-o two-o > tol.txt 2>&1 && ok "options: $(cat tol.txt)" || fail "options: $(cat tol.txt)"
+"$PY" - <<'PY' || fail "options: clipped steps or gradient norms differ"
+import json
+a = [json.loads(l) for l in open("one-o/metrics.jsonl")]
+b = [json.loads(l) for l in open("two-o/metrics.jsonl")]
+for x, y in zip(a, b):
+    assert x["clipped_steps"] == y["clipped_steps"] > 0, (x, y)
+    assert abs(x["grad_norm"] - y["grad_norm"]) <= 1e-4 * x["grad_norm"], (x, y)
+PY
 finish

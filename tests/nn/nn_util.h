@@ -11,6 +11,27 @@
 #include "sinreq/rng.h"
 
 /* Build a model (or NULL opts for float32), plan, allocate. */
+/* The same with training options (o->seed is replaced by seed). */
+static inline sr_status nu_model_opts(sr_backend *be, const char *name,
+                                      int batch, const sr_quant_opts *q,
+                                      uint32_t seed, const sr_nn_opts *opts,
+                                      sr_nn **out)
+{
+    sr_model_opts mo = {.name = name, .batch = batch};
+    sr_nn *net;
+    SR_TRY(sr_model_build(&mo, &net));
+    sr_nn_opts o = *opts;
+    o.seed = seed;
+    sr_status st = q ? sr_nn_set_quant(net, q) : SR_OK;
+    if (st == SR_OK) st = sr_nn_alloc(net, be, &o);
+    if (st != SR_OK) {
+        sr_nn_free(net);
+        return st;
+    }
+    *out = net;
+    return SR_OK;
+}
+
 static inline sr_status nu_model(sr_backend *be, const char *name, int batch,
                                  const sr_quant_opts *q, uint32_t seed,
                                  sr_nn **out)

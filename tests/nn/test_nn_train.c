@@ -742,6 +742,109 @@ static void test_sgd_decay(void)
     sr_nn_free(net);
 }
 
+/* Nesterov momentum, label smoothing and gradient clipping against their
+ * formulas on one step of resnet20 (first step: momentum buffer 0):
+ *   loss = mean_rows (lse - (1 - eps) z_y - eps mean_j z_j) (train mode),
+ *          plain cross-entropy in eval mode;
+ *   sr_nn_grad_sumsq = sum of every gradient squared;
+ *   d = s g + wd w, v = d, w1 = w0 - lr (d + m v), s = X / (norm + 1e-6). */
+static double xent_of(const float *z, const uint32_t *y, int n, int k,
+                      double eps)
+{
+    double loss = 0;
+    for (int i = 0; i < n; i++) {
+        const float *r = z + (size_t)i * k;
+        double mx = r[0], se = 0, mean = 0;
+        for (int j = 1; j < k; j++) mx = fmax(mx, r[j]);
+        for (int j = 0; j < k; j++) {
+            se += exp(r[j] - mx);
+            mean += (double)r[j] / k;
+        }
+        double lse = mx + log(se);
+        loss += lse - (1 - eps) * r[y[i]] - eps * mean;
+    }
+    return loss / n;
+}
+
+static void test_train_options(void)
+{
+    const int batch = 4, k = 10;
+    const float lr = 0.05f, eps = 0.1f;
+    sr_model_opts mo = {.name = "resnet20", .batch = batch};
+    sr_nn *net;
+    TRY(sr_model_build(&mo, &net));
+    sr_nn_opts o;
+    sr_nn_opts_default(&o);
+    o.nesterov = 1;
+    o.label_smoothing = eps;
+    o.grad_scale = 1;
+    sr_status st = sr_nn_alloc(net, be, &o);
+    if (st != SR_OK) sr_nn_free(net);
+    TRY(st);
+    if (st != SR_OK) return;
+    TRY(nu_batch(net, 3, 32, 32, 5));
+    TRY(nu_scalars(net, lr, 0, 0));
+    TRY(sr_nn_forward(net, 1));
+    TRY(sr_nn_loss(net, 0));
+    float z[4 * 10], loss;
+    uint32_t y[4];
+    TRY(sr_nn_read_logits(net, z));
+    TRY(sr_buf_read(be, sr_nn_label_buf(net), 0, batch, y));
+    TRY(sr_nn_read_stats(net, &loss, NULL));
+    double want = xent_of(z, y, batch, k, eps);
+    CHECK(fabs(loss - want) <= 1e-5 * fabs(want), "smoothed loss %.7g, "
+          "formula %.7g", (double)loss, want);
+    CHECK(fabs(want - xent_of(z, y, batch, k, 0)) > 1e-3,
+          "the smoothing makes no difference here: a weak test");
+    TRY(sr_nn_backward(net));
+    int nt = sr_nn_tensor_count(net);
+    float **w0 = calloc((size_t)nt, sizeof *w0), **g = calloc((size_t)nt, sizeof *g);
+    double sumsq = 0, got = -1;
+    for (int t = 0; t < nt; t++) {
+        const sr_nn_tensor_info *ti = sr_nn_tensor(net, t);
+        if (!ti->trainable) continue;
+        w0[t] = malloc(ti->numel * sizeof **w0);
+        g[t] = malloc(ti->numel * sizeof **g);
+        TRY(sr_nn_read_tensor(net, t, w0[t]));
+        TRY(sr_nn_read_grad(net, t, g[t]));
+        for (size_t i = 0; i < ti->numel; i++)
+            sumsq += (double)g[t][i] * g[t][i];
+    }
+    TRY(sr_nn_grad_sumsq(net, &got));
+    CHECK(fabs(got - sumsq) <= 1e-12 * sumsq && sumsq > 0,
+          "grad sumsq %.17g, by tensor %.17g", got, sumsq);
+    double norm = sqrt(sumsq), x = 0.3 * norm;
+    float scale = (float)(x / (norm + 1e-6));
+    TRY(sr_nn_set_grad_scale(net, scale));
+    TRY(sr_nn_update(net));
+    for (int t = 0; t < nt; t++) {
+        const sr_nn_tensor_info *ti = sr_nn_tensor(net, t);
+        if (!ti->trainable) continue;
+        float *w1 = malloc(ti->numel * sizeof *w1);
+        TRY(sr_nn_read_tensor(net, t, w1));
+        double md = 0;
+        for (size_t i = 0; i < ti->numel; i++) {
+            double d = (double)scale * g[t][i] + (double)o.weight_decay * w0[t][i];
+            double w = w0[t][i] - lr * (d + (double)o.momentum * d);
+            md = fmax(md, fabs(w - w1[i]) / (1 + fabs(w)));
+        }
+        CHECK(md < 1e-6, "%s: clipped Nesterov SGD off by %g", ti->name, md);
+        free(w1);
+        free(w0[t]);
+        free(g[t]);
+    }
+    /* evaluation reports plain cross-entropy */
+    TRY(sr_nn_eval_step(net, 0));
+    TRY(sr_nn_read_logits(net, z));
+    TRY(sr_nn_read_stats(net, &loss, NULL));
+    want = xent_of(z, y, batch, k, 0);
+    CHECK(fabs(loss - want) <= 1e-5 * fabs(want), "eval loss %.7g, plain "
+          "xent %.7g", (double)loss, want);
+    free(w0);
+    free(g);
+    sr_nn_free(net);
+}
+
 /* ------------------------------------------------------------------ */
 /* Backward in segments (sr_nn_backward_begin / _until) and the final
  * gradient prefix (sr_nn_grad_final_words), as the trainer uses them to
@@ -970,6 +1073,7 @@ int main(int argc, char **argv)
         RUN(test_sinreq_gradient);
         RUN(test_waveq_step);
         RUN(test_sgd_decay);
+        RUN(test_train_options);
         RUN(test_steps_small);
         RUN(test_errors);
     }

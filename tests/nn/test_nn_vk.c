@@ -32,21 +32,39 @@ static double rel(double a, double b)
  * the linear layers (after every such decision here) agree to ~2e-6. The
  * CPU backend alone shows the same when its input is perturbed by 1e-6.
  * Loss and parameters are compared at the usual tolerances. */
+/* Training options of the next case (NULL: the defaults) and, with
+ * grad_scale, the gradient scale every step applies. */
+static const sr_nn_opts *case_opts;
+static float case_grad_scale;
+
+static sr_status case_scalars(sr_nn *net, uint32_t step)
+{
+    SR_TRY(nu_scalars(net, 0.01f, step, 1.0f));
+    if (case_opts && case_opts->grad_scale)
+        SR_TRY(sr_nn_set_grad_scale(net, case_grad_scale));
+    return SR_OK;
+}
+
 static void compare_case_steps(const char *name, int batch,
                                const sr_quant_opts *q, double tol_loss,
                                double tol_param, int replay, uint32_t steps,
                                double flip_tol)
 {
     sr_nn *a, *b;
-    TRY(nu_model(cpu, name, batch, q, 42, &a));
-    TRY(nu_model(vk, name, batch, q, 42, &b));
+    if (case_opts) {
+        TRY(nu_model_opts(cpu, name, batch, q, 42, case_opts, &a));
+        TRY(nu_model_opts(vk, name, batch, q, 42, case_opts, &b));
+    } else {
+        TRY(nu_model(cpu, name, batch, q, 42, &a));
+        TRY(nu_model(vk, name, batch, q, 42, &b));
+    }
     int c, h, w;
     TRY(sr_model_defaults(name, &c, &h, &w, NULL));
     TRY(nu_batch(a, c, h, w, 43));
     TRY(nu_batch(b, c, h, w, 43));
     /* gradients of the first batch, tensor by tensor */
-    TRY(nu_scalars(a, 0.01f, 0, 1.0f));
-    TRY(nu_scalars(b, 0.01f, 0, 1.0f));
+    TRY(case_scalars(a, 0));
+    TRY(case_scalars(b, 0));
     TRY(sr_nn_forward(a, 1));
     TRY(sr_nn_loss(a, 0));
     TRY(sr_nn_backward(a));
@@ -91,6 +109,14 @@ static void compare_case_steps(const char *name, int batch,
         free(ga);
         free(gb);
     }
+    if (case_opts && case_opts->grad_scale) {
+        /* the norm clipping reads: each backend's gradients */
+        double sa = 0, sb = 0;
+        TRY(sr_nn_grad_sumsq(a, &sa));
+        TRY(sr_nn_grad_sumsq(b, &sb));
+        CHECK(rel(sqrt(sa), sqrt(sb)) <= tol_loss, "%s: gradient norm %g vs "
+              "%g", name, sqrt(sa), sqrt(sb));
+    }
     sr_program *prog = NULL;
     if (replay) {
         TRY(sr_backend_begin_capture(vk));
@@ -100,8 +126,8 @@ static void compare_case_steps(const char *name, int batch,
         TRY(st2);
     }
     for (uint32_t s = 0; s < steps; s++) {
-        TRY(nu_scalars(a, 0.01f, s, 1.0f));
-        TRY(nu_scalars(b, 0.01f, s, 1.0f));
+        TRY(case_scalars(a, s));
+        TRY(case_scalars(b, s));
         TRY(sr_nn_train_step(a));
         if (replay)
             TRY(sr_program_run(vk, prog));
@@ -153,6 +179,29 @@ static void test_float_nets(void)
     compare_case("resnet20", 4, NULL, 1e-4, 1e-4, 0);
     compare_case("resnet20", 4, NULL, 1e-4, 1e-4, 1);
     compare_case("svhnnet", 4, NULL, 1e-4, 1e-4, 1);  /* dropout masks */
+}
+
+/* Nesterov momentum, label smoothing and a gradient scale (clipping), each
+ * alone and together, immediate and replayed: 3 steps so the momentum
+ * term matters. */
+static void test_train_options(void)
+{
+    sr_nn_opts o;
+    sr_nn_opts_default(&o);
+    o.nesterov = 1;
+    case_opts = &o;
+    compare_case_steps("cifar10net", 4, NULL, 1e-4, 1e-4, 0, 3, 0);
+    sr_nn_opts_default(&o);
+    o.label_smoothing = 0.1f;
+    compare_case_steps("cifar10net", 4, NULL, 1e-4, 1e-4, 1, 3, 0);
+    sr_nn_opts_default(&o);
+    o.grad_scale = 1;
+    case_grad_scale = 0.37f;
+    compare_case_steps("cifar10net", 4, NULL, 1e-4, 1e-4, 0, 3, 0);
+    o.nesterov = 1;
+    o.label_smoothing = 0.2f;
+    compare_case_steps("resnet20", 4, NULL, 1e-4, 1e-4, 1, 3, 0);
+    case_opts = NULL;
 }
 
 static void test_quantized_nets(void)
@@ -256,6 +305,7 @@ int main(int argc, char **argv)
         RUN(test_net_file);
     } else {
         RUN(test_float_nets);
+        RUN(test_train_options);
         RUN(test_quantized_nets);
     }
     sr_backend_free(cpu);

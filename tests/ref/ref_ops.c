@@ -522,6 +522,27 @@ double ref_softmax_xent(int n, int classes, const double *logits,
     return loss / n;
 }
 
+double ref_softmax_xent_smooth(int n, int classes, double eps,
+                               const double *logits, const uint32_t *labels,
+                               double *dlogits)
+{
+    double loss = 0.0;
+    for (int i = 0; i < n; i++) {
+        const double *z = logits + (size_t)i * classes;
+        double mx = z[0], se = 0.0;
+        for (int j = 1; j < classes; j++) mx = z[j] > mx ? z[j] : mx;
+        for (int j = 0; j < classes; j++) se += exp(z[j] - mx);
+        double lse = mx + log(se);
+        for (int j = 0; j < classes; j++) {
+            double t = (j == (int)labels[i] ? 1.0 - eps : 0.0) + eps / classes;
+            loss -= t * (z[j] - lse);
+            if (dlogits)
+                dlogits[(size_t)i * classes + j] = (exp(z[j] - lse) - t) / n;
+        }
+    }
+    return loss / n;
+}
+
 uint32_t ref_top1_count(int n, int classes, const double *logits,
                         const uint32_t *labels)
 {
@@ -542,6 +563,16 @@ void ref_sgd(const sr_sgd_desc *d, double lr, double *w, const double *g,
     for (size_t i = 0; i < d->n; i++) {
         v[i] = (double)d->momentum * v[i] + (g[i] + (double)d->weight_decay * w[i]);
         w[i] -= lr * v[i];
+    }
+}
+
+void ref_sgd_scaled(const sr_sgd_desc *d, double lr, double gscale, double *w,
+                    const double *g, double *v)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        double dp = gscale * g[i] + (double)d->weight_decay * w[i];
+        v[i] = (double)d->momentum * v[i] + dp;
+        w[i] -= lr * (d->nesterov ? dp + (double)d->momentum * v[i] : v[i]);
     }
 }
 

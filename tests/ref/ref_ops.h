@@ -88,12 +88,22 @@ void ref_avgpool_bwd(const sr_avgpool_desc *d, const double *dy, double *dx);
 /* Mean softmax cross-entropy; dlogits = (softmax - onehot) / n. */
 double ref_softmax_xent(int n, int classes, const double *logits,
                         const uint32_t *labels, double *dlogits);
+/* With label smoothing eps, from the definition: the mean over rows of
+ * -sum_j t_j log softmax_j with t = (1 - eps) onehot + eps / classes;
+ * dlogits = (softmax - t) / n. */
+double ref_softmax_xent_smooth(int n, int classes, double eps,
+                               const double *logits, const uint32_t *labels,
+                               double *dlogits);
 uint32_t ref_top1_count(int n, int classes, const double *logits,
                         const uint32_t *labels);
 
 /* v = momentum v + (g + wd w); w -= lr v */
 void ref_sgd(const sr_sgd_desc *d, double lr, double *w, const double *g,
              double *v);
+/* With the gradient scaled by gscale first and d->nesterov:
+ * w -= lr ((gscale g + wd w) + momentum v) after the momentum update. */
+void ref_sgd_scaled(const sr_sgd_desc *d, double lr, double gscale, double *w,
+                    const double *g, double *v);
 
 /* Weight quantizers (one layer tensor) and activation quantizer, with STE
  * backward. DoReFa backward includes the path through M = max|tanh w| to the

@@ -16,6 +16,10 @@ expect_rc 1 "bad.yaml:3: unknown key 'lernrate'" $T $B --config bad.yaml
 printf 'net: [cifar10net\n' > broken.yaml
 expect_rc 1 "broken.yaml:" $T $B --config broken.yaml
 expect_rc 1 "3x28x28" $T --data d28.h5 --out r --epochs 1
+# the ImageNet-size nets on 32x32 images: the network is named, not the crop
+expect_rc 1 "--net: alexnet needs images of at least 224x224" $T $B --net alexnet
+expect_rc 1 "resnet18 needs images of at least 224x224.*has 32x32 images" $T $B --net resnet18
+[ -e r ] && fail "a refused run created its directory"
 expect_rc 1 "has 20 classes but --classes asks for 10" $T --data d100.h5 --out r --classes 10
 expect_rc 1 "missing.h5" $T --data missing.h5 --out r
 head -c 3000 data.h5 > trunc.h5

@@ -107,7 +107,8 @@ sr_status sr_cpu_dropout(sr_cpu_backend *cb, const sr_op *op)
     return SR_OK;
 }
 
-/* PyTorch's SGD: v = momentum v + (g + wd w); w -= lr v. */
+/* PyTorch's SGD: d = s g + wd w; v = momentum v + d; w -= lr v (nesterov:
+ * w -= lr (d + momentum v)). s = 1 skips the multiply: the same bits. */
 sr_status sr_cpu_sgd(sr_cpu_backend *cb, const sr_op *op)
 {
     const sr_sgd_desc *d = &op->p.sgd;
@@ -116,13 +117,18 @@ sr_status sr_cpu_sgd(sr_cpu_backend *cb, const sr_op *op)
     const float *g = sr_cpu_f(op->v[1]);
     float mom = d->momentum, wd = d->weight_decay;
     float lr = sr_scalar_f(&cb->base, d->lr_slot);
+    float gs = d->grad_scale_slot ? sr_scalar_f(&cb->base, d->grad_scale_slot)
+                                  : 1.0f;
+    int nesterov = d->nesterov;
 
 #pragma omp parallel for schedule(static) num_threads(cb->threads) \
     if (n >= EW_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
-        float vi = mom * v[i] + (g[i] + wd * w[i]);
+        float gi = gs == 1.0f ? g[i] : gs * g[i];
+        float di = gi + wd * w[i];
+        float vi = mom * v[i] + di;
         v[i] = vi;
-        w[i] -= lr * vi;
+        w[i] -= lr * (nesterov ? di + mom * vi : vi);
     }
     return SR_OK;
 }

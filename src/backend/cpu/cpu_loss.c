@@ -20,6 +20,7 @@ sr_status sr_cpu_softmax_xent(sr_cpu_backend *cb, const sr_op *op)
     const float *logits = sr_cpu_f(op->v[0]);
     const uint32_t *labels = sr_cpu_u(op->v[1]);
     float *loss = sr_cpu_f(op->v[2]), *dlogits = sr_cpu_f(op->v[3]);
+    double eps = op->p.xent.smoothing;
     double *row_loss;
     float *scratch;
     SR_TRY(check_labels(labels, n, classes, "softmax_xent"));
@@ -39,10 +40,22 @@ sr_status sr_cpu_softmax_xent(sr_cpu_backend *cb, const sr_op *op)
         for (int j = 0; j < classes; j++) sum += exp((double)l[j] - mx);
         double lse = log(sum);
         uint32_t y = labels[i];
-        row_loss[i] = lse - ((double)l[y] - mx);
+        if (eps == 0.0) {
+            row_loss[i] = lse - ((double)l[y] - mx);
+            for (int j = 0; j < classes; j++) {
+                double p = exp((double)l[j] - mx) / sum;
+                g[j] = (float)((p - (j == (int)y ? 1.0 : 0.0)) / n);
+            }
+            continue;
+        }
+        /* target (1 - eps) onehot + eps / classes */
+        double shifted = 0.0, off = eps / classes;
+        for (int j = 0; j < classes; j++) shifted += (double)l[j] - mx;
+        row_loss[i] = lse - (1.0 - eps) * ((double)l[y] - mx) -
+                      off * shifted;
         for (int j = 0; j < classes; j++) {
             double p = exp((double)l[j] - mx) / sum;
-            g[j] = (float)((p - (j == (int)y ? 1.0 : 0.0)) / n);
+            g[j] = (float)((p - (j == (int)y ? 1.0 - eps + off : off)) / n);
         }
     }
     double total = 0.0;

@@ -111,13 +111,15 @@ sr_status sr_vk_sgd(sr_backend *be, const sr_op *op)
     struct {
         uint32_t n, w_off, g_off, v_off;
         float momentum, weight_decay;
-        uint32_t lr_slot;
+        uint32_t lr_slot, nesterov, grad_scale_slot;
     } pc;
     size_t chunk = sr_vk_items_per_piece(be, op->v, 3, 1, d->n);
 
     pc.momentum = d->momentum;
     pc.weight_decay = d->weight_decay;
     pc.lr_slot = (uint32_t)d->lr_slot;
+    pc.nesterov = (uint32_t)d->nesterov;
+    pc.grad_scale_slot = (uint32_t)d->grad_scale_slot;
     for (size_t i = 0; i < d->n; i += chunk) {
         size_t m = d->n - i < chunk ? d->n - i : chunk;
         sr_view w, g, v;

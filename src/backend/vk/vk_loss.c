@@ -39,8 +39,8 @@ sr_status sr_vk_softmax_xent(sr_backend *be, const sr_op *op)
     uint32_t classes = (uint32_t)op->p.xent.classes;
     struct {
         uint32_t n, classes, logits_off, labels_off, dlogits_off, row_off;
-        float inv_n;
-    } pc = {n, classes, 0, 0, 0, 0, (float)(1.0 / n)};
+        float inv_n, smoothing;
+    } pc = {n, classes, 0, 0, 0, 0, (float)(1.0 / n), op->p.xent.smoothing};
     static const int logv[2] = {0, 3};
     uint32_t groups[3];
     sr_buf *scratch;
