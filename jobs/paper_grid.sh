@@ -7,7 +7,7 @@
 #
 #   jobs/paper_grid.sh OUT_DIR [--cifar10 FILE.h5] [--svhn FILE.h5]
 #       [--imagenet FILE.h5] [--nets LIST] [--bits LIST] [--quantizers LIST]
-#       [--seeds LIST] [--ranks N] [--dry-run]
+#       [--seeds LIST] [--ranks N] [--quiet] [--dry-run]
 #
 # Datasets are sinreq-prep files: --cifar10 feeds cifar10net, resnet20 and
 # vgg11, --svhn svhnnet, --imagenet alexnet and resnet18. --nets (comma
@@ -15,8 +15,10 @@
 # without its dataset is an error. --bits [3,4,5], --quantizers
 # [dorefa,wrpn], --seeds [1] (fine-tuning seeds; several give
 # <cell>-seed<S>/ directories and mean +- sd in the report), --ranks [1]
-# (MPI ranks per run: sbatch -n). --dry-run prints the sbatch commands and
-# submits nothing.
+# (MPI ranks per run: sbatch -n). --quiet passes --quiet to every run;
+# without it each Slurm log gets a plain progress line every 30 s
+# (sinreq train --progress-every) and the epoch lines. --dry-run prints the
+# sbatch commands and submits nothing.
 #
 # Layout: OUT_DIR/<net>/fp/, OUT_DIR/<net>/<quantizer><bits>-lambda<L>[-seed<S>]/
 # (the same names as jobs/cifar10net_grid.sh), Slurm logs in
@@ -50,6 +52,7 @@ resnet18   imagenet  90         0.1    multistep    256    5          1"
 
 out=""
 nets="" bits_list="3,4,5" quants="dorefa,wrpn" seeds_list="1" ranks=1 dry=0
+quiet=()
 declare -A data=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -61,6 +64,7 @@ while [ $# -gt 0 ]; do
         --quantizers) quants=${2:?--quantizers needs a list}; shift 2 ;;
         --seeds) seeds_list=${2:?--seeds needs a list}; shift 2 ;;
         --ranks) ranks=${2:?--ranks needs a number}; shift 2 ;;
+        --quiet) quiet=(--quiet); shift ;;
         --dry-run) dry=1; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $1 (see --help)" ;;
@@ -153,7 +157,7 @@ submit() {
 for net in "${net_list[@]}"; do
     read -r _ dkey fp_epochs fp_lr fp_sched batch ft_epochs lambda <<< "$(recipe "$net")"
     batch=${BATCH:-$batch}
-    common=(--net "$net" --data "${data[$dkey]}" --batch "$batch" --quiet)
+    common=(--net "$net" --data "${data[$dkey]}" --batch "$batch" "${quiet[@]}")
     submit "$out/$net/fp" "$net-fp" "" "${common[@]}" --seed 1 \
         --epochs "${FP_EPOCHS:-$fp_epochs}" --lr "${FP_LR:-$fp_lr}" \
         --lr-schedule "$fp_sched"
