@@ -5,7 +5,8 @@ for k in --net --data --width-mult --quantizer --bits --layer-bits --quantize-la
          --fp-layers --act-bits --sinreq-lambda --lambda-schedule --sinreq-norm --sinreq-domain --waveq \
          --epochs --batch --lr --lr-schedule --lr-milestones --lr-gamma --momentum \
          --weight-decay --backend --device --threads --seed --out --init --val \
-         --hist-epochs --force --max-steps --quiet; do
+         --hist-epochs --force --max-steps --quiet --train-limit --test-limit \
+         --val-limit --eval-every --quick --progress-every --keep-last; do
     grep -q -- "$k " out.txt || fail "train --help lacks $k"
 done
 expect_rc 0 "" $SINREQ eval --help
