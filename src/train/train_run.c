@@ -386,10 +386,12 @@ static void announce(struct trainer *tr)
                      (unsigned long long)sr_loader_samples(tr->test),
                      (unsigned long long)sr_loader_records(tr->test),
                      tr->val && c->val_limit ? ", val limited too" : "");
-    if (c->eval_every != 1)
-        sr_train_say(tr, "evaluation: %s", c->eval_every ? "every "
-                     "eval_every epochs and after the last" : "after the "
-                     "last epoch only (eval_every 0)");
+    if (c->eval_every > 1)
+        sr_train_say(tr, "evaluation every %d epochs and after the last",
+                     c->eval_every);
+    else if (c->eval_every == 0)
+        sr_train_say(tr, "evaluation after the last epoch only "
+                     "(eval_every 0)");
     if (c->init[0])
         sr_train_say(tr, "initialised from %s", c->init);
     if (c->val && !tr->val)

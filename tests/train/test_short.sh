@@ -117,6 +117,14 @@ $K --out k2 --keep-last 2 || fail "keep-last 2 rc $?"
 $K --out kall --keep-last all || fail "keep-last all rc $?"
 [ "$(nckpt kall)" = 8 ] && ok "keep-last all: 8 left" || fail "keep-last all left $(nckpt kall)"
 grep -q "^keep_last: all" kall/config.yaml || fail "config.yaml: $(grep keep_last kall/config.yaml)"
+# the YAML keys: that config.yaml, one epoch
+$R --config kall/config.yaml --out kyaml --epochs 1 || fail "keep_last: all from YAML rc $?"
+[ "$(nckpt kyaml)" = 4 ] || fail "keep_last: all from YAML left $(nckpt kyaml)"
+printf 'train_limit: 64\neval_every: 0\nkeep_last: 0\nprogress_every: 2s\n' > short.yaml
+$R --config short.yaml --out kyaml0 --epochs 2 || fail "short.yaml rc $?"
+[ "$(json kyaml0/result.json '["steps"]')" = 4 ] && [ "$(nckpt kyaml0)" = 0 ] \
+    || fail "short.yaml: steps $(json kyaml0/result.json '["steps"]'), $(nckpt kyaml0) checkpoints"
+grep -q "evaluation after the last epoch only" kyaml0/train.log || fail "eval_every 0 not logged"
 expect_rc 1 "keep_last" $R --out bad --keep-last -1
 expect_rc 1 "keep_last" $R --out bad --keep-last some
 # 0 and an interrupted run: the newest is kept until the run finished
