@@ -286,8 +286,9 @@ static sr_status end_epoch(struct trainer *tr, const struct epoch_clock *clk,
     else
         snprintf(test, sizeof test, "test not evaluated (eval_every %d)",
                  c->eval_every);
-    snprintf(val, sizeof val, eval && tr->val ? " | val acc %.4f" : "",
-             m.val_acc);
+    val[0] = '\0';
+    if (eval && tr->val)
+        snprintf(val, sizeof val, " | val acc %.4f", m.val_acc);
     snprintf(lr, sizeof lr, "lr %.4g lambda %.4g", p->lr, p->lam);
     sr_fmt_duration(secs, sizeof secs, sr_now() - clk->start);
     sr_train_say(tr, "epoch %d/%d: train loss %.4f acc %.4f | %s%s | %s | "
