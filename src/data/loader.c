@@ -546,12 +546,11 @@ static sr_status pick_subset(sr_loader *ld)
     sr_data_permute(perm, (uint32_t)ld->records,
                     sr_rng_key(0, SR_DATA_STREAM_SUBSET, 0));
     qsort(perm, (size_t)ld->n, sizeof *perm, u32_cmp);
-    ld->rec = realloc(perm, sizeof *perm * (ld->n ? ld->n : 1));
-    if (!ld->rec) {
-        free(perm);
-        return sr_error(SR_E_NOMEM, "out of memory");
-    }
-    return SR_OK;
+    ld->rec = malloc(sizeof *perm * (ld->n ? ld->n : 1));
+    if (ld->rec)
+        memcpy(ld->rec, perm, sizeof *perm * ld->n);
+    free(perm);
+    return ld->rec ? SR_OK : sr_error(SR_E_NOMEM, "out of memory");
 }
 
 /* A limit's labels, and its images when they are held in memory: the
