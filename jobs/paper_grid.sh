@@ -8,7 +8,7 @@
 #   jobs/paper_grid.sh OUT_DIR [--cifar10 FILE.h5] [--svhn FILE.h5]
 #       [--imagenet FILE.h5] [--nets LIST] [--bits LIST] [--quantizers LIST]
 #       [--seeds LIST] [--ranks N] [--file-data cifar10|svhn|imagenet]
-#       [--dry-run]
+#       [--quiet] [--dry-run]
 #
 # Datasets are sinreq-prep files: --cifar10 feeds cifar10net, resnet20 and
 # vgg11, --svhn svhnnet, --imagenet alexnet and resnet18. --nets (comma
@@ -19,8 +19,10 @@
 # and the model files keep the network's text. --bits [3,4,5], --quantizers
 # [dorefa,wrpn], --seeds [1] (fine-tuning seeds; several give
 # <cell>-seed<S>/ directories and mean +- sd in the report), --ranks [1]
-# (MPI ranks per run: sbatch -n). --dry-run prints the sbatch commands and
-# submits nothing.
+# (MPI ranks per run: sbatch -n). --quiet passes --quiet to every run;
+# without it each Slurm log gets a plain progress line every 30 s
+# (sinreq train --progress-every) and the epoch lines. --dry-run prints the
+# sbatch commands and submits nothing.
 #
 # Layout: OUT_DIR/<net>/fp/, OUT_DIR/<net>/<quantizer><bits>-lambda<L>[-seed<S>]/
 # (the same names as jobs/cifar10net_grid.sh), Slurm logs in
@@ -57,6 +59,7 @@ file       cifar10   90         0.1    multistep    128    10         1"
 out=""
 nets="" bits_list="3,4,5" quants="dorefa,wrpn" seeds_list="1" ranks=1 dry=0
 file_data=cifar10
+quiet=()
 declare -A data=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -69,6 +72,7 @@ while [ $# -gt 0 ]; do
         --seeds) seeds_list=${2:?--seeds needs a list}; shift 2 ;;
         --ranks) ranks=${2:?--ranks needs a number}; shift 2 ;;
         --file-data) file_data=${2:?--file-data needs cifar10, svhn or imagenet}; shift 2 ;;
+        --quiet) quiet=(--quiet); shift ;;
         --dry-run) dry=1; shift ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         -*) die "unknown option $1 (see --help)" ;;
@@ -183,7 +187,7 @@ for entry in "${net_list[@]}"; do
     read -r _ dkey fp_epochs fp_lr fp_sched batch ft_epochs lambda <<< "${net_recipe[$entry]}"
     net=${net_dir[$entry]}
     batch=${BATCH:-$batch}
-    common=(--net "${net_arg[$entry]}" --data "${data[$dkey]}" --batch "$batch" --quiet)
+    common=(--net "${net_arg[$entry]}" --data "${data[$dkey]}" --batch "$batch" "${quiet[@]}")
     submit "$out/$net/fp" "$net-fp" "" "${common[@]}" --seed 1 \
         --epochs "${FP_EPOCHS:-$fp_epochs}" --lr "${FP_LR:-$fp_lr}" \
         --lr-schedule "$fp_sched"

@@ -49,6 +49,12 @@ typedef struct sr_loader_opts {
     /* Per-channel normalisation x = (pixel/255 - mean) / std. All zero:
      * computed from the file's "train" split (documented in docs/data.md). */
     float mean[3], std[3];
+    /* Short experiments: use only `limit` records of the split (0: all).
+     * They are the first `limit` of a fixed permutation of the records (the
+     * same for every seed, rank count and run; a smaller limit's records
+     * are part of a larger one's), read in file order. A split sorted by
+     * class still gives a sample of every class. */
+    uint64_t limit;
 } sr_loader_opts;
 
 sr_status sr_loader_open(const sr_loader_opts *opts, sr_loader **out);
@@ -67,7 +73,8 @@ sr_status sr_loader_open_cap(const sr_loader_opts *opts, uint64_t mem_cap,
 void sr_loader_shape(const sr_loader *ld, int *c, int *h, int *w);
 int sr_loader_classes(const sr_loader *ld);
 const char *sr_loader_class_name(const sr_loader *ld, int i);
-uint64_t sr_loader_samples(const sr_loader *ld);      /* in the split */
+uint64_t sr_loader_samples(const sr_loader *ld);      /* used (limit) */
+uint64_t sr_loader_records(const sr_loader *ld);      /* in the split */
 int sr_loader_batches_per_epoch(const sr_loader *ld); /* for this rank */
 void sr_loader_norm(const sr_loader *ld, float mean[3], float std[3]);
 

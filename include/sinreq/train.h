@@ -52,7 +52,9 @@ typedef struct sr_train_config {
     /* data parallelism: gradient bucket size in MiB (docs/distributed.md) */
     double bucket_mb;
     /* checkpoints: RUN_DIR/ckpt/, every checkpoint_interval steps (0: at
-     * epoch ends only; epoch ends always), the newest keep_last kept;
+     * epoch ends only; epoch ends always), the newest keep_last kept
+     * (SR_KEEP_ALL: every one; 0: the newest while the run goes on, none
+     * after it finished);
      * resume: "", "auto" or a checkpoint file */
     char *resume;
     long checkpoint_interval;
@@ -61,10 +63,21 @@ typedef struct sr_train_config {
      * above max_abs_weight at a checkpoint, a rank silent for rank_timeout
      * seconds end the run with SR_EXIT_RUNTIME (0: off) */
     double diverge_factor, max_abs_weight, rank_timeout;
+    /* short experiments: the first N records of a fixed, seed-independent
+     * permutation of each split (0: all); evaluate every eval_every epochs
+     * and after the last (0: after the last only); quick: a smoke-run
+     * preset for the keys left at their defaults (sr_train_config_presets) */
+    long train_limit, test_limit, val_limit;
+    int eval_every, quick;
+    /* progress lines off a terminal: "N" steps or "Ns" seconds */
+    char *progress_every;
     /* where each key was last set ("default", "--bits", "FILE:LINE"),
      * indexed like the key table; owned */
     char **where;
 } sr_train_config;
+
+/* keep_last: every checkpoint ("all") */
+#define SR_KEEP_ALL (-1)
 
 void sr_train_config_default(sr_train_config *c);
 void sr_train_config_free(sr_train_config *c);
@@ -78,6 +91,10 @@ sr_status sr_train_config_set(sr_train_config *c, const char *key,
 sr_status sr_train_config_load_yaml(sr_train_config *c, const char *path);
 /* Parse `sinreq train` arguments: --config FILE first, then every flag. */
 sr_status sr_train_config_from_args(sr_train_config *c, int argc, char **argv);
+/* quick: the smoke-run values for the keys still at their defaults, each
+ * then set "by --quick" (sr_train_where); sr_train_config_from_args applies
+ * it last. */
+sr_status sr_train_config_presets(sr_train_config *c);
 /* Check every value (names, ranges, lists) before anything is created. */
 sr_status sr_train_config_check(const sr_train_config *c);
 /* Every key, YAML, loadable with --config. */

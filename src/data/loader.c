@@ -65,6 +65,9 @@ struct sr_loader {
     int rs_h, rs_w;           /* IMAGENET eval: resized size, 0 = none */
     size_t img_bytes, out_floats; /* per image */
     uint64_t n, full, rem;    /* samples; full global batches; tail rows */
+    uint64_t records;         /* in the split (n < records: a limit) */
+    uint32_t *rec;            /* a limit: sample i is record rec[i] (sorted);
+                                 NULL: sample i is record i */
     int nb;                   /* batches per epoch (every rank) */
     int classes;
     char **class_names;
@@ -142,7 +145,8 @@ static void batch_rows(const sr_loader *ld, int b, uint64_t *first,
 static sr_status cache_get(sr_loader *ld, uint32_t sample,
                            const uint8_t **img)
 {
-    int64_t id = (int64_t)(sample / ld->block_images);
+    uint32_t rec = ld->rec ? ld->rec[sample] : sample;
+    int64_t id = (int64_t)(rec / ld->block_images);
     struct block *victim = &ld->cache[0];
     uint64_t first, cnt;
     sr_status st;
@@ -152,21 +156,22 @@ static sr_status cache_get(sr_loader *ld, uint32_t sample,
 
         if (b->id == id) {
             b->used = ++ld->stamp;
-            *img = b->data + (sample - id * ld->block_images) * ld->img_bytes;
+            *img = b->data + (rec - id * ld->block_images) * ld->img_bytes;
             return SR_OK;
         }
         if (b->used < victim->used)
             victim = b;
     }
     first = (uint64_t)id * ld->block_images;
-    cnt = ld->n - first < ld->block_images ? ld->n - first : ld->block_images;
+    cnt = ld->records - first < ld->block_images ? ld->records - first
+                                                  : ld->block_images;
     victim->id = -1;
     st = sr_ds_read_images(ld->ds, ld->split, first, cnt, victim->data);
     if (st)
         return st;
     victim->id = id;
     victim->used = ++ld->stamp;
-    *img = victim->data + (sample - first) * ld->img_bytes;
+    *img = victim->data + (rec - first) * ld->img_bytes;
     return SR_OK;
 }
 
@@ -445,7 +450,7 @@ static sr_status compute_norm(sr_loader *ld, sr_ds *ds)
     if (!hist)
         return sr_error(SR_E_NOMEM, "out of memory");
     ib = (size_t)info.channels * info.height * info.width;
-    if (ld->images && ld->split == tr) {
+    if (ld->images && ld->split == tr && !ld->rec) {
         buf = ld->images;
         blk = info.count;
     } else {
@@ -521,6 +526,66 @@ static sr_status set_norm(sr_loader *ld, const sr_loader_opts *o, sr_ds *ds)
         ld->std[c] = o->std[c];
     }
     return SR_OK;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* A limit's records: the first n of a permutation that depends on nothing
+ * but the record count, sorted (file order reads blocks once). */
+static sr_status pick_subset(sr_loader *ld)
+{
+    uint32_t *perm = malloc(sizeof *perm * ld->records);
+
+    if (!perm)
+        return sr_error(SR_E_NOMEM, "out of memory");
+    sr_data_permute(perm, (uint32_t)ld->records,
+                    sr_rng_key(0, SR_DATA_STREAM_SUBSET, 0));
+    qsort(perm, (size_t)ld->n, sizeof *perm, u32_cmp);
+    ld->rec = malloc(sizeof *perm * (ld->n ? ld->n : 1));
+    if (ld->rec)
+        memcpy(ld->rec, perm, sizeof *perm * ld->n);
+    free(perm);
+    return ld->rec ? SR_OK : sr_error(SR_E_NOMEM, "out of memory");
+}
+
+/* A limit's labels, and its images when they are held in memory: the
+ * blocks that hold chosen records, each read once. */
+static sr_status read_subset(sr_loader *ld, sr_ds *ds)
+{
+    uint32_t *all = malloc(sizeof *all * (ld->records ? ld->records : 1));
+    uint8_t *blk = NULL;
+    sr_status st;
+
+    if (!all)
+        return sr_error(SR_E_NOMEM, "out of memory");
+    st = sr_ds_read_labels(ds, ld->split, all);
+    for (uint64_t i = 0; st == SR_OK && i < ld->n; i++)
+        ld->labels[i] = all[ld->rec[i]];
+    free(all);
+    if (st || !ld->images)
+        return st;
+    blk = malloc(ld->block_images * ld->img_bytes);
+    if (!blk)
+        return sr_error(SR_E_NOMEM, "out of memory");
+    for (uint64_t i = 0; i < ld->n;) {
+        uint64_t first = ld->rec[i] / ld->block_images * ld->block_images;
+        uint64_t cnt = ld->records - first < ld->block_images
+                           ? ld->records - first : ld->block_images;
+
+        st = sr_ds_read_images(ds, ld->split, first, cnt, blk);
+        if (st)
+            break;
+        for (; i < ld->n && ld->rec[i] < first + cnt; i++)
+            memcpy(ld->images + i * ld->img_bytes,
+                   blk + (ld->rec[i] - first) * ld->img_bytes, ld->img_bytes);
+    }
+    free(blk);
+    return st;
 }
 
 static sr_status alloc_buffers(sr_loader *ld, uint64_t mem_cap)
@@ -637,7 +702,14 @@ sr_status sr_loader_open_cap(const sr_loader_opts *opts, uint64_t mem_cap,
                       (unsigned long long)info.count, info.channels);
         goto out_free;
     }
-    ld->n = info.count;
+    ld->records = info.count;
+    ld->n = opts->limit && opts->limit < info.count ? opts->limit
+                                                     : info.count;
+    if (ld->n < ld->records) {
+        st = pick_subset(ld);
+        if (st)
+            goto out_free;
+    }
     ld->c = (int)info.channels;
     ld->h = (int)info.height;
     ld->w = (int)info.width;
@@ -663,13 +735,19 @@ sr_status sr_loader_open_cap(const sr_loader_opts *opts, uint64_t mem_cap,
     st = alloc_buffers(ld, mem_cap);
     if (st)
         goto out_free;
-    st = sr_ds_read_labels(ds, ld->split, ld->labels);
-    if (st)
-        goto out_free;
-    if (ld->images) {
-        st = sr_ds_read_images(ds, ld->split, 0, ld->n, ld->images);
+    if (ld->rec) {
+        st = read_subset(ld, ds);
         if (st)
             goto out_free;
+    } else {
+        st = sr_ds_read_labels(ds, ld->split, ld->labels);
+        if (st)
+            goto out_free;
+        if (ld->images) {
+            st = sr_ds_read_images(ds, ld->split, 0, ld->n, ld->images);
+            if (st)
+                goto out_free;
+        }
     }
     st = set_norm(ld, opts, ds);
     if (st)
@@ -729,6 +807,7 @@ void sr_loader_free(sr_loader *ld)
     free(ld->images);
     free(ld->labels);
     free(ld->perm);
+    free(ld->rec);
     free(ld->refs);
     free(ld->path);
     free(ld->split_name);
@@ -758,6 +837,7 @@ const char *sr_loader_class_name(const sr_loader *ld, int i)
 }
 
 uint64_t sr_loader_samples(const sr_loader *ld) { return ld->n; }
+uint64_t sr_loader_records(const sr_loader *ld) { return ld->records; }
 int sr_loader_batches_per_epoch(const sr_loader *ld) { return ld->nb; }
 
 void sr_loader_norm(const sr_loader *ld, float mean[3], float std[3])

@@ -13,6 +13,7 @@
 /* RNG streams (the `stream` argument of sr_rng_key). */
 #define SR_DATA_STREAM_SHUFFLE 0x53485546u  /* "SHUF": per-epoch order */
 #define SR_DATA_STREAM_AUGMENT 0x41554731u  /* "AUG1": per-sample draws */
+#define SR_DATA_STREAM_SUBSET 0x53554253u   /* "SUBS": a limit's records */
 /* Counters used per sample by the augmentation: sample * stride + k. */
 #define SR_DATA_AUG_STRIDE 64u
 #define SR_DATA_RRC_TRIES 10

@@ -24,6 +24,7 @@ static const char *may_differ[] = {
     "out", "resume", "force", "quiet", "max_steps", "threads", "device",
     "checkpoint_interval", "keep_last", "hist_epochs", "hist_bins",
     "bucket_mb", "diverge_factor", "max_abs_weight", "rank_timeout",
+    "progress_every",
 };
 
 int sr_ckpt_key_may_differ(const char *key)
@@ -191,7 +192,7 @@ void sr_ckpt_prune(const char *run_dir, int keep)
 
     if (sr_ckpt_list(run_dir, &v, &n) != SR_OK)
         return;
-    for (int i = 0; i < n - keep; i++)
+    for (int i = 0; keep >= 0 && i < n - keep; i++)
         unlink(v[i].path);
     free(v);
 }

@@ -714,7 +714,11 @@ sr_status sr_train_write_ckpt(struct trainer *tr)
     SR_TRY(sr_ckpt_commit(w));
     /* the rank watchdog's "last good checkpoint" */
     sr_dist_set_context(tr->d, tr->t, path);
-    sr_ckpt_prune(tr->c->out, tr->c->keep_last);
+    /* keep_last 0 keeps the newest until the run finished (a preempted
+     * run resumes from it); all: none pruned */
+    if (tr->c->keep_last != SR_KEEP_ALL)
+        sr_ckpt_prune(tr->c->out, tr->c->keep_last > 0 ? tr->c->keep_last
+                                                       : 1);
     if (tr->log && (fprintf(tr->log, "checkpoint %s (epoch %d, step %ld)\n",
                             path, tr->p.epoch, tr->t) < 0 || fflush(tr->log)))
         sr_train_note_write_error(tr, "train.log");

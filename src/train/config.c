@@ -89,11 +89,17 @@ static const struct key keys[] = {
     {"max_steps", K_LONG, F(max_steps), "0", "stop after this many steps (0: no limit)"},
     {"quiet", K_BOOL, F(quiet), "false", "no progress output"},
     {"checkpoint_interval", K_LONG, F(checkpoint_interval), "0", "checkpoint every N steps too (0: at epoch ends only)"},
-    {"keep_last", K_INT, F(keep_last), "3", "checkpoints kept in RUN_DIR/ckpt"},
+    {"keep_last", K_INT, F(keep_last), "3", "checkpoints kept in RUN_DIR/ckpt: N, all, or 0 (none once the run finished)"},
     {"resume", K_STR, F(resume), "", "auto (newest valid checkpoint in RUN_DIR/ckpt) or a checkpoint file"},
     {"diverge_factor", K_DBL, F(diverge_factor), "100", "stop (exit 2) when a step's loss exceeds this x ln(classes) (0: off)"},
     {"max_abs_weight", K_DBL, F(max_abs_weight), "100", "stop (exit 2) when a weight's |value| exceeds this at a checkpoint (0: off)"},
     {"rank_timeout", K_DBL, F(rank_timeout), "120", "several ranks: end the job (exit 2) when a rank does not respond for this many seconds (0: off)"},
+    {"train_limit", K_LONG, F(train_limit), "0", "train on N images of /train only (a fixed subset, the same for every seed; 0: all)"},
+    {"test_limit", K_LONG, F(test_limit), "0", "evaluate on N images of /test only (0: all)"},
+    {"val_limit", K_LONG, F(val_limit), "0", "evaluate on N images of /val only (0: all)"},
+    {"eval_every", K_INT, F(eval_every), "1", "evaluate every K epochs and after the last (0: after the last only)"},
+    {"quick", K_BOOL, F(quick), "false", "smoke run: 1 epoch, train_limit 2560, test/val_limit 1000 unless set"},
+    {"progress_every", K_STR, F(progress_every), "30s", "progress line when stderr is not a terminal: every N steps or Ns seconds"},
 };
 #undef F
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
@@ -171,6 +177,17 @@ static sr_status set_idx(sr_train_config *c, int k, const char *v,
         char what[4300];
         sr_status st;
         long x = 0;
+
+        /* keep_last: a count or "all" (-1 inside, never as a number) */
+        if (strcmp(keys[k].name, "keep_last") == 0) {
+            if (strcasecmp(v, "all") == 0)
+                x = SR_KEEP_ALL;
+            else if (sr_parse_long(where, v, 0, INT_MAX, &x) != SR_OK)
+                return sr_error(SR_E_CONFIG, "%s: keep_last must be a "
+                                "count >= 0 or 'all', not '%s'", where, v);
+            *(int *)p = (int)x;
+            break;
+        }
 
         if (strncmp(where, "--", 2) == 0 || strcmp(where, "default") == 0)
             snprintf(what, sizeof what, "%s", where);
@@ -534,7 +551,7 @@ sr_status sr_train_config_from_args(sr_train_config *c, int argc, char **argv)
         }
         SR_TRY(set_idx(c, k, v, where));
     }
-    return SR_OK;
+    return sr_train_config_presets(c);
 }
 
 /* ---- output ---- */
@@ -561,7 +578,13 @@ sr_status sr_train_config_write_yaml(const sr_train_config *c, FILE *f)
         fprintf(f, "%s: ", keys[k].name);
         switch (keys[k].type) {
         case K_STR: yaml_str(f, *(char *const *)p ? *(char *const *)p : ""); break;
-        case K_INT: fprintf(f, "%d", *(const int *)p); break;
+        case K_INT:
+            if (strcmp(keys[k].name, "keep_last") == 0 &&
+                *(const int *)p == SR_KEEP_ALL)
+                fputs("all", f);
+            else
+                fprintf(f, "%d", *(const int *)p);
+            break;
         case K_LONG: fprintf(f, "%ld", *(const long *)p); break;
         case K_DBL: {
             /* shortest text that reads back to the same double */
@@ -594,6 +617,50 @@ void sr_train_config_help(FILE *f)
         fprintf(f, "  --%-16s %s [%s]\n", flag, keys[k].help,
                 keys[k].def[0] ? keys[k].def : "\"\"");
     }
+}
+
+/* ---- the --quick preset ---- */
+
+sr_status sr_train_config_presets(sr_train_config *c)
+{
+    /* about half a minute for resnet20 on a few CPU cores */
+    static const char *const preset[][2] = {
+        {"epochs", "1"}, {"train_limit", "2560"}, {"test_limit", "1000"},
+        {"val_limit", "1000"},
+    };
+
+    if (!c->quick)
+        return SR_OK;
+    for (size_t i = 0; i < sizeof preset / sizeof preset[0]; i++) {
+        int k = find_key(preset[i][0]);
+        if (c->where && c->where[k] && strcmp(c->where[k], "default") != 0)
+            continue;   /* set by the user: theirs wins */
+        SR_TRY(set_idx(c, k, preset[i][1], "--quick"));
+    }
+    return SR_OK;
+}
+
+sr_status sr_train_progress_every(const sr_train_config *c, long *steps,
+                                  double *seconds)
+{
+    const char *v = c->progress_every ? c->progress_every : "";
+    size_t n = strlen(v);
+    char num[64];
+
+    *steps = 0;
+    *seconds = 0;
+    if (n > 1 && n < sizeof num && v[n - 1] == 's') {
+        snprintf(num, sizeof num, "%.*s", (int)(n - 1), v);
+        if (sr_parse_double(sr_train_where(c, "progress_every"), num, 1e-3,
+                            1e9, seconds) == SR_OK)
+            return SR_OK;
+    } else if (sr_parse_long(sr_train_where(c, "progress_every"), v, 1,
+                             LONG_MAX, steps) == SR_OK) {
+        return SR_OK;
+    }
+    return sr_error(SR_E_CONFIG, "%s: progress_every must be a step count "
+                    "(100) or seconds (30s), not '%s'",
+                    sr_train_where(c, "progress_every"), v);
 }
 
 /* ---- checks ---- */
@@ -678,8 +745,23 @@ sr_status sr_train_config_check(const sr_train_config *c)
     SR_CHECK(c->checkpoint_interval >= 0, SR_E_CONFIG,
              "%s: checkpoint_interval must be >= 0",
              sr_train_where(c, "checkpoint_interval"));
-    SR_CHECK(c->keep_last >= 1, SR_E_CONFIG, "%s: keep_last must be >= 1",
+    SR_CHECK(c->keep_last >= 0 || c->keep_last == SR_KEEP_ALL, SR_E_CONFIG,
+             "%s: keep_last must be a count >= 0 or 'all'",
              sr_train_where(c, "keep_last"));
+    SR_CHECK(c->train_limit >= 0, SR_E_CONFIG, "%s: train_limit must be "
+             ">= 0 (0: the whole split)", sr_train_where(c, "train_limit"));
+    SR_CHECK(c->test_limit >= 0, SR_E_CONFIG, "%s: test_limit must be >= 0 "
+             "(0: the whole split)", sr_train_where(c, "test_limit"));
+    SR_CHECK(c->val_limit >= 0, SR_E_CONFIG, "%s: val_limit must be >= 0 "
+             "(0: the whole split)", sr_train_where(c, "val_limit"));
+    SR_CHECK(c->eval_every >= 0, SR_E_CONFIG, "%s: eval_every must be >= 0 "
+             "(0: evaluate after the last epoch only)",
+             sr_train_where(c, "eval_every"));
+    {
+        long n;
+        double s;
+        SR_TRY(sr_train_progress_every(c, &n, &s));
+    }
     SR_CHECK(c->threads >= 0 && c->threads <= SR_MAX_THREADS, SR_E_CONFIG,
              "%s: threads %d is outside 0..%d (0: OpenMP's default)",
              sr_train_where(c, "threads"), c->threads, SR_MAX_THREADS);

@@ -6,34 +6,45 @@
 #include "run_io.h"
 #include "trainer.h"
 
-/* At most every 0.1 s on a terminal, else every tenth of the epoch. */
-void sr_train_show_progress(struct trainer *tr, int epoch, long step,
-                            long nsteps, double loss, double acc, double ips,
-                            double *last)
+/* The run's step count: --max-steps ends it early. */
+long sr_train_total_steps(const struct trainer *tr)
 {
-    double now = sr_now();
+    long m = tr->c->max_steps;
+
+    return m > 0 && m < tr->T ? m : tr->T;
+}
+
+/* A line at most every 0.1 s on a terminal (rewritten in place), else a
+ * plain line every progress_every steps or seconds (a log file). The step
+ * count and the ETA are the run's: global steps out of the total that
+ * --max-steps leaves. */
+void sr_train_show_progress(struct trainer *tr, int epoch, double loss,
+                            double acc, double ips)
+{
     const sr_train_config *c = tr->c;
+    double now = sr_now();
+    long total = sr_train_total_steps(tr);
+    double eta = ips > 0 ? (double)(total - tr->t) * c->batch * tr->nranks /
+                               ips : 0;
+    char e[32];
 
     if (c->quiet)
         return;
     if (tr->tty) {
-        if (now - *last < 0.1 && step != nsteps)
+        if (now - tr->progress_last < 0.1 && tr->t != total)
             return;
-        double eta = ips > 0 ? (double)(tr->T - tr->t) * c->batch / ips : 0;
-        char e[32];
-        sr_fmt_duration(e, sizeof e, eta);
-        fprintf(stderr, "\r\033[Kepoch %d/%d step %ld/%ld loss %.4f acc %.3f "
-                "%.0f img/s ETA %s", epoch, c->epochs, step, nsteps, loss, acc,
-                ips, e);
-        fflush(stderr);
-    } else {
-        long every = nsteps / 10 > 0 ? nsteps / 10 : 1;
-        if (step % every && step != nsteps)
+    } else if (tr->progress_steps > 0) {
+        if (tr->t % tr->progress_steps)
             return;
-        fprintf(stderr, "epoch %d/%d step %ld/%ld loss %.4f acc %.3f %.0f "
-                "img/s\n", epoch, c->epochs, step, nsteps, loss, acc, ips);
+    } else if (now - tr->progress_last < tr->progress_s) {
+        return;
     }
-    *last = now;
+    sr_fmt_duration(e, sizeof e, eta);
+    fprintf(stderr, "%sstep %ld/%ld epoch %d/%d loss %.4f acc %.3f %.0f "
+            "img/s ETA %s%s", tr->tty ? "\r\033[K" : "", tr->t, total, epoch,
+            c->epochs, loss, acc, ips, e, tr->tty ? "" : "\n");
+    fflush(stderr);
+    tr->progress_last = now;
 }
 
 sr_status sr_train_metrics_line(struct trainer *tr,
@@ -158,6 +169,16 @@ sr_status sr_train_write_result(struct trainer *tr, int epochs_done,
         fputs(", \"final_val_acc\": ", f);
         sr_json_num(f, p->val_acc);
     }
+    /* the data the run used: a short experiment says so */
+    fprintf(f, ", \"train_images\": %llu, \"test_images\": %llu",
+            (unsigned long long)sr_loader_samples(tr->train),
+            (unsigned long long)sr_loader_samples(tr->test));
+    if (tr->val)
+        fprintf(f, ", \"val_images\": %llu",
+                (unsigned long long)sr_loader_samples(tr->val));
+    fprintf(f, ", \"train_limit\": %ld, \"test_limit\": %ld, "
+            "\"val_limit\": %ld, \"eval_every\": %d", tr->c->train_limit,
+            tr->c->test_limit, tr->c->val_limit, tr->c->eval_every);
     fputs(", \"wall_s\": ", f);
     sr_json_num(f, sr_now() - tr->t0);
     fputs(", \"bits\": {", f);

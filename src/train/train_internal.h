@@ -12,6 +12,10 @@
 /* Where a key was last set, for messages ("--bits", "cfg.yaml:3"). */
 const char *sr_train_where(const sr_train_config *c, const char *key);
 
+/* progress_every: a step count (*steps > 0) or seconds (*seconds > 0). */
+sr_status sr_train_progress_every(const sr_train_config *c, long *steps,
+                                  double *seconds);
+
 /* layer_bits / quantize_layers / fp_layers as quant.h overrides. */
 typedef struct sr_train_plan {
     sr_quant_override *ov;

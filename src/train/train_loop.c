@@ -85,10 +85,10 @@ static void start_position(struct trainer *tr)
     p->complete = 0;
 }
 
-/* One epoch's clock: when it started, the last progress line, and the rows
- * it had seen then (> 0 when resumed within the epoch). */
+/* One epoch's clock: when it started and the rows it had seen then (> 0
+ * when resumed within the epoch). */
 struct epoch_clock {
-    double start, last_line;
+    double start;
     long seen0;
 };
 
@@ -96,7 +96,6 @@ static sr_status begin_epoch(struct trainer *tr, int e,
                              struct epoch_clock *clk)
 {
     clk->start = sr_now();
-    clk->last_line = 0;
     clk->seen0 = tr->p.seen;
     tr->p.epoch = e;
     memset(&tr->et, 0, sizeof tr->et);
@@ -205,11 +204,10 @@ static sr_status step(struct trainer *tr, struct epoch_clock *clk, int *more,
     if (tr->werr_file)
         SR_TRY(sr_train_files_ok(tr));
     if (tr->root)
-        sr_train_show_progress(tr, e, p->step, tr->steps_per_epoch,
-                               p->sum / p->seen, (double)p->right / p->seen,
+        sr_train_show_progress(tr, e, p->sum / p->seen,
+                               (double)p->right / p->seen,
                                (p->seen - clk->seen0) /
-                                   (sr_now() - clk->start),
-                               &clk->last_line);
+                                   (sr_now() - clk->start));
     if (tr->c->max_steps && tr->t >= tr->c->max_steps)
         *stop = 1;
     if (tr->test_sleep > 0)
@@ -247,10 +245,16 @@ static sr_status end_epoch(struct trainer *tr, const struct epoch_clock *clk,
     const sr_train_config *c = tr->c;
     struct progress *p = &tr->p;
     int e = p->epoch;
-    sr_train_epoch_metrics m = {.epoch = e, .val_loss = NAN, .val_acc = NAN};
+    sr_train_epoch_metrics m = {.epoch = e, .test_loss = NAN,
+                                .test_acc = NAN, .val_loss = NAN,
+                                .val_acc = NAN};
     double ips = (p->seen - clk->seen0) / (sr_now() - clk->start);
     long seen = p->seen, right = p->right;
     double n = seen ? (double)seen : 1;
+    /* the run's last epoch is always evaluated: the result is measured */
+    int last = stop || e == c->epochs;
+    int eval = last || (c->eval_every > 0 && e % c->eval_every == 0);
+    char test[96], val[48], lr[64], secs[32];
 
     /* CPU time of the loop: with images_per_s, how much of the machine a
      * step took (a shared machine's load changes the one, much less the
@@ -259,15 +263,17 @@ static sr_status end_epoch(struct trainer *tr, const struct epoch_clock *clk,
     if (tr->nranks > 1)
         SR_TRY(sr_dist_sum_f64(tr->d, &tr->et.cpu_s, 1));
     SR_TRY(epoch_layer_state(tr));
-    SR_TRY(evaluate(tr, tr->test, &m.test_loss, &m.test_acc));
-    if (tr->val)
-        SR_TRY(evaluate(tr, tr->val, &m.val_loss, &m.val_acc));
-    p->fin_acc = m.test_acc;
-    p->fin_loss = m.test_loss;
-    p->val_acc = m.val_acc;
-    if (m.test_acc > p->best) {
-        p->best = m.test_acc;
-        p->best_epoch = e;
+    if (eval) {
+        SR_TRY(evaluate(tr, tr->test, &m.test_loss, &m.test_acc));
+        if (tr->val)
+            SR_TRY(evaluate(tr, tr->val, &m.val_loss, &m.val_acc));
+        p->fin_acc = m.test_acc;
+        p->fin_loss = m.test_loss;
+        p->val_acc = m.val_acc;
+        if (m.test_acc > p->best) {
+            p->best = m.test_acc;
+            p->best_epoch = e;
+        }
     }
     m.steps = tr->t;
     m.lr = p->lr;
@@ -277,16 +283,21 @@ static sr_status end_epoch(struct trainer *tr, const struct epoch_clock *clk,
     m.ips = ips;
     if (tr->root)
         SR_TRY(sr_train_metrics_line(tr, &m));
-    if (tr->val)
-        sr_train_say(tr, "epoch %d/%d: train loss %.4f acc %.4f | test loss "
-                     "%.4f acc %.4f | val acc %.4f | %.0f img/s", e,
-                     c->epochs, p->sum / n, (double)right / n, m.test_loss,
-                     m.test_acc, m.val_acc, ips);
+    if (eval)
+        snprintf(test, sizeof test, "test loss %.4f acc %.4f", m.test_loss,
+                 m.test_acc);
     else
-        sr_train_say(tr, "epoch %d/%d: train loss %.4f acc %.4f | test loss "
-                     "%.4f acc %.4f | %.0f img/s", e, c->epochs, p->sum / n,
-                     (double)right / n, m.test_loss, m.test_acc, ips);
-    if (tr->root && sr_train_hist_wanted(tr, e, stop || e == c->epochs))
+        snprintf(test, sizeof test, "test not evaluated (eval_every %d)",
+                 c->eval_every);
+    val[0] = '\0';
+    if (eval && tr->val)
+        snprintf(val, sizeof val, " | val acc %.4f", m.val_acc);
+    snprintf(lr, sizeof lr, "lr %.4g lambda %.4g", p->lr, p->lam);
+    sr_fmt_duration(secs, sizeof secs, sr_now() - clk->start);
+    sr_train_say(tr, "epoch %d/%d: train loss %.4f acc %.4f | %s%s | %s | "
+                 "%s, %.0f img/s", e, c->epochs, p->sum / n,
+                 (double)right / n, test, val, lr, secs, ips);
+    if (tr->root && sr_train_hist_wanted(tr, e, last))
         SR_TRY(sr_train_write_hist(tr, e));
     if (p->step >= tr->steps_per_epoch) {
         /* the epoch is done and logged: the next starts from zero */
@@ -330,6 +341,10 @@ static sr_status finish(struct trainer *tr, const char *cmdline)
         sr_model_meta_free(&m);
         SR_TRY(st);
         SR_TRY(sr_train_write_result(tr, epochs_done, cmdline));
+        /* keep_last 0: the checkpoints served the run until it finished
+         * (a --max-steps stop keeps the newest: the run may continue) */
+        if (tr->c->keep_last == 0 && tr->t >= tr->T)
+            SR_TRY(sr_ckpt_remove_all(tr->c->out));
     }
     sr_train_say(tr, "done: %d epochs, %ld steps, final test acc %.4f (best "
                  "%.4f at epoch %d), %.1f s; run in %s", epochs_done, tr->t,

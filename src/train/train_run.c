@@ -65,6 +65,7 @@ static sr_status open_loaders(struct trainer *tr)
     o.seed = (uint32_t)c->seed;
     o.rank = tr->rank;
     o.nranks = tr->nranks;
+    o.limit = (uint64_t)c->train_limit;
     SR_TRY(sr_loader_open(&o, &tr->train));
     if (tr->nranks > 1)
         SR_CHECK(sr_loader_batches_per_epoch(tr->train) > 0, SR_E_FORMAT,
@@ -73,18 +74,20 @@ static sr_status open_loaders(struct trainer *tr)
                  (unsigned long long)sr_loader_samples(tr->train), c->batch,
                  tr->nranks);
     SR_CHECK(sr_loader_batches_per_epoch(tr->train) > 0, SR_E_FORMAT,
-             "%s: /train has %llu images, fewer than one batch of %d",
+             "%s: /train has %llu images%s, fewer than one batch of %d",
              c->data, (unsigned long long)sr_loader_samples(tr->train),
-             c->batch);
+             c->train_limit ? " (train_limit)" : "", c->batch);
     /* evaluation uses the training split's normalisation */
     sr_loader_norm(tr->train, o.mean, o.std);
     o.split = "test";
     o.shuffle = 0;
     o.drop_last = 0;
     o.augment = tr->aug == SR_AUG_IMAGENET ? SR_AUG_CENTER : SR_AUG_NONE;
+    o.limit = (uint64_t)c->test_limit;
     SR_TRY(sr_loader_open(&o, &tr->test));
     if (c->val && has_val) {
         o.split = "val";
+        o.limit = (uint64_t)c->val_limit;
         SR_TRY(sr_loader_open(&o, &tr->val));
     }
     return SR_OK;
@@ -257,6 +260,7 @@ static sr_status trainer_init(struct trainer *tr, const sr_train_config *c,
                                getenv("SINREQ_TEST_STEP_SLEEP"), 0, 3600,
                                &tr->test_sleep));
     SR_TRY(sr_train_config_check(c));
+    SR_TRY(sr_train_progress_every(c, &tr->progress_steps, &tr->progress_s));
     /* several ranks: a rank silent for rank_timeout s ends the job; a stop
      * signal (mpirun's SIGTERM when a rank died) makes a wait say whom it
      * waits for */
@@ -318,6 +322,31 @@ static sr_status join_ranks(struct trainer *tr)
                             sr_ckpt_path(tr->ck) :
                             "the one rank 0 resumed from");
     return sr_train_grad_plan(tr);
+}
+
+/* --quick: the values it set (keys the user set are theirs). */
+static void announce_quick(struct trainer *tr)
+{
+    static const char *const keys[] = {"epochs", "train_limit",
+                                       "test_limit", "val_limit"};
+    char buf[256];
+    size_t o = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *k = keys[i];
+        long v = strcmp(k, "epochs") == 0 ? tr->c->epochs :
+                 strcmp(k, "train_limit") == 0 ? tr->c->train_limit :
+                 strcmp(k, "test_limit") == 0 ? tr->c->test_limit :
+                 tr->c->val_limit;
+        if (strcmp(sr_train_where(tr->c, k), "--quick") != 0 ||
+            o >= sizeof buf)
+            continue;
+        o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s %ld",
+                              o ? ", " : "", k, v);
+    }
+    sr_train_say(tr, "--quick (smoke run): set %s", o ? buf :
+                 "nothing (every key it sets was given)");
 }
 
 /* train.log's opening lines: what was resumed or skipped, the run. */
@@ -383,6 +412,23 @@ static void announce(struct trainer *tr)
                      tr->nseg > 1 ? tr->seg[tr->nseg - 2].ready : 0,
                      tr->nseg > 1 ? "" : " (serial schedule)");
     }
+    if (c->quick)
+        announce_quick(tr);
+    if (c->train_limit || c->test_limit || (tr->val && c->val_limit))
+        sr_train_say(tr, "short experiment: train on %llu of %llu images, "
+                     "test on %llu of %llu%s (a fixed subset of each split, "
+                     "the same for every seed)",
+                     (unsigned long long)sr_loader_samples(tr->train),
+                     (unsigned long long)sr_loader_records(tr->train),
+                     (unsigned long long)sr_loader_samples(tr->test),
+                     (unsigned long long)sr_loader_records(tr->test),
+                     tr->val && c->val_limit ? ", val limited too" : "");
+    if (c->eval_every > 1)
+        sr_train_say(tr, "evaluation every %d epochs and after the last",
+                     c->eval_every);
+    else if (c->eval_every == 0)
+        sr_train_say(tr, "evaluation after the last epoch only "
+                     "(eval_every 0)");
     if (c->init[0])
         sr_train_say(tr, "initialised from %s", c->init);
     if (c->val && !tr->val)

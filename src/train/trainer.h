@@ -78,6 +78,10 @@ struct trainer {
     FILE *steps;  /* steps.tsv: the loss of every step */
     char path[4096 + 32];
     int tty;
+    /* progress lines: every progress_steps steps or progress_s seconds
+     * (progress_every); the last one's time */
+    long progress_steps;
+    double progress_s, progress_last;
     long steps_per_epoch, T, t;
     double t0;
     int hist[SR_TRAIN_MAX_HIST], n_hist, hist_last;
@@ -155,9 +159,10 @@ void sr_train_say(struct trainer *tr, const char *fmt, ...)
 sr_status sr_train_open_run_files(struct trainer *tr);
 
 /* ---- metrics.jsonl, result.json and the progress line (metrics.c) ---- */
-void sr_train_show_progress(struct trainer *tr, int epoch, long step,
-                            long nsteps, double loss, double acc, double ips,
-                            double *last);
+void sr_train_show_progress(struct trainer *tr, int epoch, double loss,
+                            double acc, double ips);
+/* T, or --max-steps when it ends the run sooner. */
+long sr_train_total_steps(const struct trainer *tr);
 /* An epoch's line of metrics.jsonl. */
 typedef struct sr_train_epoch_metrics {
     int epoch;

@@ -783,6 +783,88 @@ static void test_paths(const struct tds *big)
     group_end();
 }
 
+/* The labels (= record numbers) of one epoch, sorted. */
+static int limit_records(const struct tds *d, uint64_t limit, uint32_t seed,
+                         int shuffle, uint64_t cap, uint32_t *out, int *n)
+{
+    sr_loader_opts o = opts_for(d, "train", 16, SR_AUG_NONE);
+    sr_loader *ld;
+    struct epoch e;
+    int ok = 0;
+
+    set_norm(&o);
+    o.limit = limit;
+    o.seed = seed;
+    o.shuffle = shuffle;
+    ld = open_ok(&o, cap);
+    if (ld && read_batches(ld, 16, 1, 0, 1, &e)) {
+        size_t ib = (size_t)d->c * d->h * d->w, plane = (size_t)d->h * d->w;
+        ok = 1;
+        *n = 0;
+        for (int b = 0; b < e.nb; b++)
+            for (int r = 0; r < e.nv[b]; r++) {
+                uint32_t y = e.y[(size_t)b * 16 + r];
+                const float *x = e.x + ((size_t)b * 16 + r) * e.per;
+                /* the row is that record's image */
+                for (int c = 0; c < d->c; c++)
+                    if (x[(size_t)c * plane] != norm_ref(d->train[y * ib +
+                        (size_t)c * plane], (float)(0.5 - 0.1 * c),
+                        (float)(0.2 + 0.05 * c)))
+                        ok = 0;
+                out[(*n)++] = y;
+            }
+        epoch_free(&e);
+        for (int i = 1; i < *n; i++)     /* insertion sort: small */
+            for (int j = i; j > 0 && out[j - 1] > out[j]; j--) {
+                uint32_t t = out[j];
+                out[j] = out[j - 1];
+                out[j - 1] = t;
+            }
+    }
+    sr_loader_free(ld);
+    return ok;
+}
+
+/* A limit: a fixed subset of the records, whatever the seed, order or
+ * path; a smaller limit's records are part of a larger one's. */
+static void test_limit(const struct tds *big)
+{
+    uint32_t a[300], b[300], c[300], s[300];
+    int na = 0, nb = 0, nc = 0, ns = 0, sub = 1, distinct = 1;
+    sr_loader_opts o = opts_for(big, "train", 16, SR_AUG_NONE);
+    sr_loader *ld;
+
+    group_begin("limit");
+    CHECK(limit_records(big, 50, 1, 0, SR_LOADER_MEM_CAP_DEFAULT, a, &na) &&
+          na == 50, "limit 50: %d records, each its own image", na);
+    CHECK(limit_records(big, 50, 99, 1, 0, b, &nb) && nb == 50 &&
+          memcmp(a, b, sizeof *a * 50) == 0,
+          "the same records with another seed, shuffled, block path");
+    CHECK(limit_records(big, 20, 7, 1, SR_LOADER_MEM_CAP_DEFAULT, c, &nc) &&
+          nc == 20, "limit 20");
+    for (int i = 0; i < nc; i++) {
+        int found = 0;
+        for (int j = 0; j < na; j++)
+            found |= a[j] == c[i];
+        sub &= found;
+    }
+    CHECK(sub, "limit 20's records are part of limit 50's");
+    for (int i = 1; i < na; i++)
+        distinct &= a[i] > a[i - 1];
+    CHECK(distinct && na == 50 && a[na - 1] >= 100,
+          "distinct records spread over the split, not its first 50 "
+          "(last %u)", na ? a[na - 1] : 0);
+    CHECK(limit_records(big, 1000, 1, 0, SR_LOADER_MEM_CAP_DEFAULT, s, &ns) &&
+          ns == big->n_train, "a limit above the split: all %d", ns);
+    o.limit = 50;
+    ld = open_ok(&o, SR_LOADER_MEM_CAP_DEFAULT);
+    CHECK(ld && sr_loader_samples(ld) == 50 && sr_loader_records(ld) ==
+          (uint64_t)big->n_train, "samples 50 of records %d",
+          big->n_train);
+    sr_loader_free(ld);
+    group_end();
+}
+
 /* float64 reference of the triangle-filter resampling (all taps, no
  * window bookkeeping). */
 static double tri_w(int j, double center, double fs)
@@ -1252,6 +1334,7 @@ int main(int argc, char **argv)
     test_cifar_aug(&d, &g1);
     test_seek(&d);
     test_paths(&big);
+    test_limit(&big);
     test_imagenet(&big, &d36);
     test_errors(&d, &big, &only_test, argc > 2 ? argv[2] : NULL);
     test_free(&big);

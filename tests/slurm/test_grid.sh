@@ -37,6 +37,12 @@ n=$(grep -c '^sbatch ' dry.txt)
 [ "$(grep -c 'dependency=afterok:DRY6 ' dry.txt)" = 4 ] && ok "dry run: resnet20's cells depend on its fp job" \
     || fail "dry run dependencies: $(grep -o 'dependency=[^ ]*' dry.txt | tr '\n' ' ')"
 [ ! -e g ] && [ -z "$(squeue -h -o %A)" ] && ok "dry run: nothing made or submitted" || fail "dry run submitted or made g/"
+# progress lines in the Slurm logs unless --quiet
+grep -q -- "--quiet" dry.txt && fail "dry run: --quiet without being asked"
+bash "$G" g --cifar10 data.h5 --nets cifar10net --bits 4 --quiet --dry-run > dryq.txt 2>&1 \
+    || fail "dry run --quiet rc $?"
+[ "$(grep -c 'train.sbatch .* --quiet' dryq.txt)" = 5 ] && ok "--quiet: every run quiet" \
+    || fail "--quiet: $(grep -c -- '--quiet' dryq.txt) of 5 runs quiet"
 
 # --- the grid ----------------------------------------------------------------
 SECONDS=0

@@ -6,7 +6,8 @@ for k in --net --data --width-mult --quantizer --bits --layer-bits --quantize-la
          --epochs --batch --lr --lr-schedule --lr-milestones --lr-gamma --momentum \
          --weight-decay --backend --device --threads --seed --out --init --val \
          --hist-epochs --force --max-steps --quiet --nesterov --warmup-epochs \
-         --label-smoothing --clip-grad-norm --lr-step-epochs; do
+         --label-smoothing --clip-grad-norm --lr-step-epochs --train-limit --test-limit \
+         --val-limit --eval-every --quick --progress-every --keep-last; do
     grep -q -- "$k " out.txt || fail "train --help lacks $k"
 done
 expect_rc 0 "" $SINREQ eval --help
