@@ -19,4 +19,15 @@ grep -q "data parallel: 2 ranks" two/train.log && ok "train.log names 2 ranks" |
 # only rank 0 writes: one train.log line per epoch, no second writer
 [ "$(grep -c '^epoch' two/train.log)" = 2 ] && ok "one writer" || fail "train.log: $(cat two/train.log)"
 "$PY" "$DT/tol.py" one two > tol.txt 2>&1 && ok "$(cat tol.txt)" || fail "$(cat tol.txt)"
+# the final evaluation's confusion matrix and top-5 are summed over the
+# ranks' shards: the whole test split, consistent with the top-1 count
+"$PY" - <<'PY' && ok "2 ranks: final_test over the whole split" || fail "2 ranks: final_test"
+import json, h5py, numpy as np
+r = json.load(open("two/result.json")); ft = r["final_test"]
+conf = np.array(ft["confusion"]); y = h5py.File("data.h5", "r")["test/labels"][()]
+assert ft["images"] == len(y) == conf.sum(), (ft["images"], conf.sum())
+assert list(conf.sum(axis=1)) == list(np.bincount(y, minlength=len(conf)))
+assert round(r["final_test_acc"] * len(y)) == np.trace(conf)
+assert r["final_test_acc"] <= ft["top5"] == r["final_test_top5"] <= 1
+PY
 finish
