@@ -4,13 +4,15 @@
 # and writes the same best.h5 as one done in one go.
 . "$(dirname "$0")/lib.sh"
 "$MKDS" data.h5 --train 128 --test 60 --val 40 || exit 2
-R="$T --data data.h5 --epochs 4 --quantizer wrpn --bits 4 --sinreq-lambda 1 --lr 0.05 --threads 2"
+# seed 5: the validation accuracy peaks at epoch 4 of 5, so the best is
+# neither the first nor the last epoch, and is chosen before the last stop
+R="$T --data data.h5 --epochs 5 --lr 0.05 --seed 5 --threads 2"
 $R --out full --val || fail "full run rc $?"
 $R --out notval || fail "no-val run rc $?"
-# stopped mid-epoch 2 (8 steps of 4 per epoch: step 6), then at the end of
-# epoch 3 (step 12), resumed each time
+# stopped mid-epoch 2 (4 steps per epoch: step 6), then at the end of
+# epoch 4 (step 16), resumed each time: the last part must keep epoch 4
 $R --out cut --val --max-steps 6 || fail "cut run rc $?"
-$R --out cut --val --max-steps 12 --resume auto || fail "second part rc $?"
+$R --out cut --val --max-steps 16 --resume auto || fail "second part rc $?"
 $R --out cut --val --resume auto || fail "resume rc $?"
 grep -c "resuming from" cut/train.log | grep -q 2 || fail "cut: not resumed twice: $(grep -i resum cut/train.log)"
 for run in full notval cut; do
@@ -32,6 +34,8 @@ def check(run, split):
     assert 0 <= r["best_test_top5"] <= 1 and r["best_test_top5"] >= r["best_test_acc"]
     return r, m
 full, mf = check("full", "val")
+# otherwise the checks below would not tell a kept best from a new one
+assert 1 < full["best_epoch"] < len(mf), ("pick another --seed", full["best_epoch"], mf)
 check("notval", "test")
 cut, mc = check("cut", "val")
 for k in ("best_epoch", "best_acc", "best_test_acc", "best_test_top5",
