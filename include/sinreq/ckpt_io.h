@@ -81,6 +81,14 @@ sr_status sr_ckpt_get_str(sr_ckpt_file *f, const char *group,
 sr_status sr_ckpt_get_i32s(sr_ckpt_file *f, const char *group,
                            const char *name, int *v, int n);
 
+/* The network description of a model file (model_io.h) as group /meta
+ * (its attributes, /meta/quant the plan): eval and info take a checkpoint
+ * as a model file. */
+sr_status sr_ckpt_put_meta(sr_ckpt_writer *w, const sr_model_meta *m);
+/* Read and check /meta as a model file's description (m->layers
+ * malloc'd); a checkpoint without it is SR_E_FORMAT. */
+sr_status sr_ckpt_get_meta(sr_ckpt_file *f, sr_model_meta *m);
+
 /* ---- export: really quantized weights (src/io/export_h5.c) ----
  *
  *   /@format = "sinreq-export", /@format_version = 1, and the model

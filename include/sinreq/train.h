@@ -140,7 +140,8 @@ typedef struct sr_export_summary {
 sr_status sr_train_export_ex(const char *model, const char *out,
                              const sr_export_opts *o, sr_export_summary *sum);
 
-/* Evaluate a model file on a dataset split; prints nothing. */
+/* Evaluate a model file, an export or a checkpoint on a dataset split;
+ * prints nothing. */
 typedef struct sr_eval_opts {
     const char *model, *data, *split, *backend, *device;
     int batch, threads;
@@ -149,6 +150,42 @@ typedef struct sr_eval_opts {
 } sr_eval_opts;
 sr_status sr_train_eval(const sr_eval_opts *o, double *loss, double *acc,
                         long *n);
+
+/* What papers report of an evaluation: top-1 and top-5 accuracy, accuracy
+ * per class and the confusion matrix (top-1 predictions). Top-5 counts an
+ * image whose label's logit has fewer than 5 larger ones (all images when
+ * there are at most 5 classes); the predicted class is the first largest
+ * logit, as the top-1 count of the backends. */
+typedef struct sr_eval_result {
+    long n;
+    double loss, acc, top5;     /* acc: top-1 from the backend's count */
+    long correct5;
+    int classes;
+    char **class_names;         /* classes names (owned) or NULL */
+    double *confusion;          /* [classes][classes] image counts, row: the
+                                   true class, column: the prediction */
+} sr_eval_result;
+/* sr_train_eval with the whole result (free it with sr_eval_result_free).
+ * The model may be a model file, an export or a checkpoint. */
+sr_status sr_train_eval_ex(const sr_eval_opts *o, sr_eval_result *r);
+void sr_eval_result_free(sr_eval_result *r);
+/* Images of class k (a row of the confusion matrix) and its top-1. */
+double sr_eval_result_class_count(const sr_eval_result *r, int k);
+double sr_eval_result_class_acc(const sr_eval_result *r, int k);
+/* A per-class table and (at most 20 classes) the confusion matrix, for
+ * people. */
+void sr_eval_result_print(const sr_eval_result *r, FILE *f);
+/* The result as a JSON object's members (no braces): "images", "loss",
+ * "top1", "top5", "classes", "per_class", "confusion". */
+void sr_eval_result_json(const sr_eval_result *r, FILE *f);
+/* A JSON file {"model", "data", "split", members above}, written whole. */
+sr_status sr_eval_result_write(const sr_eval_opts *o,
+                               const sr_eval_result *r, const char *path);
+
+/* The quantization plan a configuration would apply, layer by layer
+ * (bits, quantizer, SinReQ on/off, lambda), without training: `sinreq info
+ * --config`. */
+sr_status sr_train_plan_print(const sr_train_config *c, FILE *f);
 
 /* Loads a model file as eval would (network, plan, every tensor) and
  * discards it: `sinreq info` describes only files eval can use. */

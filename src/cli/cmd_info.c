@@ -1,11 +1,12 @@
-/* sinreq info FILE.h5 (model or dataset) | info --net NAME|FILE.yaml
- * [--width W]. */
+/* sinreq info FILE.h5 (model, export, checkpoint or dataset) | info --net
+ * NAME|FILE.yaml [--width W] | info --config FILE.yaml [train flags]. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "sinreq/suggest.h"
+#include "sinreq/ckpt_io.h"
 #include "sinreq/dataset.h"
 #include "sinreq/model_io.h"
 #include "sinreq/models.h"
@@ -14,9 +15,12 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: sinreq info FILE.h5          a model or dataset file\n"
+    fprintf(f, "usage: sinreq info FILE.h5          a model, export, "
+               "checkpoint or dataset file\n"
                "       sinreq info --net NAME|FILE.yaml [--width-mult W] [--quantizer Q "
                "--bits K] [--json]   a network's layers\n"
+               "       sinreq info --config FILE.yaml [train flags]   the "
+               "quantization plan a training would apply\n"
                "  --json: the network as JSON (layers, inputs, tensors and "
                "shapes; docs/usage.md)\n");
 }
@@ -55,14 +59,9 @@ static int info_net(const char *name, int width, const char *quant, int bits,
     return SR_EXIT_OK;
 }
 
-static int info_model(sr_model_file *f)
+/* The network description model, export and checkpoint files share. */
+static void info_meta(const sr_model_meta *m)
 {
-    const sr_model_meta *m = sr_model_file_meta(f);
-    size_t total = 0;
-
-    printf("%s: sinreq model (format %s version %d, written by %s)\n",
-           sr_model_file_path(f), SR_MODEL_FORMAT, SR_MODEL_FORMAT_VERSION,
-           m->program_version);
     printf("network: %s%s, width x%d, %d classes, input %dx%dx%d\n", m->net,
            m->net_text ? " (network file stored in the model)" : "",
            m->width, m->classes, m->in_c, m->in_h, m->in_w);
@@ -77,6 +76,17 @@ static int info_model(sr_model_file *f)
         printf("  %-28s %-9s %4d %8d %7.3f\n", m->layers[i].name,
                m->layers[i].quantized ? "yes" : "no", m->layers[i].bits,
                m->layers[i].act_bits, m->layers[i].beta);
+}
+
+static int info_model(sr_model_file *f)
+{
+    const sr_model_meta *m = sr_model_file_meta(f);
+    size_t total = 0;
+
+    printf("%s: sinreq model (format %s version %d, written by %s)\n",
+           sr_model_file_path(f), SR_MODEL_FORMAT, SR_MODEL_FORMAT_VERSION,
+           m->program_version);
+    info_meta(m);
     printf("\ntensors:\n");
     for (int i = 0; i < sr_model_file_tensor_count(f); i++) {
         const char *name;
@@ -99,6 +109,106 @@ static int info_model(sr_model_file *f)
     printf("\nparameters: %zu (trainable, running statistics excluded)\n",
            total);
     return SR_EXIT_OK;
+}
+
+static int info_export(const char *path)
+{
+    sr_export_decoded d = {0};
+    sr_status st = sr_export_load(path, &d);
+    size_t codes = 0;
+
+    if (st != SR_OK) {
+        fprintf(stderr, "sinreq info: %s\n", sr_last_error());
+        return sr_train_exit_code(st);
+    }
+    printf("%s: sinreq export, really quantized weights (format %s version "
+           "%d, written by %s)\n", path, SR_EXPORT_FORMAT,
+           SR_EXPORT_FORMAT_VERSION, d.meta.program_version);
+    info_meta(&d.meta);
+    printf("\ntensors:\n");
+    for (int i = 0; i < d.n; i++) {
+        size_t n = 1;
+        char shape[64] = "", kind[32];
+        for (int k = 0, o = 0; k < d.t[i].ndim; k++) {
+            o += snprintf(shape + o, sizeof shape - (size_t)o, "%s%d",
+                          k ? "x" : "", d.t[i].dims[k]);
+            n *= (size_t)d.t[i].dims[k];
+        }
+        if (d.bits[i]) {
+            snprintf(kind, sizeof kind, "%d-bit codes", d.bits[i]);
+            codes += n;
+        } else {
+            snprintf(kind, sizeof kind, "float32");
+        }
+        printf("  %-36s %-16s %-12s %zu\n", d.t[i].name, shape, kind, n);
+    }
+    printf("\nquantized weights: %zu (stored as codes)\n", codes);
+    sr_export_decoded_free(&d);
+    return SR_EXIT_OK;
+}
+
+static int info_ckpt(sr_ckpt_file *f)
+{
+    sr_model_meta m;
+    int64_t epoch = 0, step = 0, gstep = 0, complete = 0, epochs = 0,
+            total = 0, nranks = 1;
+    char *version = NULL;
+    sr_status st = sr_ckpt_get_meta(f, &m);
+
+    if (st == SR_OK)
+        st = sr_ckpt_get_i64(f, "progress", "epoch", &epoch);
+    if (st == SR_OK)
+        st = sr_ckpt_get_i64(f, "progress", "epochs", &epochs);
+    if (st == SR_OK)
+        st = sr_ckpt_get_i64(f, "progress", "step_in_epoch", &step);
+    if (st == SR_OK)
+        st = sr_ckpt_get_i64(f, "progress", "global_step", &gstep);
+    if (st == SR_OK)
+        st = sr_ckpt_get_i64(f, "progress", "total_steps", &total);
+    if (st == SR_OK)
+        st = sr_ckpt_get_i64(f, "progress", "epoch_complete", &complete);
+    if (st == SR_OK)
+        st = sr_ckpt_get_str(f, "", "program_version", &version);
+    if (st != SR_OK) {
+        fprintf(stderr, "sinreq info: %s\n", sr_last_error());
+        sr_model_meta_free(&m);
+        return sr_train_exit_code(st);
+    }
+    /* older checkpoints lack it: one rank */
+    if (sr_ckpt_get_i64(f, "", "nranks", &nranks) != SR_OK)
+        sr_clear_error();
+    printf("%s: sinreq checkpoint (format %s version %d, written by %s)\n",
+           sr_ckpt_path(f), SR_CKPT_FORMAT, SR_CKPT_FORMAT_VERSION, version);
+    printf("position: epoch %lld of %lld, step %lld in it%s, global step "
+           "%lld of %lld, %lld rank%s\n", (long long)epoch,
+           (long long)epochs, (long long)step,
+           complete ? " (the epoch complete)" : "", (long long)gstep,
+           (long long)total, (long long)nranks, nranks == 1 ? "" : "s");
+    info_meta(&m);
+    sr_model_meta_free(&m);
+    free(version);
+    return SR_EXIT_OK;
+}
+
+/* --config FILE [flags]: the configuration as `sinreq train` reads it;
+ * data and out are not needed to preview the plan. */
+static int info_config(int argc, char **argv)
+{
+    sr_train_config c;
+    sr_status st;
+
+    sr_train_config_default(&c);
+    st = sr_train_config_from_args(&c, argc, argv);
+    if (st == SR_OK && !(c.data && c.data[0]))
+        st = sr_train_config_set(&c, "data", "-", "info --config");
+    if (st == SR_OK && !(c.out && c.out[0]))
+        st = sr_train_config_set(&c, "out", "-", "info --config");
+    if (st == SR_OK)
+        st = sr_train_plan_print(&c, stdout);
+    if (st != SR_OK)
+        fprintf(stderr, "sinreq info: %s\n", sr_last_error());
+    sr_train_config_free(&c);
+    return st == SR_OK ? SR_EXIT_OK : sr_train_exit_code(st);
 }
 
 static int info_dataset(sr_ds *ds)
@@ -139,6 +249,15 @@ int sr_cmd_info(int argc, char **argv)
             json = 1;
             continue;
         }
+        /* the rest is a training configuration */
+        if (strcmp(a, "--config") == 0 || strncmp(a, "--config=", 9) == 0) {
+            if (net || file) {
+                fprintf(stderr, "sinreq info: --config goes without --net "
+                        "or a file\n");
+                return SR_EXIT_USAGE;
+            }
+            return info_config(argc, argv);
+        }
         if (strncmp(a, "--", 2) != 0) {
             if (file) {
                 fprintf(stderr, "sinreq info: one file at a time\n");
@@ -149,7 +268,8 @@ int sr_cmd_info(int argc, char **argv)
         }
         static const char *const known[] = {"--net", "--width",
                                             "--width-mult", "--quantizer",
-                                            "--bits", "--help", "--json",
+                                            "--bits", "--config", "--help",
+                                            "--json",
                                             NULL};
         int k = 0;
         while (known[k] && strcmp(known[k], a) != 0) k++;
@@ -194,6 +314,34 @@ int sr_cmd_info(int argc, char **argv)
         return SR_EXIT_USAGE;
     }
 
+    /* a model eval would refuse is not described as if it were fine */
+    if (sr_export_probe(file)) {
+        st = sr_train_check_model(file);
+        if (st != SR_OK) {
+            fprintf(stderr, "sinreq info: %s\n", sr_last_error());
+            return sr_train_exit_code(st);
+        }
+        return info_export(file);
+    }
+    sr_ckpt_file *ck = NULL;
+    st = sr_ckpt_open(file, &ck);
+    if (st == SR_OK) {
+        int rc;
+        st = sr_train_check_model(file);
+        if (st != SR_OK) {
+            fprintf(stderr, "sinreq info: %s\n", sr_last_error());
+            rc = sr_train_exit_code(st);
+        } else {
+            rc = info_ckpt(ck);
+        }
+        sr_ckpt_close(ck);
+        return rc;
+    }
+    if (st != SR_E_FORMAT) {
+        fprintf(stderr, "sinreq info: %s\n", sr_last_error());
+        return sr_train_exit_code(st);
+    }
+    sr_clear_error();
     sr_model_file *f = NULL;
     st = sr_model_open(file, &f);
     /* a model eval would refuse is not described as if it were fine */

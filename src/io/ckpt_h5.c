@@ -486,3 +486,39 @@ sr_status sr_ckpt_get_str(sr_ckpt_file *f, const char *group,
                         "unreadable", f->path, gname(group), name);
     return SR_OK;
 }
+
+/* ---- the network description (/meta) ---- */
+
+sr_status sr_ckpt_put_meta(sr_ckpt_writer *w, const sr_model_meta *m)
+{
+    hid_t g = group_open(w->file, "meta", 1);
+    hid_t q = g < 0 ? H5I_INVALID_HID : group_open(w->file, "meta/quant", 1);
+    sr_status st;
+
+    if (g < 0 || q < 0)
+        st = sr_h5_error(SR_E_WRITE, "%s: cannot create group /meta", w->tmp);
+    else
+        st = sr_model_meta_write(g, q, w->tmp, m);
+    sr_h5_close(&q);
+    sr_h5_close(&g);
+    return st;
+}
+
+sr_status sr_ckpt_get_meta(sr_ckpt_file *f, sr_model_meta *m)
+{
+    char where[4200];
+    hid_t g = group_open(f->file, "meta", 0);
+    sr_status st;
+
+    memset(m, 0, sizeof *m);
+    if (g < 0)
+        return sr_error(SR_E_FORMAT, "%s: no group /meta (the network "
+                        "description; checkpoints of older sinreq versions "
+                        "lack it: evaluate the run's model.h5 instead)",
+                        f->path);
+    snprintf(where, sizeof where, "%s (group /meta)", f->path);
+    st = sr_model_meta_read(g, where, SR_MODEL_FORMAT,
+                            SR_MODEL_FORMAT_VERSION, m);
+    sr_h5_close(&g);
+    return st;
+}

@@ -64,6 +64,10 @@ void sr_h5_mem_abort(hid_t *file);
 
 /* model_h5.c: the network description of model and export files. */
 int sr_model_meta_attrs(hid_t file, const sr_model_meta *m);
+/* format, format_version, the description and created_at on file (a file
+ * or a group), the per-layer plan on q. */
+sr_status sr_model_meta_write(hid_t file, hid_t q, const char *path,
+                              const sr_model_meta *m);
 /* Read and check them (format and version first, every attribute, /quant
  * with one entry per layer, every value in range); m->layers is malloc'd. */
 sr_status sr_model_meta_read(hid_t file, const char *path, const char *format,

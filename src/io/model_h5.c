@@ -149,8 +149,8 @@ int sr_model_meta_attrs(hid_t file, const sr_model_meta *m)
     return bad;
 }
 
-static sr_status write_meta(hid_t file, hid_t q, const char *path,
-                            const sr_model_meta *m)
+sr_status sr_model_meta_write(hid_t file, hid_t q, const char *path,
+                              const sr_model_meta *m)
 {
     int L = m->n_layers, bad = 0;
     const char **names = calloc((size_t)(L ? L : 1), sizeof *names);
@@ -219,7 +219,7 @@ sr_status sr_model_save(const char *path, const sr_model_meta *m,
         st = sr_h5_error(SR_E_WRITE, "%s: cannot create groups", tmp);
         goto out_close;
     }
-    st = write_meta(file, q, tmp, m);
+    st = sr_model_meta_write(file, q, tmp, m);
     for (int i = 0; st == SR_OK && i < n; i++)
         st = write_tensor(model, tmp, &t[i]);
 out_close:

@@ -31,6 +31,9 @@ struct ckpt_record {
     double final_test_acc, final_test_loss, final_val_acc, first_loss;
     double grad_norm_sum;
     int64_t clipped_steps;
+    /* the best epoch's accuracy on the split that chose it (validation,
+     * else test) and its test top-5; the last evaluation's top-5 */
+    double best_acc, best_test_top5, final_test_top5;
 };
 
 /* A field's check on a resume: SR_E_FORMAT naming the file and the
@@ -190,6 +193,22 @@ static sr_status check_best(const struct ckpt_record *r,
     return SR_OK;
 }
 
+/* the best on its split as the best test accuracy; top-5s NaN (not yet
+ * evaluated) or in [0, 1] */
+static sr_status check_top5(const struct ckpt_record *r,
+                            const struct trainer *tr, const char *path)
+{
+    double b = r->best_acc, t5 = r->best_test_top5, f5 = r->final_test_top5;
+
+    (void)tr;
+    SR_CHECK((b == -1 || (b >= 0 && b <= 1)) &&
+             (isnan(t5) || (t5 >= 0 && t5 <= 1)) &&
+             (isnan(f5) || (f5 >= 0 && f5 <= 1)), SR_E_FORMAT, "%s: "
+             "/metrics@best_acc %g, @best_test_top5 %g, @final_test_top5 %g "
+             "out of range", path, b, t5, f5);
+    return SR_OK;
+}
+
 /* not evaluated yet: NaN */
 static sr_status check_finals(const struct ckpt_record *r,
                               const struct trainer *tr, const char *path)
@@ -249,6 +268,11 @@ static const struct ckpt_field ckpt_fields[] = {
       check_data_position),
     F("metrics", "best_test_acc", CK_F64, best_test_acc, CK_REQUIRED, NULL),
     F("metrics", "best_epoch", CK_I64, best_epoch, CK_REQUIRED, check_best),
+    /* absent in older checkpoints: the best was the best test accuracy */
+    F("metrics", "best_acc", CK_F64, best_acc, CK_OPTIONAL, NULL),
+    F("metrics", "best_test_top5", CK_F64, best_test_top5, CK_OPTIONAL, NULL),
+    F("metrics", "final_test_top5", CK_F64, final_test_top5, CK_OPTIONAL,
+      check_top5),
     F("metrics", "final_test_loss", CK_F64, final_test_loss, CK_REQUIRED,
       NULL),
     F("metrics", "final_val_acc", CK_F64, final_val_acc, CK_REQUIRED, NULL),
@@ -299,7 +323,10 @@ static void record_of_run(const struct trainer *tr, struct ckpt_record *r)
     r->train_loss_sum = p->sum;
     r->train_correct = p->right;
     r->train_seen = p->seen;
-    r->best_test_acc = p->best;
+    r->best_test_acc = p->best_test;
+    r->best_acc = p->best;
+    r->best_test_top5 = p->best_top5;
+    r->final_test_top5 = p->fin_top5;
     r->best_epoch = p->best_epoch;
     r->final_test_acc = p->fin_acc;
     r->final_test_loss = p->fin_loss;
@@ -316,6 +343,8 @@ static void record_defaults(struct ckpt_record *r)
     memset(r, 0, sizeof *r);
     r->nranks = 1;          /* a checkpoint without it: one rank */
     r->first_loss = 0;      /* the first step after the resume sets it */
+    r->best_acc = NAN;      /* best_test_acc's, below */
+    r->best_test_top5 = r->final_test_top5 = NAN;
 }
 
 /* The progress of a checked record (record_read) to the run. */
@@ -333,7 +362,10 @@ static void record_to_run(const struct ckpt_record *r, struct trainer *tr)
     p->sum = r->train_loss_sum;
     p->right = (long)r->train_correct;
     p->seen = (long)r->train_seen;
-    p->best = r->best_test_acc;
+    p->best = r->best_acc;
+    p->best_test = r->best_test_acc;
+    p->best_top5 = r->best_test_top5;
+    p->fin_top5 = r->final_test_top5;
     p->best_epoch = (int)r->best_epoch;
     p->fin_acc = r->final_test_acc;
     p->fin_loss = r->final_test_loss;
@@ -405,6 +437,8 @@ static sr_status record_read(sr_ckpt_file *f, const struct trainer *tr,
         r->nranks = 1;
     if (!(isfinite(r->first_loss) && r->first_loss > 0))
         r->first_loss = 0;
+    if (isnan(r->best_acc))
+        r->best_acc = r->best_test_acc;
     for (size_t i = 0; i < N_CKPT_FIELDS; i++)
         if (ckpt_fields[i].check)
             SR_TRY(ckpt_fields[i].check(r, tr, path));
@@ -669,10 +703,19 @@ static sr_status put_state(struct trainer *tr, sr_ckpt_writer *w)
 {
     struct ckpt_record r;
 
+    sr_model_meta m;
+    sr_status st;
+
     record_of_run(tr, &r);
     SR_TRY(record_write(w, &r));
     SR_TRY(put_tensors(tr, w));
-    return put_plan(tr, w);
+    SR_TRY(put_plan(tr, w));
+    /* the model file's description: eval and info read a checkpoint */
+    st = sr_train_model_meta(tr, &m);
+    if (st == SR_OK)
+        st = sr_ckpt_put_meta(w, &m);
+    sr_model_meta_free(&m);
+    return st;
 }
 
 sr_status sr_train_write_ckpt(struct trainer *tr)

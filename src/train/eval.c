@@ -105,6 +105,10 @@ sr_status sr_train_src_read(const sr_train_src *s, const sr_nn *net,
     if (s->dec) {
         SR_TRY(read_decoded(s, net, ti, dst));
         snprintf(obj, sizeof obj, "tensor %s", ti->name);
+    } else if (s->ck) {
+        SR_TRY(sr_ckpt_get_f32(s->ck, "model", ti->name, ti->ndim, ti->dims,
+                               dst));
+        snprintf(obj, sizeof obj, "/model/%s", ti->name);
     } else {
         SR_TRY(sr_model_read(s->file, ti->name, ti->ndim, ti->dims, dst));
         snprintf(obj, sizeof obj, "/model/%s", ti->name);
@@ -273,9 +277,6 @@ sr_status sr_train_net_from_src(const sr_train_src *s, int batch,
     return SR_OK;
 }
 
-static sr_status eval_src(const sr_eval_opts *o, const sr_train_src *s,
-                          double *loss, double *acc, long *count);
-
 /* --dump-logits: every evaluated image's logits and label, in order. */
 typedef struct sr_logits_dump {
     float *v;
@@ -283,11 +284,10 @@ typedef struct sr_logits_dump {
     long n, cap;
 } sr_logits_dump;
 
-static sr_status logits_add(sr_logits_dump *d, sr_nn *net,
+/* Keep the first nv rows of a batch's logits (k classes each). */
+static sr_status logits_add(sr_logits_dump *d, const float *logits, size_t k,
                             const uint32_t *y, int nv)
 {
-    size_t k = (size_t)sr_nn_classes(net);
-
     if (d->n + nv > d->cap) {
         long cap = 2 * (d->n + nv);
         float *v = realloc(d->v, (size_t)cap * k * sizeof *v);
@@ -300,57 +300,106 @@ static sr_status logits_add(sr_logits_dump *d, sr_nn *net,
             return sr_error(SR_E_NOMEM, "out of memory for the logits");
         d->cap = cap;
     }
-    /* the whole batch (padded rows too) is read, then only nv kept */
-    float *all = malloc((size_t)sr_nn_batch(net) * k * sizeof *all);
-    if (!all)
-        return sr_error(SR_E_NOMEM, "out of memory for the logits");
-    sr_status st = sr_nn_read_logits(net, all);
-    if (st == SR_OK) {
-        memcpy(d->v + (size_t)d->n * k, all, (size_t)nv * k * sizeof *all);
-        memcpy(d->labels + d->n, y, (size_t)nv * sizeof *y);
-        d->n += nv;
-    }
-    free(all);
-    return st;
+    memcpy(d->v + (size_t)d->n * k, logits, (size_t)nv * k * sizeof *logits);
+    memcpy(d->labels + d->n, y, (size_t)nv * sizeof *y);
+    d->n += nv;
+    return SR_OK;
 }
 
-/* A model file, or an export (really quantized weights) decoded to the
- * fake quantizer's float32 values, which the network then multiplies as
- * they are (weights_quantized) with the stored plan, activation bits
- * included. */
-sr_status sr_train_eval(const sr_eval_opts *o, double *loss, double *acc,
-                        long *count)
+sr_status sr_train_src_open(const char *path, sr_train_src_file *sf)
 {
-    sr_train_src s = {.path = o->model};
-    sr_model_file *f = NULL;
-    sr_export_decoded d = {0};   /* set by sr_export_load */
+    sr_train_src *s = &sf->s;
     sr_status st;
 
-    if (sr_export_probe(o->model)) {
-        SR_TRY(sr_export_load(o->model, &d));
-        s.meta = &d.meta;
-        s.dec = &d;
-        st = eval_src(o, &s, loss, acc, count);
-        sr_export_decoded_free(&d);
-        return st;
+    memset(sf, 0, sizeof *sf);
+    s->path = path;
+    /* An export, decoded to the fake quantizer's float32 values, which the
+     * network then multiplies as they are (weights_quantized) with the
+     * stored plan, activation bits included. */
+    if (sr_export_probe(path)) {
+        SR_TRY(sr_export_load(path, &sf->dec));
+        s->meta = &sf->dec.meta;
+        s->dec = &sf->dec;
+        return SR_OK;
     }
-    SR_TRY(sr_model_open(o->model, &f));
-    s.meta = sr_model_file_meta(f);
-    s.file = f;
-    st = eval_src(o, &s, loss, acc, count);
-    sr_model_close(f);
-    return st;
+    st = sr_ckpt_open(path, &s->ck);
+    if (st == SR_OK) {
+        st = sr_ckpt_get_meta(s->ck, &sf->ck_meta);
+        if (st != SR_OK) {
+            sr_train_src_close(sf);
+            return st;
+        }
+        s->meta = &sf->ck_meta;
+        return SR_OK;
+    }
+    if (st != SR_E_FORMAT)
+        return st;
+    /* not a checkpoint: a model file, with the model reader's messages */
+    sr_clear_error();
+    SR_TRY(sr_model_open(path, &s->file));
+    s->meta = sr_model_file_meta(s->file);
+    return SR_OK;
+}
+
+void sr_train_src_close(sr_train_src_file *sf)
+{
+    if (sf->s.dec)
+        sr_export_decoded_free(&sf->dec);
+    sr_ckpt_close(sf->s.ck);
+    sr_model_meta_free(&sf->ck_meta);
+    sr_model_close(sf->s.file);
+    memset(sf, 0, sizeof *sf);
+}
+
+const char *sr_train_src_kind(const sr_train_src *s)
+{
+    return s->dec ? "export" : s->ck ? "checkpoint" : "model";
 }
 
 static sr_status eval_src(const sr_eval_opts *o, const sr_train_src *s,
-                          double *loss, double *acc, long *count)
+                          sr_eval_result *r);
+
+sr_status sr_train_eval_ex(const sr_eval_opts *o, sr_eval_result *r)
+{
+    sr_train_src_file sf;
+    sr_status st;
+
+    memset(r, 0, sizeof *r);
+    SR_TRY(sr_train_src_open(o->model, &sf));
+    st = eval_src(o, &sf.s, r);
+    sr_train_src_close(&sf);
+    if (st != SR_OK)
+        sr_eval_result_free(r);
+    return st;
+}
+
+sr_status sr_train_eval(const sr_eval_opts *o, double *loss, double *acc,
+                        long *count)
+{
+    sr_eval_result r;
+
+    SR_TRY(sr_train_eval_ex(o, &r));
+    *loss = r.loss;
+    *acc = r.acc;
+    *count = r.n;
+    sr_eval_result_free(&r);
+    return SR_OK;
+}
+
+static const char *ds_class_name(const void *ds, int k)
+{
+    return sr_ds_class_name(ds, (uint32_t)k);
+}
+
+static sr_status eval_src(const sr_eval_opts *o, const sr_train_src *s,
+                          sr_eval_result *r)
 {
     sr_backend *be = NULL;
     sr_nn *net = NULL;
     sr_loader *ld = NULL;
     sr_ds *ds = NULL;
     sr_loader_opts lo = {0};
-    float *x = NULL;
+    float *x = NULL, *logits = NULL;
     uint32_t *y = NULL;
     const sr_model_meta *m;
     const char *split = o->split ? o->split : "test";
@@ -374,6 +423,11 @@ static sr_status eval_src(const sr_eval_opts *o, const sr_train_src *s,
                       o->model, m->classes);
         goto out;
     }
+    st = sr_eval_result_init(r, m->classes);
+    if (st == SR_OK)
+        st = sr_eval_result_names(r, ds_class_name, ds);
+    if (st != SR_OK)
+        goto out;
     lo.path = o->data;
     lo.split = split;
     lo.batch = batch;
@@ -396,7 +450,8 @@ static sr_status eval_src(const sr_eval_opts *o, const sr_train_src *s,
         }
         x = malloc((size_t)batch * (size_t)(c * h * w) * sizeof *x);
         y = malloc((size_t)batch * sizeof *y);
-        if (!x || !y) {
+        logits = malloc((size_t)batch * (size_t)m->classes * sizeof *logits);
+        if (!x || !y || !logits) {
             st = sr_error(SR_E_NOMEM, "out of memory");
             goto out;
         }
@@ -423,19 +478,23 @@ static sr_status eval_src(const sr_eval_opts *o, const sr_train_src *s,
             st = sr_nn_eval_step(net, nv);
         if (st == SR_OK)
             st = sr_nn_read_stats(net, &l, &ok);
+        if (st == SR_OK)
+            st = sr_nn_read_logits(net, logits);
         if (st == SR_OK && o->dump_logits)
-            st = logits_add(&dump, net, y, nv);
+            st = logits_add(&dump, logits, (size_t)m->classes, y, nv);
         /* l and ok are set only when every call above succeeded */
         if (st != SR_OK)
             break;
+        sr_eval_result_add(r, logits, y, nv);
         sum += (double)l * nv;
         right += ok;
         n += nv;
     }
     if (st == SR_OK) {
-        *loss = n ? sum / (double)n : NAN;
-        *acc = n ? (double)right / (double)n : NAN;
-        *count = n;
+        r->loss = n ? sum / (double)n : NAN;
+        r->acc = n ? (double)right / (double)n : NAN;
+        r->top5 = n ? (double)r->correct5 / (double)n : NAN;
+        r->n = n;
     }
     if (st == SR_OK && o->dump_logits)
         st = sr_logits_save(o->dump_logits, o->model, dump.v, dump.labels,
@@ -445,6 +504,7 @@ out:
     free(dump.labels);
     free(x);
     free(y);
+    free(logits);
     sr_nn_free(net);
     if (be)
         sr_backend_free(be);
@@ -456,36 +516,18 @@ out:
 sr_status sr_train_check_model(const char *path)
 {
     sr_backend_opts bo = {0};
-    sr_train_src s = {.path = path};
-    sr_model_file *f = NULL;
-    sr_export_decoded d = {0};   /* set by sr_export_load */
-    int is_export = sr_export_probe(path);
+    sr_train_src_file sf;
     sr_backend *be = NULL;
     sr_nn *net = NULL;
     sr_status st;
 
     bo.threads = 1;
-    if (is_export) {
-        SR_TRY(sr_export_load(path, &d));
-        s.meta = &d.meta;
-        s.dec = &d;
-        st = SR_OK;
-    } else {
-        st = sr_model_open(path, &f);
-        if (st == SR_OK) {
-            s.meta = sr_model_file_meta(f);
-            s.file = f;
-        }
-    }
+    SR_TRY(sr_train_src_open(path, &sf));
+    st = sr_backend_create("cpu", &bo, &be);
     if (st == SR_OK)
-        st = sr_backend_create("cpu", &bo, &be);
-    if (st == SR_OK)
-        st = sr_train_net_from_src(&s, 1, be, &net);
+        st = sr_train_net_from_src(&sf.s, 1, be, &net);
     sr_nn_free(net);
     sr_backend_free(be);
-    if (is_export)
-        sr_export_decoded_free(&d);
-    else
-        sr_model_close(f);
+    sr_train_src_close(&sf);
     return st;
 }

@@ -162,9 +162,24 @@ sr_status sr_train_write_result(struct trainer *tr, int epochs_done,
     sr_json_num(f, p->fin_acc);
     fputs(", \"final_test_loss\": ", f);
     sr_json_num(f, p->fin_loss);
-    fputs(", \"best_test_acc\": ", f);
+    fputs(", \"final_test_top5\": ", f);
+    sr_json_num(f, tr->fin_eval.top5);
+    /* the best epoch: chosen on the validation split when there is one,
+     * its weights in best.h5 */
+    fputs(", \"best_selected_on\": ", f);
+    sr_json_str(f, tr->val ? "val" : "test");
+    fprintf(f, ", \"best_epoch\": %d, \"best_acc\": ", p->best_epoch);
     sr_json_num(f, p->best);
-    fprintf(f, ", \"best_epoch\": %d", p->best_epoch);
+    fputs(", \"best_test_acc\": ", f);
+    sr_json_num(f, p->best_test);
+    fputs(", \"best_test_top5\": ", f);
+    sr_json_num(f, p->best_top5);
+    fputs(", \"best_model\": ", f);
+    /* none when no evaluation had a number (an empty split) */
+    if (p->best_epoch > 0)
+        sr_json_str(f, "best.h5");
+    else
+        fputs("null", f);
     if (tr->val) {
         fputs(", \"final_val_acc\": ", f);
         sr_json_num(f, p->val_acc);
@@ -179,6 +194,10 @@ sr_status sr_train_write_result(struct trainer *tr, int epochs_done,
     fprintf(f, ", \"train_limit\": %ld, \"test_limit\": %ld, "
             "\"val_limit\": %ld, \"eval_every\": %d", tr->c->train_limit,
             tr->c->test_limit, tr->c->val_limit, tr->c->eval_every);
+    /* the last epoch's test evaluation in full */
+    fputs(", \"final_test\": {", f);
+    sr_eval_result_json(&tr->fin_eval, f);
+    fputc('}', f);
     fputs(", \"wall_s\": ", f);
     sr_json_num(f, sr_now() - tr->t0);
     fputs(", \"bits\": {", f);

@@ -116,9 +116,11 @@ sr_status sr_train_open_run_files(struct trainer *tr)
 {
     /* what a run leaves besides its text logs; *.tmp and *.trim: files
      * a killed run was writing */
-    static const char *stale[] = {"model.h5", "result.json", "histograms.h5",
-                                  "metrics.jsonl", "steps.tsv"};
-    static const char *partial[] = {"model.h5.tmp", "result.json.tmp",
+    static const char *stale[] = {"model.h5", "best.h5", "result.json",
+                                  "histograms.h5", "metrics.jsonl",
+                                  "steps.tsv"};
+    static const char *partial[] = {"model.h5.tmp", "best.h5.tmp",
+                                    "result.json.tmp",
                                     "histograms.h5.tmp", "config.yaml.tmp",
                                     "metrics.jsonl.trim", "steps.tsv.trim"};
     const char *mode = tr->resumed ? "a" : "w";

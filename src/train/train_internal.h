@@ -42,6 +42,10 @@ typedef struct sr_train_sched {
 } sr_train_sched;
 sr_status sr_train_sched_parse(const sr_train_config *c, sr_train_sched *s);
 
+/* The quant.h options of a configuration (train and info --config). */
+void sr_train_quant_opts(const sr_train_config *c, const sr_train_sched *s,
+                         const sr_train_plan *plan, sr_quant_opts *qo);
+
 /* Learning rate at step t (epoch = t / steps_per_epoch) out of T: the
  * schedule's, times min(1, (t + 1) / W) during a warm-up of W =
  * round(warmup_epochs x steps_per_epoch) steps (at least 1). */
@@ -62,14 +66,26 @@ int sr_train_is_imagenet(const char *net);
 #include "sinreq/ckpt_io.h"
 #include "sinreq/model_io.h"
 #include "sinreq/nn.h"
-/* Where a network's tensors come from: a model file, or a decoded export
- * (its weights Q(W) already). */
+/* Where a network's tensors come from: a model file, a decoded export
+ * (its weights Q(W) already) or a checkpoint (/model). */
 typedef struct sr_train_src {
     const char *path;               /* for messages */
     const sr_model_meta *meta;
     sr_model_file *file;            /* a model file, or */
-    const sr_export_decoded *dec;   /* a decoded export */
+    const sr_export_decoded *dec;   /* a decoded export, or */
+    sr_ckpt_file *ck;               /* a checkpoint */
 } sr_train_src;
+/* Any of the three, by its /@format (sr_train_src_open); owns what it
+ * opened. */
+typedef struct sr_train_src_file {
+    sr_train_src s;
+    sr_export_decoded dec;
+    sr_model_meta ck_meta;
+} sr_train_src_file;
+sr_status sr_train_src_open(const char *path, sr_train_src_file *sf);
+void sr_train_src_close(sr_train_src_file *sf);
+/* "model", "export" or "checkpoint". */
+const char *sr_train_src_kind(const sr_train_src *s);
 /* The one check of a tensor's values, wherever it comes from: every value
  * finite, BN running variances >= 0; SR_E_FORMAT naming path, obj and the
  * first bad element (flat and as an index). */
@@ -93,6 +109,17 @@ sr_status sr_train_net_build(const sr_train_src *s, int batch, sr_nn **out);
 /* ... and allocated on be with every tensor loaded (eval.c). */
 sr_status sr_train_net_from_src(const sr_train_src *s, int batch,
                                 sr_backend *be, sr_nn **out);
+
+/* Evaluation statistics (eval_stats.c): r zeroed for classes classes. */
+sr_status sr_eval_result_init(sr_eval_result *r, int classes);
+/* r->class_names from name(src, k). */
+sr_status sr_eval_result_names(sr_eval_result *r,
+                               const char *(*name)(const void *, int),
+                               const void *src);
+/* Rows [0, nv) of logits [nv][classes] and their labels into the top-5
+ * count and the confusion matrix. */
+void sr_eval_result_add(sr_eval_result *r, const float *logits,
+                        const uint32_t *y, int nv);
 
 #endif
 

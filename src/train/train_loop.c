@@ -19,38 +19,79 @@ static double cpu_now(void)
            (double)u.ru_stime.tv_sec + 1e-6 * (double)u.ru_stime.tv_usec;
 }
 
-/* Loss and accuracy over a whole split (every rank's shard). */
+static const char *loader_class_name(const void *ld, int k)
+{
+    return sr_loader_class_name(ld, k);
+}
+
+/* Loss and accuracy over a whole split (every rank's shard); r (may be
+ * NULL) gets the whole result: top-5, per class, confusion. */
 static sr_status evaluate(struct trainer *tr, sr_loader *ld, double *loss,
-                          double *acc)
+                          double *acc, sr_eval_result *r)
 {
     double sum = 0;
     long n = 0, right = 0;
+    float *logits = NULL;
+    sr_status st = SR_OK;
 
-    SR_TRY(sr_loader_seek(ld, 0, 0));
-    for (;;) {
+    if (r) {
+        SR_TRY(sr_eval_result_init(r, sr_nn_classes(tr->net)));
+        logits = malloc((size_t)sr_nn_batch(tr->net) *
+                        (size_t)r->classes * sizeof *logits);
+        st = logits ? sr_eval_result_names(r, loader_class_name, ld)
+                    : sr_error(SR_E_NOMEM, "out of memory");
+    }
+    if (st == SR_OK)
+        st = sr_loader_seek(ld, 0, 0);
+    while (st == SR_OK) {
         int nv = 0;
         float l;
         uint32_t ok;
-        SR_TRY(sr_loader_next(ld, tr->x, tr->y, &nv));
-        if (nv == 0)
+        st = sr_loader_next(ld, tr->x, tr->y, &nv);
+        if (st != SR_OK || nv == 0)
             break;
-        SR_TRY(sr_nn_set_batch(tr->net, tr->x, tr->y));
-        SR_TRY(sr_nn_eval_step(tr->net, nv));
-        SR_TRY(sr_nn_read_stats(tr->net, &l, &ok));
+        st = sr_nn_set_batch(tr->net, tr->x, tr->y);
+        if (st == SR_OK)
+            st = sr_nn_eval_step(tr->net, nv);
+        if (st == SR_OK)
+            st = sr_nn_read_stats(tr->net, &l, &ok);
+        if (st == SR_OK && r)
+            st = sr_nn_read_logits(tr->net, logits);
+        if (st != SR_OK)
+            break;
+        if (r)
+            sr_eval_result_add(r, logits, tr->y, nv);
         sum += (double)l * nv;
         right += ok;
         n += nv;
     }
-    if (tr->nranks > 1) {
+    free(logits);
+    if (st == SR_OK && tr->nranks > 1) {
         /* each rank evaluated its shard of the split */
-        double v[3] = {sum, (double)right, (double)n};
-        SR_TRY(sr_dist_sum_f64(tr->d, v, 3));
+        double v[4] = {sum, (double)right, (double)n,
+                       r ? (double)r->correct5 : 0};
+        st = sr_dist_sum_f64(tr->d, v, 4);
         sum = v[0];
         right = (long)v[1];
         n = (long)v[2];
+        if (st == SR_OK && r) {
+            r->correct5 = (long)v[3];
+            st = sr_dist_sum_f64(tr->d, r->confusion,
+                                 r->classes * r->classes);
+        }
+    }
+    if (st != SR_OK) {
+        sr_eval_result_free(r);
+        return st;
     }
     *loss = n ? sum / (double)n : NAN;
     *acc = n ? (double)right / (double)n : NAN;
+    if (r) {
+        r->n = n;
+        r->loss = *loss;
+        r->acc = *acc;
+        r->top5 = n ? (double)r->correct5 / (double)n : NAN;
+    }
     return SR_OK;
 }
 
@@ -73,8 +114,9 @@ static void start_position(struct trainer *tr)
 
     if (!tr->resumed) {
         p->epoch = 1;
-        p->best = -1;
-        p->fin_acc = p->fin_loss = p->val_acc = NAN;
+        p->best = p->best_test = -1;
+        p->best_top5 = NAN;
+        p->fin_acc = p->fin_loss = p->val_acc = p->fin_top5 = NAN;
     } else if (p->complete) {
         p->epoch++;
         p->step = 0;
@@ -237,6 +279,30 @@ static sr_status epoch_layer_state(struct trainer *tr)
     return sr_train_waveq_bits(tr);
 }
 
+/* The best epoch so far, on the validation split when there is one (the
+ * test split otherwise): its numbers, and its weights as best.h5 (rank 0),
+ * written before the epoch's checkpoint records it as the best. */
+static sr_status select_best(struct trainer *tr, double acc, double test_acc)
+{
+    struct progress *p = &tr->p;
+    sr_model_meta m;
+    sr_status st;
+
+    if (!(acc > p->best))
+        return SR_OK;
+    p->best = acc;
+    p->best_epoch = p->epoch;
+    p->best_test = test_acc;
+    p->best_top5 = tr->fin_eval.top5;
+    if (!tr->root)
+        return SR_OK;
+    st = sr_train_model_meta(tr, &m);
+    if (st == SR_OK)
+        st = sr_train_save_model(tr->net, sr_train_path(tr, "best.h5"), &m);
+    sr_model_meta_free(&m);
+    return st;
+}
+
 /* The end of an epoch: evaluation, metrics.jsonl, train.log, histograms,
  * and (the epoch complete) its checkpoint; stop: the run's last epoch. */
 static sr_status end_epoch(struct trainer *tr, const struct epoch_clock *clk,
@@ -264,16 +330,19 @@ static sr_status end_epoch(struct trainer *tr, const struct epoch_clock *clk,
         SR_TRY(sr_dist_sum_f64(tr->d, &tr->et.cpu_s, 1));
     SR_TRY(epoch_layer_state(tr));
     if (eval) {
-        SR_TRY(evaluate(tr, tr->test, &m.test_loss, &m.test_acc));
+        sr_eval_result_free(&tr->fin_eval);
+        SR_TRY(evaluate(tr, tr->test, &m.test_loss, &m.test_acc, &tr->fin_eval));
         if (tr->val)
-            SR_TRY(evaluate(tr, tr->val, &m.val_loss, &m.val_acc));
+            SR_TRY(evaluate(tr, tr->val, &m.val_loss, &m.val_acc, NULL));
         p->fin_acc = m.test_acc;
         p->fin_loss = m.test_loss;
         p->val_acc = m.val_acc;
-        if (m.test_acc > p->best) {
-            p->best = m.test_acc;
-            p->best_epoch = e;
-        }
+        p->fin_top5 = tr->fin_eval.top5;
+        /* a partial epoch (--max-steps) is no candidate: a resumed run, which
+         * completes it, must choose as a run done in one go */
+        if (p->step >= tr->steps_per_epoch)
+            SR_TRY(select_best(tr, tr->val ? m.val_acc : m.test_acc,
+                               m.test_acc));
     }
     m.steps = tr->t;
     m.lr = p->lr;
@@ -325,9 +394,19 @@ static sr_status end_epoch(struct trainer *tr, const struct epoch_clock *clk,
 /* The end of the run: model.h5 and result.json (rank 0), the last line. */
 static sr_status finish(struct trainer *tr, const char *cmdline)
 {
-    const struct progress *p = &tr->p;
+    struct progress *p = &tr->p;
     int epochs_done = p->epoch < tr->c->epochs ? p->epoch : tr->c->epochs;
 
+    /* resumed after the last epoch's checkpoint: its test evaluation
+     * again (the same weights, the same numbers) for result.json */
+    if (!tr->fin_eval.confusion) {
+        double loss, acc;
+        SR_TRY(evaluate(tr, tr->test, &loss, &acc, &tr->fin_eval));
+    }
+    /* stopped before any epoch was complete: the final state is the best */
+    if (p->best_epoch == 0)
+        SR_TRY(select_best(tr, tr->val ? p->val_acc : p->fin_acc,
+                           p->fin_acc));
     if (tr->root) {
         sr_model_meta m;
         sr_status st;
@@ -346,10 +425,13 @@ static sr_status finish(struct trainer *tr, const char *cmdline)
         if (tr->c->keep_last == 0 && tr->t >= tr->T)
             SR_TRY(sr_ckpt_remove_all(tr->c->out));
     }
-    sr_train_say(tr, "done: %d epochs, %ld steps, final test acc %.4f (best "
-                 "%.4f at epoch %d), %.1f s; run in %s", epochs_done, tr->t,
-                 p->fin_acc, p->best, p->best_epoch, sr_now() - tr->t0,
-                 tr->c->out);
+    sr_train_say(tr, "done: %d epochs, %ld steps, final test acc %.4f top-5 "
+                 "%.4f; best epoch %d chosen on %s (%s acc %.4f, test acc "
+                 "%.4f), in best.h5; %.1f s; run in %s", epochs_done, tr->t,
+                 p->fin_acc, tr->fin_eval.top5, p->best_epoch,
+                 tr->val ? "the validation split" : "the test split: no --val",
+                 tr->val ? "val" : "test", p->best, p->best_test,
+                 sr_now() - tr->t0, tr->c->out);
     return sr_train_files_ok(tr);
 }
 

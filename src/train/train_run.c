@@ -114,21 +114,7 @@ static sr_status build_net(struct trainer *tr)
     if (st != SR_OK)
         return sr_error_wrap(st, "%s: images are %dx%dx%d, which %s cannot "
                              "take", c->data, ch, h, w, c->net);
-    sr_quant_opts_default(&qo);
-    qo.quantizer = tr->s.quantizer;
-    /* WaveQ: every quantized layer starts at ceil(beta_init), the bits it
-     * takes after any epoch until beta moves */
-    qo.bits = c->waveq ? sr_quant_waveq_bits((float)c->waveq_beta_init,
-                                             tr->s.quantizer)
-                       : c->bits;
-    qo.act_bits = c->act_bits;
-    qo.reg = tr->s.reg;
-    qo.norm = tr->s.norm;
-    qo.sinreq_domain = tr->s.domain;
-    qo.beta_init = (float)c->waveq_beta_init;
-    qo.quantize_ends = tr->s.quantize_ends;
-    qo.overrides = tr->plan.ov;
-    qo.n_overrides = tr->plan.n;
+    sr_train_quant_opts(c, &tr->s, &tr->plan, &qo);
     SR_TRY(sr_nn_set_quant(tr->net, &qo));
 
     sr_backend_opts bo = {0};
@@ -215,6 +201,7 @@ static void trainer_free(struct trainer *tr)
     free(tr->seg);
     sr_dist_grad_free(tr->grad);
     sr_nn_free(tr->net);
+    sr_eval_result_free(&tr->fin_eval);
     if (tr->be)
         sr_backend_free(tr->be);
     sr_loader_free(tr->train);

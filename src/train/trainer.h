@@ -31,7 +31,11 @@ struct progress {
     int complete;       /* it was evaluated and logged */
     double sum;         /* sum of loss * rows this epoch */
     long right, seen;
-    double best, fin_acc, fin_loss, val_acc;
+    double fin_acc, fin_loss, val_acc, fin_top5;
+    /* the best epoch, chosen on the validation split when there is one,
+     * else on the test split: its accuracy there, its test accuracy and
+     * top-5; best.h5 holds its weights */
+    double best, best_test, best_top5;
     int best_epoch;
     double lr, lam;
     double first_loss;  /* the run's first step's loss (divergence guard);
@@ -70,6 +74,7 @@ struct trainer {
     char rank_device[32];  /* the device index this rank picked; "" none */
     sr_nn *net;
     sr_program *prog;
+    sr_eval_result fin_eval;    /* the last test evaluation, in full */
     int nq;
     struct qlayer *q;
     float *x;

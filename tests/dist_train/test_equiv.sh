@@ -35,4 +35,15 @@ for x, y in zip(a, b):
     assert x["clipped_steps"] == y["clipped_steps"] > 0, (x, y)
     assert abs(x["grad_norm"] - y["grad_norm"]) <= 1e-4 * x["grad_norm"], (x, y)
 PY
+# the final evaluation's confusion matrix and top-5 are summed over the
+# ranks' shards: the whole test split, consistent with the top-1 count
+"$PY" - <<'PY' && ok "2 ranks: final_test over the whole split" || fail "2 ranks: final_test"
+import json, h5py, numpy as np
+r = json.load(open("two/result.json")); ft = r["final_test"]
+conf = np.array(ft["confusion"]); y = h5py.File("data.h5", "r")["test/labels"][()]
+assert ft["images"] == len(y) == conf.sum(), (ft["images"], conf.sum())
+assert list(conf.sum(axis=1)) == list(np.bincount(y, minlength=len(conf)))
+assert round(r["final_test_acc"] * len(y)) == np.trace(conf)
+assert r["final_test_acc"] <= ft["top5"] == r["final_test_top5"] <= 1
+PY
 finish

@@ -5,7 +5,7 @@
 $SINREQ train --data data.h5 --out run --epochs 2 --batch 32 --lr 0.02 \
     --quantizer wrpn --bits 4 --layer-bits conv1=5 --sinreq-lambda 1 --val \
     --hist-epochs 0,last --quiet || fail "train rc $?"
-for f in config.yaml metrics.jsonl result.json train.log model.h5 histograms.h5; do
+for f in config.yaml metrics.jsonl result.json train.log model.h5 best.h5 histograms.h5; do
     [ -s run/$f ] || fail "run/$f missing"
 done
 "$PY" - <<'PY' || fail "content checks"
@@ -26,7 +26,11 @@ for r in m:
 assert m[1]["steps"] == 8
 res = json.load(open("run/result.json"))
 assert res["final_test_acc"] == m[-1]["test_acc"]
-assert res["best_test_acc"] == max(r["test_acc"] for r in m)
+# --val: the best epoch is the first of the highest validation accuracy
+vals = [r["val_acc"] for r in m]
+best = m[vals.index(max(vals))]
+assert res["best_selected_on"] == "val" and res["best_epoch"] == best["epoch"]
+assert res["best_acc"] == best["val_acc"] and res["best_test_acc"] == best["test_acc"]
 assert res["epochs"] == 2 and res["bits"]["conv1"] == 5 and "command" in res
 assert "--layer-bits conv1=5" in res["command"]
 f = h5py.File("run/model.h5", "r")

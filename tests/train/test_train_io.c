@@ -8,6 +8,7 @@
 
 #include "sinreq/hist_io.h"
 #include "sinreq/model_io.h"
+#include "train_internal.h"   /* the evaluation statistics */
 
 static int fails;
 #define CHECK(c, ...)                                                  \
@@ -114,6 +115,40 @@ int main(int argc, char **argv)
           strstr(sr_last_error(), "format"), "wrong format: %s",
           sr_last_error());
     CHECK(sr_model_open("/nonexistent/x.h5", &f) == SR_E_IO, "missing file");
+
+    /* evaluation statistics: 7 classes, hand-made logits */
+    {
+        sr_eval_result r;
+        const float lg[4 * 7] = {
+            /* label 0: the largest logit (top-1 and top-5) */
+            9, 1, 2, 3, 4, 5, 6,
+            /* label 6: six logits above it (neither) */
+            1, 2, 3, 4, 5, 6, 0,
+            /* label 1: four above it, two equal (top-5, predicted 6) */
+            0, 5, 5, 6, 7, 8, 9,
+            /* label 2: tied with the largest, the first wins (predicted 0,
+             * top-5: nothing larger) */
+            4, 1, 4, 0, 0, 0, 0};
+        const uint32_t y[4] = {0, 6, 1, 2};
+        TRY(sr_eval_result_init(&r, 7));
+        sr_eval_result_add(&r, lg, y, 4);
+        CHECK(r.correct5 == 3, "top-5 count %ld, want 3", r.correct5);
+        CHECK(r.confusion[0 * 7 + 0] == 1 && r.confusion[6 * 7 + 5] == 1 &&
+              r.confusion[1 * 7 + 6] == 1 && r.confusion[2 * 7 + 0] == 1,
+              "confusion cells");
+        double total = 0;
+        for (int k = 0; k < 49; k++)
+            total += r.confusion[k];
+        CHECK(total == 4, "confusion sum %g", total);
+        CHECK(sr_eval_result_class_count(&r, 0) == 1 &&
+              sr_eval_result_class_acc(&r, 0) == 1 &&
+              sr_eval_result_class_acc(&r, 2) == 0 &&
+              isnan(sr_eval_result_class_acc(&r, 3)), "per-class");
+        /* rows [0, nv) only: a padded row is not counted */
+        sr_eval_result_add(&r, lg, y, 1);
+        CHECK(r.correct5 == 4 && r.confusion[0] == 2, "nv rows");
+        sr_eval_result_free(&r);
+    }
 
     if (fails) {
         printf("%d failure(s)\n", fails);
