@@ -506,18 +506,32 @@ const char *sr_nn_kind_name(sr_nn_kind k)
     return (unsigned)k <= SR_NN_FLATTEN ? names[k] : "unknown";
 }
 
+/* Forward FLOPs of one image through layer l (2 per multiply-add, conv
+ * and linear only: the rest is a small share and memory bound). */
+static double layer_flops(const sr_nn *net, const nn_layer *l)
+{
+    const nn_tensor *in = &net->tensors[l->in[0]], *out = &net->tensors[l->out];
+    if (l->kind == SR_NN_LINEAR)
+        return 2.0 * l->in_features * l->out_c;
+    if (l->kind != SR_NN_CONV2D)
+        return 0.0;
+    double per_out = (double)l->kernel * l->kernel * (l->depthwise ? 1 : in->c);
+    return 2.0 * per_out * out->c * out->h * out->w;
+}
+
 void sr_nn_print(const sr_nn *net, FILE *f)
 {
+    double total_flops = 0.0;
     fprintf(f, "%s: input %dx%dx%d, batch %d\n", net->name, net->in_c,
             net->in_h, net->in_w, net->batch);
-    fprintf(f, "  %-24s %-10s %-16s %12s  %s\n", "layer", "kind", "output",
-            "params", "quant");
+    fprintf(f, "  %-24s %-10s %-16s %12s %10s  %s\n", "layer", "kind",
+            "output", "params", "MFLOP/img", "quant");
     for (int i = 0; i < net->nlayers; i++) {
         const nn_layer *l = &net->layers[i];
         const nn_tensor *t = &net->tensors[l->out];
         size_t np = 0;
         for (int k = 0; k < l->nparam; k++) np += net->tinfo[l->param[k]].pub.numel;
-        char shape[32], q[48] = "";
+        char shape[32], q[48] = "", fl[24] = "-";
         snprintf(shape, sizeof shape, "%dx%dx%d", t->c, t->h, t->w);
         if (l->q.quantized)
             snprintf(q, sizeof q, "%s w%d%s", sr_quant_quantizer_name(
@@ -525,10 +539,15 @@ void sr_nn_print(const sr_nn *net, FILE *f)
         if (l->q.act_bits)
             snprintf(q + strlen(q), sizeof q - strlen(q), "%d",
                      l->q.act_bits);
-        fprintf(f, "  %-24s %-10s %-16s %12zu  %s\n", l->name,
+        double flops = layer_flops(net, l);
+        total_flops += flops;
+        if (flops > 0.0) snprintf(fl, sizeof fl, "%.3f", flops / 1e6);
+        fprintf(f, "  %-24s %-10s %-16s %12zu %10s  %s\n", l->name,
                 l->depthwise ? "dwconv2d" : sr_nn_kind_name(l->kind), shape,
-                np, q);
+                np, fl, q);
     }
+    fprintf(f, "  forward FLOPs per image: %.2f M (conv and linear, 2 per "
+            "multiply-add)\n", total_flops / 1e6);
     fprintf(f, "  total parameters: %zu\n", sr_nn_param_count(net));
 }
 

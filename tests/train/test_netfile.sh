@@ -28,6 +28,12 @@ $SINREQ info --net tiny.yaml > info.txt 2> err.txt || fail "info rc $?: $(cat er
 grep -q "block1.conv  *conv2d  *8x16x16" info.txt || fail "info table: $(cat info.txt)"
 # stem 216 + bn 16 + 2 x 584 + fc 36
 grep -q "^parameters: 1436 " info.txt || fail "info count: $(tail -1 info.txt)"
+# FLOPs per image, 2 per multiply-add: stem 8*256*27 + 2 blocks 8*256*72
+# + fc 8*4 multiply-adds = 350240; resnet20: 40813184 (by hand, layer by
+# layer, the 1x1 projection shortcuts included)
+grep -q "forward FLOPs per image: 0.70 M" info.txt || fail "info FLOPs: $(grep FLOPs info.txt)"
+$SINREQ info --net resnet20 | grep -q "forward FLOPs per image: 81.63 M" \
+    || fail "resnet20 FLOPs: $($SINREQ info --net resnet20 | grep FLOPs)"
 
 $T --data data.h5 --net tiny.yaml --out run --epochs 1 --max-steps 2 \
     --batch 16 --quantizer dorefa --bits 4 --sinreq-lambda 1 || fail "train rc $?"
