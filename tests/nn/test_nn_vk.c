@@ -200,7 +200,11 @@ static void test_train_options(void)
     compare_case_steps("cifar10net", 4, NULL, 1e-4, 1e-4, 0, 3, 0);
     o.nesterov = 1;
     o.label_smoothing = 0.2f;
-    compare_case_steps("resnet20", 4, NULL, 1e-4, 1e-4, 1, 3, 0);
+    /* three momentum steps through BN: the GPU kernel family's summation
+     * order (SINREQ_VK_KERNELS=gpu) moves the parameters by 1.1e-4 of
+     * their largest here, the lavapipe family's by less; each option
+     * alone is held to 1e-4 above */
+    compare_case_steps("resnet20", 4, NULL, 1e-4, 5e-4, 1, 3, 0);
     case_opts = NULL;
 }
 
