@@ -6,16 +6,7 @@
 
 #include "train_internal.h"
 
-static int fails;
-#define CHECK(c, ...)                                                  \
-    do {                                                               \
-        if (!(c)) {                                                    \
-            fails++;                                                   \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                \
-            printf(__VA_ARGS__);                                       \
-            printf("\n");                                              \
-        }                                                              \
-    } while (0)
+#include "train_check.h"
 
 /* the lines sr_backend_list_devices("vulkan") prints */
 static const char two_gpus[] =

@@ -10,16 +10,7 @@
 #include "sinreq/model_io.h"
 #include "train_internal.h"   /* the evaluation statistics */
 
-static int fails;
-#define CHECK(c, ...)                                                  \
-    do {                                                               \
-        if (!(c)) {                                                    \
-            fails++;                                                   \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                \
-            printf(__VA_ARGS__);                                       \
-            printf("\n");                                              \
-        }                                                              \
-    } while (0)
+#include "train_check.h"
 #define TRY(x)                                                         \
     do {                                                               \
         sr_status s_ = (x);                                            \

@@ -9,16 +9,7 @@
 #include "sinreq/train.h"
 #include "train_internal.h"
 
-static int fails;
-#define CHECK(c, ...)                                                  \
-    do {                                                               \
-        if (!(c)) {                                                    \
-            fails++;                                                   \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                \
-            printf(__VA_ARGS__);                                       \
-            printf("\n");                                              \
-        }                                                              \
-    } while (0)
+#include "train_check.h"
 
 static sr_status from_args(sr_train_config *c, const char *line)
 {
