@@ -37,7 +37,8 @@
 #   --strict         exit 3 when a floor is not met
 # Environment: PYTHON (a python3 that imports torch; default: the first of
 # python3, /usr/bin/python3 that does), VK_ICD_FILENAMES (choose the Vulkan
-# driver; unset = the backend's choice).
+# driver; unset = the backend's choice), SETTLE (seconds of pause before
+# each side, default 5).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -56,6 +57,7 @@ build=build
 strict=
 cpu_time=
 max_s=0
+settle=${SETTLE:-5}
 
 die() { echo "ops.sh: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
@@ -124,6 +126,9 @@ echo "ops.sh: $(date -u '+%Y-%m-%d %H:%M UTC'), ${model:-unknown CPU}, $(nproc) 
 status=0
 run_side() { # name, command...
     local name=$1; shift
+    # A side started right after another one measures slow on some VMs
+    # (seen here: 0.37 of peak right after PyTorch, 0.44 alone); pause first.
+    sleep "$settle"
     echo "ops.sh: running $name ..." >&2
     local t0=$SECONDS
     local rc=0

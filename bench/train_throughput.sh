@@ -79,7 +79,7 @@ echo "# load before: $(uptime | sed 's/.*load average: //')"
 echo "# batch $batch, threads $threads, warmup $warmup, steps $steps," \
      "rounds $rounds; $("$py" -c 'import torch; print("torch", torch.__version__)')"
 [ -x "$build/src/cli/sinreq" ] &&
-    echo "# sinreq: $("$build/src/cli/sinreq" devices --backend cpu 2>&1 | grep -m1 "^selected" | sed "s/^selected: //")"
+    echo "# sinreq: $(OMP_NUM_THREADS=$threads "$build/src/cli/sinreq" devices --backend cpu 2>&1 | grep -m1 "^selected" | sed "s/^selected: //")"
 [ -n "$cpu_time" ] && echo "# timed by CPU time / threads (--cpu-time)"
 # PyTorch both ways: its default NCHW and channels_last (NHWC, usually its
 # faster CPU layout); sinreq is compared with NCHW and with the faster.

@@ -16,8 +16,13 @@
 # SinReQ runs only, e.g. "--lambda-schedule delayed-tanh --sinreq-norm
 # global"), TRAIN_ARGS [] (extra flags for every run), BACKEND [cpu],
 # THREADS [0 = all cores], NET [cifar10net; or a network file, FILE.yaml].
-# A run that already has result.json is skipped: re-running the script
-# after an interruption continues the grid. A run that fails leaves
+# A run that already has result.json is skipped, and every run starts with
+# --resume auto: re-running the script after an interruption (a kill, a
+# reboot, a node lost) continues the grid, and a run that was cut short
+# continues from its newest checkpoint instead of starting over (bit-
+# identical to an uninterrupted run). A run whose settings were changed
+# since it was cut short is refused by that check and marked failed; delete
+# its directory to start it over. A run that fails leaves
 # OUT_DIR/<run>.failed holding its exit code (the report says "failed");
 # the next attempt at that run removes it.
 set -euo pipefail
@@ -56,7 +61,7 @@ common=(--net "$net" --data "$data" --batch 128 --backend "${BACKEND:-cpu}"
 mkdir -p "$out"
 
 if [ ! -f "$out/fp/result.json" ]; then
-    "$sinreq" train "${common[@]}" --out "$out/fp" --force \
+    "$sinreq" train "${common[@]}" --out "$out/fp" --resume auto \
         --epochs "${FP_EPOCHS:-30}" --lr 0.05 --lr-schedule cosine
 fi
 seeds=(${SEEDS:-${SEED:-1}})
@@ -72,7 +77,7 @@ for seed in "${seeds[@]}"; do
             rm -f "$run.failed"
             extra=()
             [ "$lam" != 0 ] && extra=("${reg_args[@]}")
-            "$sinreq" train "${common[@]}" --seed "$seed" --out "$run" --force \
+            "$sinreq" train "${common[@]}" --seed "$seed" --out "$run" --resume auto \
                 --init "$out/fp/model.h5" --quantizer "$q" --bits "$b" \
                 --sinreq-lambda "$lam" --epochs "${FT_EPOCHS:-5}" \
                 --lr "${FT_LR:-0.001}" --lr-schedule cosine \

@@ -1,7 +1,8 @@
 # jobs/cifar10net_grid.sh --bits/--quantizers/--quiet and the report's run
 # states: a restricted grid (WRPN, 3 and 4 bits), then a 5-bit cell whose
 # SinReQ run fails (a bad flag), then that run missing and running; the
-# report's figure beside report.md.
+# report's figure beside report.md; a grid killed mid-run continues from
+# the cut run's checkpoint.
 . "$(dirname "$0")/../train/lib.sh"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 GRID="$ROOT/jobs/cifar10net_grid.sh"
@@ -66,6 +67,34 @@ print(labels)
 PY
 rep --md grid/plain.md --no-figure
 grep -q '!\[' grid/plain.md && fail "--no-figure still embeds" || ok "--no-figure"
+# a grid killed mid-run (SIGKILL to the grid and the run) continues on the
+# next invocation: the cut run resumes from its newest checkpoint and ends
+# bit-identical to an uninterrupted one (same losses, same weights)
+export FT_EPOCHS=4 TRAIN_ARGS="$TRAIN_ARGS --checkpoint-interval 1"
+bash "$GRID" data.h5 ref --bits 3 --quantizers wrpn --quiet > /dev/null 2> ref.err \
+    || fail "reference grid rc $?: $(tail -3 ref.err)"
+mkdir -p cut && cp -r ref/fp cut/fp
+SINREQ_TEST_STEP_SLEEP=1 setsid bash "$GRID" data.h5 cut --bits 3 --quantizers wrpn --quiet \
+    > /dev/null 2> cut.err &
+gpid=$!
+for _ in $(seq 100); do
+    ls cut/wrpn3-lambda0/ckpt/ckpt-e*-s000000002.h5 > /dev/null 2>&1 && break
+    sleep 0.2
+done
+kill -KILL -- -"$gpid" 2> /dev/null; wait "$gpid" 2> /dev/null
+ls cut/wrpn3-lambda0/ckpt/ > ckpts.txt 2>&1 && [ ! -f cut/wrpn3-lambda0/result.json ] \
+    && ok "killed mid-run, checkpoints: $(tr '\n' ' ' < ckpts.txt)" \
+    || fail "the run was not cut: $(ls cut/wrpn3-lambda0)"
+bash "$GRID" data.h5 cut --bits 3 --quantizers wrpn --quiet > /dev/null 2> cut2.err \
+    || fail "grid after the kill rc $?: $(tail -3 cut2.err)"
+grep -q "^resuming from .*ckpt" cut/wrpn3-lambda0/train.log \
+    && ok "the cut run resumed: $(grep -m1 '^resuming' cut/wrpn3-lambda0/train.log)" \
+    || fail "no resume in train.log: $(head -3 cut/wrpn3-lambda0/train.log)"
+for r in wrpn3-lambda0 wrpn3-lambda1; do
+    cmp -s ref/$r/steps.tsv cut/$r/steps.tsv && h5diff -q ref/$r/model.h5 cut/$r/model.h5 /model \
+        && ok "$r: the same losses and weights as uninterrupted" \
+        || fail "$r differs from the uninterrupted run: $(diff ref/$r/steps.tsv cut/$r/steps.tsv | head -4)"
+done
 expect_rc 1 "unknown quantizer 'int8'" bash "$GRID" data.h5 g2 --quantizers int8
 expect_rc 1 "'9' is not a bit width" bash "$GRID" data.h5 g2 --bits 3,9
 expect_rc 1 "unknown option '--bitz'" bash "$GRID" data.h5 g2 --bitz 3
