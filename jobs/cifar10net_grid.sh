@@ -4,12 +4,15 @@
 # SinReQ}, each fine-tuned from the full-precision model (the authors'
 # regime), then the table (jobs/report.py).
 #   jobs/cifar10net_grid.sh DATA.h5 OUT_DIR [--bits LIST] [--quantizers LIST]
-#                           [--quiet]
+#                           [--from-scratch] [--quiet]
 # --bits [3,4,5] and --quantizers [dorefa,wrpn] (comma lists) restrict the
 # grid, as in jobs/paper_grid.sh; --quiet passes --quiet to every run (no
-# progress lines; train.log is written either way).
+# progress lines; train.log is written either way). --from-scratch trains
+# every quantized run from random weights with the full-precision recipe
+# (FP_EPOCHS at FP_LR) instead of fine-tuning it from OUT_DIR/fp: the
+# regularizer is then on from the first step of training.
 # Settings through the environment (defaults in brackets): FP_EPOCHS [30],
-# FT_EPOCHS [5], FT_LR [0.001], LAMBDA [1], SEED [1] (full precision and
+# FP_LR [0.05], FT_EPOCHS [5], FT_LR [0.001], LAMBDA [1], SEED [1] (full precision and
 # the fine-tuning runs), SEEDS [$SEED] (fine-tuning seeds: every cell runs
 # once per seed, in <quantizer><bits>-lambda<L>-seed<S>/ when there are
 # several, so report.py gives mean +- sd), REG_ARGS [] (extra flags for the
@@ -26,15 +29,16 @@
 # OUT_DIR/<run>.failed holding its exit code (the report says "failed");
 # the next attempt at that run removes it.
 set -euo pipefail
-usage="usage: jobs/cifar10net_grid.sh DATA.h5 OUT_DIR [--bits LIST] [--quantizers LIST] [--quiet]"
+usage="usage: jobs/cifar10net_grid.sh DATA.h5 OUT_DIR [--bits LIST] [--quantizers LIST] [--from-scratch] [--quiet]"
 die() { echo "cifar10net_grid: $*" >&2; exit 1; }
 source "$(dirname "$0")/lib.sh"
-pos=() bits_list="3,4,5" quants="dorefa,wrpn" quiet=()
+pos=() bits_list="3,4,5" quants="dorefa,wrpn" quiet=() from_scratch=0
 while [ $# -gt 0 ]; do
     case $1 in
         --bits) [ $# -ge 2 ] || die "--bits needs a list"; bits_list=$2; shift 2 ;;
         --quantizers) [ $# -ge 2 ] || die "--quantizers needs a list"; quants=$2; shift 2 ;;
         --quiet) quiet=(--quiet); shift ;;
+        --from-scratch) from_scratch=1; shift ;;
         -h|--help) echo "$usage"; exit 0 ;;
         -*) die "unknown option '$1' ($usage)" ;;
         *) pos+=("$1"); shift ;;
@@ -62,7 +66,14 @@ mkdir -p "$out"
 
 if [ ! -f "$out/fp/result.json" ]; then
     "$sinreq" train "${common[@]}" --out "$out/fp" --resume auto \
-        --epochs "${FP_EPOCHS:-30}" --lr 0.05 --lr-schedule cosine
+        --epochs "${FP_EPOCHS:-30}" --lr "${FP_LR:-0.05}" --lr-schedule cosine
+fi
+# the quantized runs: fine-tuned from fp (the authors' regime) or trained
+# from random weights with fp's recipe
+if [ "$from_scratch" = 1 ]; then
+    start=() epochs=${FP_EPOCHS:-30} lr=${FP_LR:-0.05}
+else
+    start=(--init "$out/fp/model.h5") epochs=${FT_EPOCHS:-5} lr=${FT_LR:-0.001}
 fi
 seeds=(${SEEDS:-${SEED:-1}})
 read -r -a reg_args <<< "${REG_ARGS:-}"
@@ -78,9 +89,9 @@ for seed in "${seeds[@]}"; do
             extra=()
             [ "$lam" != 0 ] && extra=("${reg_args[@]}")
             "$sinreq" train "${common[@]}" --seed "$seed" --out "$run" --resume auto \
-                --init "$out/fp/model.h5" --quantizer "$q" --bits "$b" \
-                --sinreq-lambda "$lam" --epochs "${FT_EPOCHS:-5}" \
-                --lr "${FT_LR:-0.001}" --lr-schedule cosine \
+                "${start[@]}" --quantizer "$q" --bits "$b" \
+                --sinreq-lambda "$lam" --epochs "$epochs" \
+                --lr "$lr" --lr-schedule cosine \
                 --hist-epochs 0,last "${extra[@]}" \
                 || { rc=$?; echo "$rc" > "$run.failed"
                      echo "grid: $run failed (exit $rc), see $run/train.log" >&2; }

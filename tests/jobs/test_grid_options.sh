@@ -2,7 +2,8 @@
 # states: a restricted grid (WRPN, 3 and 4 bits), then a 5-bit cell whose
 # SinReQ run fails (a bad flag), then that run missing and running; the
 # report's figure beside report.md; a grid killed mid-run continues from
-# the cut run's checkpoint.
+# the cut run's checkpoint; --from-scratch starts the quantized runs from
+# random weights.
 . "$(dirname "$0")/../train/lib.sh"
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 GRID="$ROOT/jobs/cifar10net_grid.sh"
@@ -95,6 +96,22 @@ for r in wrpn3-lambda0 wrpn3-lambda1; do
         && ok "$r: the same losses and weights as uninterrupted" \
         || fail "$r differs from the uninterrupted run: $(diff ref/$r/steps.tsv cut/$r/steps.tsv | head -4)"
 done
+# --from-scratch: the quantized runs start from random weights with the
+# full-precision recipe (FP_EPOCHS at FP_LR), not from fp/model.h5
+FP_EPOCHS=2 FP_LR=0.02 FT_EPOCHS=1 bash "$GRID" data.h5 scratch --bits 4 --quantizers dorefa \
+    --from-scratch --quiet > scratch.txt 2> scratch.err \
+    || fail "--from-scratch grid rc $?: $(tail -3 scratch.err)"
+for r in dorefa4-lambda0 dorefa4-lambda1; do
+    c=scratch/$r/config.yaml
+    grep -q '^init: ""$' "$c" && grep -q '^epochs: 2$' "$c" && grep -q '^lr: 0.02$' "$c" \
+        && ! grep -q "^initialised from" scratch/$r/train.log \
+        && ok "--from-scratch $r: no --init, 2 epochs at lr 0.02" \
+        || fail "--from-scratch $r: $(grep -e '^init:' -e '^epochs:' -e '^lr:' "$c" | tr '\n' ' ')"
+done
+grep -q '^init: ".*fp/model.h5"$' grid/wrpn3-lambda0/config.yaml \
+    && ok "without --from-scratch the runs start from fp/model.h5" \
+    || fail "fine-tuning init: $(grep '^init:' grid/wrpn3-lambda0/config.yaml)"
+grep -q "^Runs: 2 done of 2$" scratch.txt && ok "--from-scratch report" || fail "$(grep Runs: scratch.txt)"
 expect_rc 1 "unknown quantizer 'int8'" bash "$GRID" data.h5 g2 --quantizers int8
 expect_rc 1 "'9' is not a bit width" bash "$GRID" data.h5 g2 --bits 3,9
 expect_rc 1 "unknown option '--bitz'" bash "$GRID" data.h5 g2 --bitz 3
