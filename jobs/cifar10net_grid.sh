@@ -12,8 +12,8 @@
 # (FP_EPOCHS at FP_LR) instead of fine-tuning it from OUT_DIR/fp: the
 # regularizer is then on from the first step of training.
 # Settings through the environment (defaults in brackets): FP_EPOCHS [30],
-# FP_LR [0.05], FT_EPOCHS [5], FT_LR [0.001], LAMBDA [1], SEED [1] (full precision and
-# the fine-tuning runs), SEEDS [$SEED] (fine-tuning seeds: every cell runs
+# FP_LR [0.05], FT_EPOCHS [5], FT_LR [0.001], LAMBDA [1], SEED [1] (full
+# precision and the fine-tuning runs), SEEDS [$SEED] (fine-tuning seeds: every cell runs
 # once per seed, in <quantizer><bits>-lambda<L>-seed<S>/ when there are
 # several, so report.py gives mean +- sd), REG_ARGS [] (extra flags for the
 # SinReQ runs only, e.g. "--lambda-schedule delayed-tanh --sinreq-norm
@@ -62,16 +62,17 @@ read -r -a train_args <<< "${TRAIN_ARGS:-}"
 common=(--net "$net" --data "$data" --batch 128 --backend "${BACKEND:-cpu}"
         --threads "${THREADS:-0}" --seed "${SEED:-1}" "${quiet[@]}"
         "${train_args[@]}")
+fp_epochs=${FP_EPOCHS:-30} fp_lr=${FP_LR:-0.05}
 mkdir -p "$out"
 
 if [ ! -f "$out/fp/result.json" ]; then
     "$sinreq" train "${common[@]}" --out "$out/fp" --resume auto \
-        --epochs "${FP_EPOCHS:-30}" --lr "${FP_LR:-0.05}" --lr-schedule cosine
+        --epochs "$fp_epochs" --lr "$fp_lr" --lr-schedule cosine
 fi
 # the quantized runs: fine-tuned from fp (the authors' regime) or trained
 # from random weights with fp's recipe
 if [ "$from_scratch" = 1 ]; then
-    start=() epochs=${FP_EPOCHS:-30} lr=${FP_LR:-0.05}
+    start=() epochs=$fp_epochs lr=$fp_lr
 else
     start=(--init "$out/fp/model.h5") epochs=${FT_EPOCHS:-5} lr=${FT_LR:-0.001}
 fi
