@@ -18,7 +18,8 @@ cell:
     gap closed = mean gain / (acc(FP) - mean acc(base))  (only where the gap
                                                           is >= 0.5 points)
 and per quantizer the mean gain and the pooled share of the gap closed,
-sum(gain) / sum(FP - base), the headline figure (also per seed, mean +- sd).
+sum(gain) / sum(FP - base), the headline figure (also per seed, mean +- sd;
+n/a when a seed's pooled gap is under 0.5 points).
 A seed counts in a cell only when both its runs (base, SinReQ) finished.
 Then per-layer quantization error mean|W - Q(W)| and R_l at the last epoch,
 without and with SinReQ (mean over seeds); an error above 1 (the weights
@@ -225,8 +226,8 @@ def grid_report(grid):
         gain = [r - b for b, r in zip(base, reg)]
         gap = fp["acc"] - mean_sd(base)[0]
         mg = mean_sd(gain)[0]
-        closed = ("%.1f%%" % (100 * mg / gap) if gap >= 0.5
-                  else "n/a (gap < 0.5)")
+        closed = ("%.1f%%" % (100 * mg / gap) if gap >= GAP_MIN
+                  else "n/a (gap < %g)" % GAP_MIN)
         out.append("| %s | %d | %d | %s | %s | %s | %.2f | %s |"
                    % (q, bits, len(p), fmt(base), fmt(reg),
                       fmt(gain, sign=True), gap, closed))
@@ -275,6 +276,11 @@ def grid_report(grid):
     return out, contrib, compact, fp, series
 
 
+# gap closed is a ratio over the gap to FP; below this many points that gap
+# is within the seed spread and the ratio means nothing (per cell, and per
+# seed for the pooled share)
+GAP_MIN = 0.5
+
 # mean|W - Q(W)| beyond this means the weights are far outside the levels'
 # range [-1, 1] (healthy runs: below 0.1)
 QERR_ABSURD = 1.0
@@ -296,11 +302,19 @@ def pooled_lines(contrib):
     out = []
     for q, per_seed in sorted(pooled.items()):
         g = [v[0] / v[2] for v in per_seed.values()]
-        share = [100 * v[0] / v[1] for v in per_seed.values() if v[1] > 0]
+        # every seed's pooled gap must count: a share over some seeds only
+        # would read as the whole grid's
+        small = sorted(s for s, v in per_seed.items() if v[1] < GAP_MIN)
+        if small:
+            share = "n/a (pooled gap < %g points%s)" % (
+                GAP_MIN, "" if small == [0] else  # 0: a one-seed grid
+                " in seed%s %s" % ("s" if len(small) > 1 else "",
+                                   ", ".join(map(str, small))))
+        else:
+            share = fmt([100 * v[0] / v[1] for v in per_seed.values()],
+                        "%.1f") + "%"
         out.append("%s: mean gain %s points per cell; pooled gap closed "
-                   "sum(gain)/sum(FP-base) = %s"
-                   % (q, fmt(g, sign=True),
-                      fmt(share, "%.1f") + "%" if share else "n/a (no gap)"))
+                   "sum(gain)/sum(FP-base) = %s" % (q, fmt(g, sign=True), share))
     return out
 
 

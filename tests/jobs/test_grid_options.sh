@@ -66,6 +66,26 @@ labels = [t.get_text() for t in ax[0].get_legend().get_texts()]
 assert labels[0].startswith("full precision ") and labels[1:] == ["wrpn base", "wrpn + SinReQ"], labels
 print(labels)
 PY
+# the pooled gap closed: a share per seed, mean +- sd; n/a naming the seed
+# when one seed's summed gap is under 0.5 points (its ratio is noise, and a
+# share over the other seeds alone would read as the whole grid's)
+"$PY" - "$ROOT/jobs" <<'PY' > pooled.txt 2>&1 && ok "pooled gap: $(cat pooled.txt)" || fail "pooled gap: $(cat pooled.txt)"
+import sys
+sys.path.insert(0, sys.argv[1])
+import report
+# (quantizer, seed, gain, FP - base) per cell and seed
+wide = [("wrpn", 1, -1.0, 10.0), ("wrpn", 1, 0.0, 10.0),
+        ("wrpn", 2, 2.0, 10.0), ("wrpn", 2, 0.0, 10.0)]
+line = report.pooled_lines(wide)[0]
+# seed 1: -1/20 = -5%, seed 2: 2/20 = +10%; mean 2.5, sd 10.6
+assert line == ("wrpn: mean gain +0.25 +- 1.06 points per cell; pooled gap "
+                "closed sum(gain)/sum(FP-base) = 2.5 +- 10.6%"), line
+narrow = [("dorefa", 1, -0.7, 0.36), ("dorefa", 1, -0.5, -0.2),
+          ("dorefa", 2, -0.7, 0.6), ("dorefa", 2, -0.5, 0.1)]
+line = report.pooled_lines(narrow)[0]
+assert line.endswith("= n/a (pooled gap < 0.5 points in seed 1)"), line
+print("2.5 +- 10.6%; n/a for seed 1's 0.16-point gap")
+PY
 rep --md grid/plain.md --no-figure
 grep -q '!\[' grid/plain.md && fail "--no-figure still embeds" || ok "--no-figure"
 # a grid killed mid-run (SIGKILL to the grid and the run) continues on the
