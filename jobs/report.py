@@ -34,6 +34,14 @@ killed without a trace looks the same) or missing (never started). The
 report counts the done runs and names every other with its state; a cell
 without a finished pair says why: failed, running or missing.
 
+With --verify DATA.h5, every model behind the table is evaluated again
+(`sinreq eval` on each finished run's model.h5, full precision included)
+and its top-1 compared with the final test accuracy its result.json
+recorded: the check that the table stands on the files the grid wrote. A
+model that is missing, unreadable or gives another accuracy is named and
+the report exits 1. `sinreq` is $SINREQ, else the one beside this script,
+else the one on PATH.
+
 With --md, the figure too (matplotlib; skipped with a note when it is not
 installed): per network, test top-1 against bits for base and SinReQ per
 quantizer (error bars: sd over seeds) and full precision as a horizontal
@@ -45,7 +53,10 @@ import json
 import math
 import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
 
 
@@ -318,6 +329,73 @@ def pooled_lines(contrib):
     return out
 
 
+def finished_runs(grid):
+    """Every run directory under grid with a result.json, each once (fp is
+    a symbolic link shared by grids), in a stable order."""
+    runs, seen = [], set()
+    for root, dirs, _ in os.walk(grid):
+        dirs.sort()
+        for d in dirs:
+            run = os.path.join(root, d)
+            real = os.path.realpath(run)
+            if os.path.isfile(os.path.join(run, "result.json")) and real not in seen:
+                seen.add(real)
+                runs.append(run)
+    return runs
+
+
+def sinreq_binary():
+    env = os.environ.get("SINREQ")
+    if env:
+        return env
+    beside = os.path.join(os.path.dirname(os.path.realpath(__file__)), "sinreq")
+    if os.access(beside, os.X_OK):
+        return beside
+    return shutil.which("sinreq")
+
+
+def verify_lines(grid, data):
+    """Re-evaluates each finished run's model.h5 on data; (lines, ok)."""
+    sinreq = sinreq_binary()
+    if not sinreq:
+        raise ReportError("--verify: no sinreq binary (set SINREQ, or put "
+                          "sinreq on PATH)")
+    if not os.path.isfile(data):
+        raise ReportError("--verify: no data file %s" % data)
+    runs = finished_runs(grid)
+    bad = []
+    with tempfile.TemporaryDirectory() as tmp:
+        out_json = os.path.join(tmp, "eval.json")
+        for run in runs:
+            want = (load(run) or {}).get("acc")
+            model = os.path.join(run, "model.h5")
+            if not os.path.isfile(model):
+                bad.append("%s: no model.h5" % run)
+                continue
+            p = subprocess.run([sinreq, "eval", "--model", model, "--data",
+                                data, "--json", out_json],
+                               stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+            if p.returncode != 0:
+                err = p.stderr.strip().splitlines()
+                bad.append("%s: sinreq eval exited %d: %s" % (
+                    run, p.returncode, err[-1] if err else ""))
+                continue
+            with open(out_json) as f:
+                got = 100 * json.load(f)["top1"]
+            # top-1 is a count of images: equal means within half an image
+            # of the test set's largest (the files print 4 decimals)
+            if want is None or abs(got - want) > 0.005:
+                bad.append("%s: eval gives %.2f%%, result.json says %s"
+                           % (run, got, "nothing" if want is None
+                              else "%.2f%%" % want))
+    out = ["", "Re-evaluated with sinreq eval on %s: %d of %d models give "
+           "the top-1 their result.json recorded" % (data, len(runs) - len(bad),
+                                                      len(runs))]
+    out.extend("- " + b for b in bad)
+    return out, not bad
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("grid")
@@ -325,10 +403,18 @@ def main():
                     "with the figure beside it (OUT.png)")
     ap.add_argument("--no-figure", action="store_true",
                     help="with --md: no figure")
+    ap.add_argument("--verify", metavar="DATA.h5",
+                    help="evaluate every finished run's model.h5 again on "
+                    "this dataset and compare with its result.json; exit 1 "
+                    "if any differs")
     a = ap.parse_args()
 
+    verified = True
     try:
         out, figs = report(a.grid)
+        if a.verify:
+            lines, verified = verify_lines(a.grid, a.verify)
+            out.extend(lines)
     except ReportError as e:
         sys.exit("report: %s" % e)
     text = "\n".join(out) + "\n"
@@ -346,6 +432,8 @@ def main():
                 f.write(head + text)
         except OSError as e:
             sys.exit("report: cannot write %s: %s" % (a.md, e.strerror))
+    if not verified:
+        sys.exit(1)
 
 
 def figure(figs, png):

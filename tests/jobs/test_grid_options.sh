@@ -1,7 +1,8 @@
 # jobs/cifar10net_grid.sh --bits/--quantizers/--quiet and the report's run
 # states: a restricted grid (WRPN, 3 and 4 bits), then a 5-bit cell whose
 # SinReQ run fails (a bad flag), then that run missing and running; the
-# report's figure beside report.md; a grid killed mid-run continues from
+# report's figure beside report.md; the pooled gap closed; --verify
+# re-evaluates the grid's models; a grid killed mid-run continues from
 # the cut run's checkpoint; --from-scratch starts the quantized runs from
 # random weights.
 . "$(dirname "$0")/../train/lib.sh"
@@ -86,6 +87,32 @@ line = report.pooled_lines(narrow)[0]
 assert line.endswith("= n/a (pooled gap < 0.5 points in seed 1)"), line
 print("2.5 +- 10.6%; n/a for seed 1's 0.16-point gap")
 PY
+# --verify: every finished run's model.h5 (fp and the 5 done runs; the
+# running one has none) gives its recorded top-1 again; a recorded
+# accuracy that its model does not give, and a missing model, are named
+# and exit 1, with the files left as they were
+rep --verify data.h5
+grep -q "^Re-evaluated with sinreq eval on data.h5: 6 of 6 models give" r.txt \
+    && ok "--verify: 6 of 6 models" || fail "--verify: $(tail -3 r.txt)"
+cp grid/wrpn3-lambda1/result.json saved.json
+"$PY" - grid/wrpn3-lambda1/result.json <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); r["final_test_acc"] += 0.01
+json.dump(r, open(sys.argv[1], "w"))
+PY
+mv grid/wrpn4-lambda0/model.h5 grid/saved-model.h5
+"$PY" "$ROOT/jobs/report.py" grid --verify data.h5 > v.txt 2> v.err
+rc=$?
+[ $rc = 1 ] && grep -q "4 of 6 models" v.txt \
+    && grep -q "^- grid/wrpn3-lambda1: eval gives [0-9.]*%, result.json says [0-9.]*%" v.txt \
+    && grep -q "^- grid/wrpn4-lambda0: no model.h5" v.txt \
+    && ok "--verify names a changed accuracy and a missing model, rc 1" \
+    || fail "--verify on a changed grid: rc $rc $(tail -4 v.txt) $(cat v.err)"
+"$PY" "$ROOT/jobs/report.py" grid --verify no-such.h5 > /dev/null 2> v.err \
+    && fail "--verify with no data file: rc 0" \
+    || { grep -q "no data file no-such.h5" v.err && ok "--verify: missing data named" \
+         || fail "--verify no data: $(cat v.err)"; }
+mv saved.json grid/wrpn3-lambda1/result.json && mv grid/saved-model.h5 grid/wrpn4-lambda0/model.h5
 rep --md grid/plain.md --no-figure
 grep -q '!\[' grid/plain.md && fail "--no-figure still embeds" || ok "--no-figure"
 # a grid killed mid-run (SIGKILL to the grid and the run) continues on the
