@@ -383,8 +383,8 @@ def verify_lines(grid, data):
                 continue
             with open(out_json) as f:
                 got = 100 * json.load(f)["top1"]
-            # top-1 is a count of images: equal means within half an image
-            # of the test set's largest (the files print 4 decimals)
+            # both files print top-1 as a fraction to 4 decimals: the same
+            # model on the same data agrees to within half that last place
             if want is None or abs(got - want) > 0.005:
                 bad.append("%s: eval gives %.2f%%, result.json says %s"
                            % (run, got, "nothing" if want is None
