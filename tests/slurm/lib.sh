@@ -28,8 +28,15 @@ finish() {
 # machine cannot run it (as cluster.sh start decided)
 command -v srun > /dev/null 2>&1 && [ "$(id -u)" -eq 0 ] || {
     echo "slurm or root missing"; [ "${CI:-}" = true ] && exit 1; exit 77; }
+# A node the previous test drained, resumed or loaded can answer a ping
+# late: slurmctld shows it "idle*" (not responding) until the next one, so
+# give the cluster up to 60 s before calling it down.
+for _ in $(seq 1 60); do
+    bash "$CLUSTER" status "$STATE" > status.txt 2>&1 && break
+    sleep 1
+done
 bash "$CLUSTER" status "$STATE" > status.txt 2>&1 \
-    || { fail "the test cluster is not up: $(cat status.txt)"; finish; }
+    || { fail "the test cluster is not up after 60 s: $(cat status.txt)"; finish; }
 # job_field JOB FIELD: a field of `scontrol show job`
 job_field() { scontrol show job "$1" 2> /dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
 # wait_job JOB SECONDS STATE...: until the job is in one of the states
