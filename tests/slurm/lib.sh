@@ -29,14 +29,15 @@ finish() {
 command -v srun > /dev/null 2>&1 && [ "$(id -u)" -eq 0 ] || {
     echo "slurm or root missing"; [ "${CI:-}" = true ] && exit 1; exit 77; }
 # A node the previous test drained, resumed or loaded can answer a ping
-# late: slurmctld shows it "idle*" (not responding) until the next one, so
-# give the cluster up to 60 s before calling it down.
-for _ in $(seq 1 60); do
-    bash "$CLUSTER" status "$STATE" > status.txt 2>&1 && break
-    sleep 1
+# late: slurmctld shows it "idle*" (not responding), or "down*" after
+# SlurmdTimeout, until a later ping gets through; here that came 96 s after
+# the node went down. So give the cluster up to 150 s before calling it down.
+up_by=$(($(date +%s) + 150))
+until bash "$CLUSTER" status "$STATE" > status.txt 2>&1; do
+    [ "$(date +%s)" -lt "$up_by" ] \
+        || { fail "the test cluster is not up after 150 s: $(cat status.txt)"; finish; }
+    sleep 2
 done
-bash "$CLUSTER" status "$STATE" > status.txt 2>&1 \
-    || { fail "the test cluster is not up after 60 s: $(cat status.txt)"; finish; }
 # job_field JOB FIELD: a field of `scontrol show job`
 job_field() { scontrol show job "$1" 2> /dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
 # wait_job JOB SECONDS STATE...: until the job is in one of the states
