@@ -330,16 +330,13 @@ def pooled_lines(contrib):
 
 
 def finished_runs(grid):
-    """Every run directory under grid with a result.json, each once (fp is
-    a symbolic link shared by grids), in a stable order."""
-    runs, seen = [], set()
-    for root, dirs, _ in os.walk(grid):
-        dirs.sort()
-        for d in dirs:
-            run = os.path.join(root, d)
-            real = os.path.realpath(run)
-            if os.path.isfile(os.path.join(run, "result.json")) and real not in seen:
-                seen.add(real)
+    """The finished runs behind the report of grid: each network's fp and
+    its quantized runs with a result.json."""
+    runs = []
+    for _, d in network_grids(grid):
+        for name in ["fp"] + sorted(grid_runs(d)):
+            run = os.path.join(d, name)
+            if os.path.isfile(os.path.join(run, "result.json")):
                 runs.append(run)
     return runs
 
@@ -478,7 +475,9 @@ def figure(figs, png):
     return None
 
 
-def report(grid):
+def network_grids(grid):
+    """[(network, its grid directory)]: grid alone when it holds fp/ (or no
+    network directories), else one per network (jobs/paper_grid.sh)."""
     if not os.path.isdir(grid):
         raise ReportError("%s is not a directory: no full-precision run "
                           "there" % grid)
@@ -487,14 +486,19 @@ def report(grid):
                        os.path.isdir(os.path.join(grid, n, "slurm")) or
                        glob.glob(os.path.join(grid, n, "*-lambda*"))))
     if os.path.isdir(os.path.join(grid, "fp")) or not nets:
+        return [(os.path.basename(os.path.normpath(grid)), grid)]
+    return [(net, os.path.join(grid, net)) for net in nets]
+
+
+def report(grid):
+    grids = network_grids(grid)
+    if grids[0][1] == grid:
         r = grid_report(grid)
-        return r[0], [(os.path.basename(os.path.normpath(grid)), r[3]["acc"],
-                       r[4])]
+        return r[0], [(grids[0][0], r[3]["acc"], r[4])]
     # one grid per network (jobs/paper_grid.sh); a network whose
     # full-precision run has not finished is reported as such
     out, contrib, rows, figs = [], [], [], []
-    for net in nets:
-        d = os.path.join(grid, net)
+    for net, d in grids:
         out.append("## %s\n" % net)
         try:
             lines, c, compact, fp, series = grid_report(d)
